@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+
+	"github.com/newsbrief/newsbrief/mailer"
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
+	"github.com/newsbrief/newsbrief/templates"
+)
+
+// The adapters below let subscribers, templates and mailer satisfy the
+// interfaces pipeline declares without any of them importing pipeline.
+
+// subscriberSource serves pipeline.SubscriberSource from the subscriber store.
+type subscriberSource struct {
+	subs    *subscribers.Store
+	tokens  *subscribers.Tokens
+	baseURL string
+}
+
+var _ pipeline.SubscriberSource = subscriberSource{}
+
+func (s subscriberSource) ActiveAfter(ctx context.Context, afterID int64, limit int) ([]pipeline.Recipient, error) {
+	page, err := s.subs.List(ctx, subscribers.Active, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pipeline.Recipient, len(page))
+	for i, sub := range page {
+		out[i] = pipeline.Recipient{ID: sub.ID, Email: sub.Email, Name: sub.Name}
+	}
+	return out, nil
+}
+
+func (s subscriberSource) Inactive(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	return s.subs.Inactive(ctx, ids)
+}
+
+func (s subscriberSource) UnsubscribeURL(id int64) string {
+	if id == 0 {
+		return s.baseURL + "/unsubscribe"
+	}
+	return s.baseURL + "/unsubscribe?token=" + s.tokens.Sign(subscribers.PurposeUnsubscribe, id)
+}
+
+// renderer serves pipeline.Renderer from the template set.
+type renderer struct {
+	set *templates.Set
+	cfg Config
+}
+
+var _ pipeline.Renderer = renderer{}
+
+func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rendered, error) {
+	te := templates.Edition{ID: e.ID, ListName: r.cfg.ListName, Date: e.CreatedAt}
+	if e.ID != 0 {
+		te.ArchiveURL = r.cfg.BaseURL + "/archive/" + itoa(e.ID)
+	}
+	for _, a := range e.Articles {
+		te.Articles = append(te.Articles, templates.Article{Title: a.Title, URL: a.URL, Source: a.SourceName,
+			Author: a.Author, Summary: a.Summary, Published: a.PublishedAt})
+		if a.Origin != "feed" {
+			te.Articles[len(te.Articles)-1].Source = ""
+		}
+	}
+	out, err := r.set.Render(te)
+	if err != nil {
+		return pipeline.Rendered{}, err
+	}
+	return pipeline.Rendered{
+		Subject: out.Subject,
+		Personalize: func(rc pipeline.Recipient, unsub string) (string, string) {
+			return out.Personalize(templates.Personal{Name: rc.Name, Email: rc.Email, UnsubscribeURL: unsub})
+		},
+	}, nil
+}
+
+// mailConn is what both mailer.SMTPConn and mailer.OutboxConn offer.
+type mailConn interface {
+	Send(ctx context.Context, m *mailer.Message) error
+	Close() error
+}
+
+// mailSender serves pipeline.Sender from a mailer opener.
+type mailSender func(ctx context.Context) (mailConn, error)
+
+var _ pipeline.Sender = mailSender(nil)
+
+func (f mailSender) Open(ctx context.Context) (pipeline.Conn, error) {
+	c, err := f(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return conn{c}, nil
+}
+
+type conn struct{ c mailConn }
+
+func (c conn) Send(ctx context.Context, m *pipeline.Message) error {
+	return c.c.Send(ctx, &mailer.Message{
+		ToEmail: m.Recipient.Email, ToName: m.Recipient.Name, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		UnsubscribeURL: m.UnsubscribeURL, EditionID: m.EditionID, SubscriberID: m.Recipient.ID,
+	})
+}
+
+func (c conn) Close() error { return c.c.Close() }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/newsbrief/newsbrief/internal/sqlite"
+	"github.com/newsbrief/newsbrief/mailer"
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
+	"github.com/newsbrief/newsbrief/templates"
+)
+
+// app is everything a command needs, wired once from the Config.
+type app struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *sql.DB
+	store    *pipeline.Store
+	subs     *subscribers.Store
+	tokens   *subscribers.Tokens
+	tmpl     *templates.Set
+	cleaner  *pipeline.Cleaner
+	identity *mailer.Identity
+	stdout   io.Writer
+}
+
+// newLogger builds the one slog logger, writing to w.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openApp opens the database, applies migrations, loads the templates (a
+// broken one fails here) and prepares the mail identity.
+func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*app, error) {
+	tmpl, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		return nil, &configError{msg: "NEWSBRIEF_TEMPLATES_DIR: " + err.Error()}
+	}
+	id := &mailer.Identity{From: cfg.From, ReplyTo: cfg.ReplyTo, ListName: cfg.ListName, ListID: cfg.listID(),
+		UnsubscribeMailto: cfg.UnsubscribeMailto}
+	if cfg.DKIMDomain != "" {
+		if id.DKIM, err = mailer.NewDKIMSigner(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile); err != nil {
+			return nil, &configError{msg: "NEWSBRIEF_DKIM_KEY_FILE: " + err.Error()}
+		}
+	}
+	db, err := sqlite.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("database (NEWSBRIEF_DB=%s): %w", cfg.DB, err)
+	}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: pipeline.NewCleaner(), identity: id, stdout: stdout}
+	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
+	}
+	if a.subs, err = subscribers.Open(ctx, db, nil); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
+	}
+	secret, err := a.subs.Secret(ctx, cfg.Secret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.tokens, err = subscribers.NewTokens(secret, nil); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.store.EnsureSources(ctx, cfg.Feeds); err != nil {
+		db.Close()
+		return nil, &configError{msg: "NEWSBRIEF_FEEDS: " + err.Error()}
+	}
+	return a, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func (a *app) collector() *pipeline.Collector {
+	return &pipeline.Collector{
+		Store:   a.store,
+		Cleaner: a.cleaner,
+		Fetch: pipeline.FetchOptions{Timeout: a.cfg.FetchTimeout, MaxBytes: a.cfg.FetchMaxBytes,
+			UserAgent: "newsbrief/" + version() + " (+" + a.cfg.BaseURL + ")"},
+		ArticlesDir: a.cfg.ArticlesDir,
+		Concurrency: 4,
+		Log:         a.log.With("component", "collect"),
+	}
+}
+
+func (a *app) deliverer() *pipeline.Deliverer {
+	host, _ := os.Hostname()
+	return &pipeline.Deliverer{
+		Store:       a.store,
+		Subscribers: subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL},
+		Renderer:    renderer{set: a.tmpl, cfg: a.cfg},
+		Sender:      a.sender(),
+		Concurrency: a.cfg.SendConcurrency,
+		Rate:        a.cfg.SendRate,
+		RetryFor:    a.cfg.RetryFor,
+		MaxArticles: a.cfg.MaxArticles,
+		Holder:      host + ":" + strconv.Itoa(os.Getpid()),
+		Log:         a.log.With("component", "deliver"),
+	}
+}
+
+// sender is the SMTP relay when NEWSBRIEF_SMTP_HOST is set, else the outbox.
+func (a *app) sender() pipeline.Sender {
+	if a.cfg.SMTPHost == "" {
+		ob := mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
+		return mailSender(func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) })
+	}
+	s := mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
+		Password: a.cfg.SMTPPassword, TLS: a.cfg.SMTPTLS, Timeout: a.cfg.SMTPTimeout, MaxPerConn: a.cfg.SMTPMaxPerConn}, a.identity)
+	return mailSender(func(ctx context.Context) (mailConn, error) { return s.Open(ctx) })
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+	}
+	return v
+}

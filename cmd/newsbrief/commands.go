@@ -1,0 +1,522 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
+)
+
+// cmdRun is one full cycle: collect, then send. Sources that fail do not
+// stop the send; they make the exit code 1 once the send is done.
+func cmdRun(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	fs := newFlags("run", "run", stderr)
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	collectErr := collect(ctx, a)
+	if collectErr != nil && !errors.Is(collectErr, pipeline.ErrSourcesFailed) {
+		return collectErr
+	}
+	if err := send(ctx, a, pipeline.SendOptions{}); err != nil {
+		return errors.Join(err, collectErr)
+	}
+	return collectErr
+}
+
+func cmdCollect(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	fs := newFlags("collect", "collect", stderr)
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	return collect(ctx, a)
+}
+
+// collect runs the collector and prints one line per source.
+func collect(ctx context.Context, a *app) error {
+	report, err := a.collector().Collect(ctx)
+	w := a.stdout
+	for _, r := range report.Results {
+		if r.Err != nil {
+			fmt.Fprintf(w, "FAILED  %s: %v\n", r.Source, r.Err)
+			continue
+		}
+		fmt.Fprintf(w, "ok      %s: %d new of %d\n", r.Source, r.New, r.Seen)
+	}
+	fmt.Fprintf(w, "collected %d new articles from %d sources\n", report.New(), len(report.Results))
+	return err
+}
+
+func cmdPreview(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	fs := newFlags("preview", "preview [--to FILE]", stderr)
+	to := fs.String("to", filepath.Join("preview", "next-edition.html"), "HTML file to write; the text body goes next to it with .txt")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	sample := pipeline.Recipient{Email: "reader@example.com", Name: "Reader"}
+	m, n, err := a.deliverer().Preview(ctx, sample)
+	if errors.Is(err, pipeline.ErrNothingNew) {
+		fmt.Fprintln(a.stdout, "Nothing to preview: no new articles since the last edition. Run 'newsbrief collect' or add articles.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	htmlPath := *to
+	textPath := strings.TrimSuffix(htmlPath, filepath.Ext(htmlPath)) + ".txt"
+	if dir := filepath.Dir(htmlPath); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("preview: %w", err)
+		}
+	}
+	if err := writeFileAtomic(htmlPath, []byte(m.HTML)); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(textPath, []byte(m.Text)); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Subject: %s\n%d articles, HTML %d bytes\n%s\n%s\n", m.Subject, n, len(m.HTML), htmlPath, textPath)
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func cmdSend(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	fs := newFlags("send", "send [--dry-run] [--test ADDRESS]", stderr)
+	dry := fs.Bool("dry-run", false, "select, count and render the next edition; send and store nothing")
+	test := fs.String("test", "", "send the next edition to this address only, marked [TEST]; mark nothing sent")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *dry && *test != "" {
+		return usagef("send: --dry-run and --test exclude each other")
+	}
+	if *test != "" {
+		addr, err := subscribers.NormalizeEmail(*test)
+		if err != nil {
+			return usagef("send --test: %v", err)
+		}
+		*test = addr
+	}
+	return send(ctx, a, pipeline.SendOptions{DryRun: *dry, Test: *test})
+}
+
+// send runs the deliverer and prints what happened.
+func send(ctx context.Context, a *app, opts pipeline.SendOptions) error {
+	report, err := a.deliverer().Send(ctx, opts)
+	w := a.stdout
+	if opts.Test != "" {
+		if errors.Is(err, pipeline.ErrNothingNew) {
+			return errors.New("test send: no new articles to make an edition from")
+		}
+		if err == nil {
+			fmt.Fprintf(w, "test message sent to %s%s\n", opts.Test, a.where())
+		}
+		return err
+	}
+	for _, er := range report.Editions {
+		printEditionReport(w, er, report.DryRun)
+	}
+	switch {
+	case errors.Is(err, pipeline.ErrNothingNew):
+		if len(report.Editions) == 0 {
+			fmt.Fprintln(w, "nothing new to send: no articles collected since the last edition")
+		}
+		return nil
+	case err != nil:
+		return err
+	case report.DryRun:
+		fmt.Fprintf(w, "dry run: the next edition would go to %d subscribers with %d articles\nSubject: %s\n",
+			report.Recipients, report.Articles, report.Subject)
+	}
+	if !report.DryRun && len(report.Editions) > 0 {
+		fmt.Fprintf(w, "messages delivered%s\n", a.where())
+	}
+	return nil
+}
+
+func (a *app) where() string {
+	if a.cfg.SMTPHost == "" {
+		abs, err := filepath.Abs(a.cfg.OutboxDir)
+		if err != nil {
+			abs = a.cfg.OutboxDir
+		}
+		return " (written as .eml files to " + abs + ")"
+	}
+	return fmt.Sprintf(" (via %s:%d)", a.cfg.SMTPHost, a.cfg.smtpPort())
+}
+
+func printEditionReport(w io.Writer, er pipeline.EditionReport, dry bool) {
+	verb := "sent"
+	if er.Resumed {
+		verb = "resumed"
+	}
+	if dry {
+		verb = "unfinished"
+	}
+	fmt.Fprintf(w, "edition %d %s: %q\n  %s\n", er.ID, verb, er.Subject, countsLine(er.Counts))
+	for _, f := range er.Failures {
+		fmt.Fprintf(w, "  %-8s %-30s %s\n", f.State, f.Email, f.Detail)
+	}
+	if !dry && !er.Done && er.Counts[pipeline.StateDeferred] > 0 {
+		fmt.Fprintf(w, "  %d deferred deliveries will be retried by the next run\n", er.Counts[pipeline.StateDeferred])
+	}
+}
+
+func countsLine(c map[string]int) string {
+	var parts []string
+	total := 0
+	for _, st := range pipeline.States {
+		if c[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[st], st))
+			total += c[st]
+		}
+	}
+	if total == 0 {
+		return "no recipients"
+	}
+	return fmt.Sprintf("%d recipients: %s", total, strings.Join(parts, ", "))
+}
+
+func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("sources: want add URL, list or remove ID|URL")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "add":
+		pos, err := parse(newFlags("sources add", "sources add URL", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		src, err := a.store.AddSource(ctx, pos[0], "cli")
+		if errors.Is(err, pipeline.ErrDuplicate) {
+			return err
+		}
+		if err != nil {
+			return usagef("sources add: %v", err)
+		}
+		fmt.Fprintf(a.stdout, "source %d added: %s\n", src.ID, src.URL)
+	case "list":
+		if _, err := parse(newFlags("sources list", "sources list", stderr), rest, 0, 0); err != nil {
+			return err
+		}
+		srcs, err := a.store.Sources(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tURL\tTITLE\tLAST FETCH\tSTATUS\tNEW\tERROR")
+		for _, s := range srcs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.URL, s.Title, fmtTime(s.LastFetchedAt), orDash(s.LastStatus), s.LastNewItems, s.LastError)
+		}
+		tw.Flush()
+	case "remove":
+		pos, err := parse(newFlags("sources remove", "sources remove ID|URL", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := a.store.RemoveSource(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "source %s removed (its articles are kept)\n", pos[0])
+	default:
+		return usagef("sources: unknown subcommand %q (want add, list or remove)", sub)
+	}
+	return nil
+}
+
+func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("articles: want add FILE, list, pin ID, unpin ID, exclude ID or include ID")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "add":
+		pos, err := parse(newFlags("articles add", "articles add FILE", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		art, err := a.store.AddArticleFile(ctx, a.cleaner, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "article %d added: %s\n", art.ID, art.Title)
+	case "list":
+		fs := newFlags("articles list", "articles list [--limit N]", stderr)
+		limit := fs.Int("limit", 50, "most recent articles to list; 0 for all")
+		if _, err := parse(fs, rest, 0, 0); err != nil {
+			return err
+		}
+		arts, err := a.store.Articles(ctx, *limit)
+		if err != nil {
+			return err
+		}
+		next, err := a.store.NextArticles(ctx, a.cfg.MaxArticles)
+		if err != nil {
+			return err
+		}
+		inNext := map[int64]bool{}
+		for _, n := range next {
+			inNext[n.ID] = true
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tFLAGS\tCOLLECTED\tSOURCE\tTITLE")
+		for _, art := range arts {
+			flags := ""
+			if inNext[art.ID] {
+				flags += "N"
+			}
+			if art.Pinned {
+				flags += "P"
+			}
+			if art.Excluded {
+				flags += "X"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", art.ID, orDash(flags), fmtTime(art.CollectedAt), art.SourceName, art.Title)
+		}
+		tw.Flush()
+		fmt.Fprintln(a.stdout, "flags: N in the next edition, P pinned, X excluded")
+	case "pin", "unpin", "exclude", "include":
+		pos, err := parse(newFlags("articles "+sub, "articles "+sub+" ID", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		id, err := parseID(pos[0])
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "pin", "unpin":
+			err = a.store.SetPinned(ctx, id, sub == "pin")
+		default:
+			err = a.store.SetExcluded(ctx, id, sub == "exclude")
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "article %d: %sed\n", id, strings.TrimSuffix(sub, "e"))
+	default:
+		return usagef("articles: unknown subcommand %q", sub)
+	}
+	return nil
+}
+
+func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("subscribers: want add, list, remove, import or export")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "add":
+		fs := newFlags("subscribers add", "subscribers add EMAIL [--name NAME] [--consent TEXT]", stderr)
+		name := fs.String("name", "", "display name")
+		consent := fs.String("consent", "added by an operator", "where the consent came from")
+		pos, err := parse(fs, rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		s, err := a.subs.Add(ctx, pos[0], *name, *consent, "cli")
+		if errors.Is(err, subscribers.ErrInvalidEmail) {
+			return usagef("subscribers add: %v", err)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "subscriber %d added: %s\n", s.ID, s.Email)
+	case "list":
+		fs := newFlags("subscribers list", "subscribers list [--status active|unsubscribed]", stderr)
+		status := fs.String("status", "", "only subscribers with this status")
+		if _, err := parse(fs, rest, 0, 0); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tSTATUS\tSINCE")
+		var after int64
+		for {
+			page, err := a.subs.List(ctx, *status, after, 1000)
+			if err != nil {
+				return err
+			}
+			for _, s := range page {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, s.Status, fmtTime(s.CreatedAt))
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		tw.Flush()
+	case "remove":
+		pos, err := parse(newFlags("subscribers remove", "subscribers remove EMAIL", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := a.subs.Remove(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "subscriber %s removed\n", pos[0])
+	case "import":
+		fs := newFlags("subscribers import", "subscribers import [--dry-run] [--consent TEXT] FILE.csv", stderr)
+		dry := fs.Bool("dry-run", false, "check every row and report; store nothing")
+		consent := fs.String("consent", "", "where the consent of these subscribers came from (recorded with each)")
+		pos, err := parse(fs, rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fmt.Errorf("subscribers import: %w", err)
+		}
+		defer f.Close()
+		rep, err := a.subs.Import(ctx, f, subscribers.ImportOptions{DryRun: *dry, Consent: *consent})
+		for _, b := range rep.Bad {
+			fmt.Fprintf(a.stdout, "%s:%d: %s\n", pos[0], b.Line, b.Reason)
+		}
+		if errors.Is(err, subscribers.ErrBadHeader) {
+			return usagef("subscribers import %s: %v", pos[0], err)
+		}
+		if err != nil {
+			return err
+		}
+		prefix := ""
+		if *dry {
+			prefix = "dry run, nothing stored: "
+		}
+		fmt.Fprintf(a.stdout, "%s%d added, %d updated, %d unchanged, %d bad rows\n", prefix, rep.Added, rep.Updated, rep.Unchanged, len(rep.Bad))
+	case "export":
+		if _, err := parse(newFlags("subscribers export", "subscribers export", stderr), rest, 0, 0); err != nil {
+			return err
+		}
+		cw := csv.NewWriter(a.stdout)
+		cw.Write([]string{"email", "name", "status", "consent", "via", "created_at", "unsubscribed_at"})
+		var after int64
+		for {
+			page, err := a.subs.List(ctx, "", after, 1000)
+			if err != nil {
+				return err
+			}
+			for _, s := range page {
+				cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, fmtTime(s.CreatedAt), fmtTime(s.UnsubscribedAt)})
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		cw.Flush()
+		return cw.Error()
+	default:
+		return usagef("subscribers: unknown subcommand %q", sub)
+	}
+	return nil
+}
+
+func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("editions: want list or show ID")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "list":
+		if _, err := parse(newFlags("editions list", "editions list", stderr), rest, 0, 0); err != nil {
+			return err
+		}
+		eds, err := a.store.Editions(ctx, 0)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCREATED\tSTATUS\tSENT\tDEFERRED\tFAILED\tSUBJECT")
+		for _, e := range eds {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\n", e.ID, fmtTime(e.CreatedAt), e.Status,
+				e.Counts[pipeline.StateSent], e.Counts[pipeline.StateDeferred], e.Counts[pipeline.StateFailed], e.Subject)
+		}
+		tw.Flush()
+	case "show":
+		pos, err := parse(newFlags("editions show", "editions show ID", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		id, err := parseID(pos[0])
+		if err != nil {
+			return err
+		}
+		e, err := a.store.Edition(ctx, id)
+		if err != nil {
+			return err
+		}
+		w := a.stdout
+		fmt.Fprintf(w, "edition %d: %s\nsubject: %s\ncreated: %s\n", e.ID, e.Status, e.Subject, fmtTime(e.CreatedAt))
+		if !e.FinishedAt.IsZero() {
+			fmt.Fprintf(w, "finished: %s\n", fmtTime(e.FinishedAt))
+		}
+		fmt.Fprintf(w, "deliveries: %s\narticles:\n", countsLine(e.Counts))
+		for i, art := range e.Articles {
+			fmt.Fprintf(w, "  %2d. [%d] %s\n", i+1, art.ID, art.Title)
+		}
+		fails, err := a.store.Failures(ctx, id, 0)
+		if err != nil {
+			return err
+		}
+		if len(fails) > 0 {
+			groups := map[string][]pipeline.Failure{}
+			for _, f := range fails {
+				k := fmt.Sprintf("%s %d", f.State, f.Code)
+				groups[k] = append(groups[k], f)
+			}
+			keys := make([]string, 0, len(groups))
+			for k := range groups {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			fmt.Fprintln(w, "problems by state and code:")
+			for _, k := range keys {
+				fmt.Fprintf(w, "  %s (%d):\n", k, len(groups[k]))
+				for _, f := range groups[k] {
+					fmt.Fprintf(w, "    %s: %s\n", f.Email, f.Detail)
+				}
+			}
+		}
+	default:
+		return usagef("editions: unknown subcommand %q", sub)
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/robfig/cron/v3"
+)
+
+// Config is every setting, read from NEWSBRIEF_* environment variables.
+// Each field's default works on a laptop with nothing configured.
+type Config struct {
+	DB           string   `envconfig:"NEWSBRIEF_DB" default:"newsbrief.db" desc:"SQLite database file (created if missing)"`
+	ArticlesDir  string   `envconfig:"NEWSBRIEF_ARTICLES_DIR" default:"articles" desc:"folder of article files (.md with front matter, .txt, .html) read at every collect; empty to read none"`
+	Feeds        []string `envconfig:"NEWSBRIEF_FEEDS" desc:"comma-separated feed URLs (RSS, Atom, JSON Feed) added to the sources at start-up"`
+	TemplatesDir string   `envconfig:"NEWSBRIEF_TEMPLATES_DIR" desc:"folder whose subject.txt, digest.html, digest.txt override the embedded templates"`
+	OutboxDir    string   `envconfig:"NEWSBRIEF_OUTBOX_DIR" default:"outbox" desc:"folder that receives one .eml file per message when NEWSBRIEF_SMTP_HOST is empty"`
+
+	SMTPHost       string        `envconfig:"NEWSBRIEF_SMTP_HOST" desc:"SMTP relay host; empty writes .eml files to NEWSBRIEF_OUTBOX_DIR instead"`
+	SMTPPort       int           `envconfig:"NEWSBRIEF_SMTP_PORT" desc:"SMTP relay port; 0 means 587 for starttls, 465 for tls, 25 for none"`
+	SMTPUsername   string        `envconfig:"NEWSBRIEF_SMTP_USERNAME" desc:"SMTP AUTH user name; empty for no authentication"`
+	SMTPPassword   string        `envconfig:"NEWSBRIEF_SMTP_PASSWORD" secret:"true" desc:"SMTP AUTH password"`
+	SMTPTLS        string        `envconfig:"NEWSBRIEF_SMTP_TLS" default:"starttls" desc:"starttls (required), tls (implicit, port 465) or none (local relays only)"`
+	SMTPTimeout    time.Duration `envconfig:"NEWSBRIEF_SMTP_TIMEOUT" default:"30s" desc:"timeout for each SMTP command"`
+	SMTPMaxPerConn int           `envconfig:"NEWSBRIEF_SMTP_MAX_PER_CONN" default:"500" desc:"messages sent over one connection before it is closed and redialed; 0 for no limit"`
+
+	From              string `envconfig:"NEWSBRIEF_FROM" default:"The Daily Brief <brief@localhost.localdomain>" desc:"From: address, optionally with a display name"`
+	ReplyTo           string `envconfig:"NEWSBRIEF_REPLY_TO" desc:"Reply-To: address; empty for none"`
+	ListName          string `envconfig:"NEWSBRIEF_LIST_NAME" default:"The Daily Brief" desc:"the newsletter's name, in subjects, bodies and List-Id"`
+	ListID            string `envconfig:"NEWSBRIEF_LIST_ID" desc:"List-Id identifier; empty derives brief.<domain of NEWSBRIEF_FROM>"`
+	BaseURL           string `envconfig:"NEWSBRIEF_BASE_URL" default:"http://localhost:8080" desc:"public URL of newsbrief serve, for unsubscribe and archive links (https for one-click unsubscribe)"`
+	Secret            string `envconfig:"NEWSBRIEF_SECRET" secret:"true" desc:"key that signs subscribers' links (16+ bytes); empty generates one kept in the database"`
+	AdminToken        string `envconfig:"NEWSBRIEF_ADMIN_TOKEN" secret:"true" desc:"token for the editors' desk and the API"`
+	UnsubscribeMailto string `envconfig:"NEWSBRIEF_UNSUBSCRIBE_MAILTO" desc:"address for mailto: List-Unsubscribe; empty for the https link only"`
+
+	Schedule        string `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
+	CollectSchedule string `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
+	HTTPAddr        string `envconfig:"NEWSBRIEF_HTTP_ADDR" default:":8080" desc:"address serve listens on"`
+
+	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
+	SendRate        float64       `envconfig:"NEWSBRIEF_SEND_RATE" default:"0" desc:"messages per second across all connections; 0 for no limit"`
+	RetryFor        time.Duration `envconfig:"NEWSBRIEF_RETRY_FOR" default:"24h" desc:"how long temporarily failed (4xx) messages are retried"`
+	MaxArticles     int           `envconfig:"NEWSBRIEF_MAX_ARTICLES" default:"20" desc:"most articles in one edition"`
+
+	FetchTimeout  time.Duration `envconfig:"NEWSBRIEF_FETCH_TIMEOUT" default:"20s" desc:"time limit for fetching one feed"`
+	FetchMaxBytes int64         `envconfig:"NEWSBRIEF_FETCH_MAX_BYTES" default:"10485760" desc:"largest feed body read, in bytes"`
+
+	DKIMDomain   string `envconfig:"NEWSBRIEF_DKIM_DOMAIN" desc:"DKIM signing domain (d=); set all three DKIM variables to sign"`
+	DKIMSelector string `envconfig:"NEWSBRIEF_DKIM_SELECTOR" desc:"DKIM selector (s=)"`
+	DKIMKeyFile  string `envconfig:"NEWSBRIEF_DKIM_KEY_FILE" desc:"PEM file with the DKIM private key (RSA or Ed25519)"`
+
+	LogLevel  string `envconfig:"NEWSBRIEF_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"NEWSBRIEF_LOG_FORMAT" default:"text" desc:"text or json"`
+}
+
+// configError is a bad setting: the binary exits 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return "configuration: " + e.msg }
+
+func badVar(name, format string, args ...any) error {
+	return &configError{msg: name + ": " + fmt.Sprintf(format, args...)}
+}
+
+// loadConfig reads the environment into a Config and validates it.
+func loadConfig() (Config, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return cfg, badVar(pe.KeyName, "%q is not a valid %s", pe.Value, typeWord(pe.TypeName))
+		}
+		return cfg, &configError{msg: err.Error()}
+	}
+	return cfg, cfg.Validate()
+}
+
+func typeWord(t string) string {
+	switch t {
+	case "int", "int64":
+		return "whole number"
+	case "float64":
+		return "number"
+	case "Duration":
+		return `duration (like "30s", "24h")`
+	}
+	return t
+}
+
+// Validate checks every setting and returns the first bad one as an error
+// naming the variable and what it accepts.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.DB) == "" {
+		return badVar("NEWSBRIEF_DB", "must name a file")
+	}
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		return badVar("NEWSBRIEF_SMTP_TLS", "%q is not one of starttls, tls, none", c.SMTPTLS)
+	}
+	if c.SMTPPort < 0 || c.SMTPPort > 65535 {
+		return badVar("NEWSBRIEF_SMTP_PORT", "%d is not a port (0 to 65535)", c.SMTPPort)
+	}
+	if strings.ContainsAny(c.SMTPHost, " /\r\n") {
+		return badVar("NEWSBRIEF_SMTP_HOST", "%q is not a host name", c.SMTPHost)
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		return badVar("NEWSBRIEF_SMTP_USERNAME", "is empty while NEWSBRIEF_SMTP_PASSWORD is set")
+	}
+	if c.SMTPTimeout <= 0 {
+		return badVar("NEWSBRIEF_SMTP_TIMEOUT", "must be positive")
+	}
+	if c.SMTPMaxPerConn < 0 {
+		return badVar("NEWSBRIEF_SMTP_MAX_PER_CONN", "must be 0 or more")
+	}
+	if err := checkAddress(c.From, true); err != nil {
+		return badVar("NEWSBRIEF_FROM", "%v (want like \"Brief <brief@example.com>\")", err)
+	}
+	if c.ReplyTo != "" {
+		if err := checkAddress(c.ReplyTo, true); err != nil {
+			return badVar("NEWSBRIEF_REPLY_TO", "%v", err)
+		}
+	}
+	if c.UnsubscribeMailto != "" {
+		if err := checkAddress(c.UnsubscribeMailto, false); err != nil {
+			return badVar("NEWSBRIEF_UNSUBSCRIBE_MAILTO", "%v (want a bare address)", err)
+		}
+	}
+	if strings.ContainsAny(c.ListName, "\r\n") || strings.TrimSpace(c.ListName) == "" {
+		return badVar("NEWSBRIEF_LIST_NAME", "must be one non-empty line")
+	}
+	if c.ListID != "" && (strings.ContainsAny(c.ListID, " <>\r\n\t@") || !strings.Contains(c.ListID, ".")) {
+		return badVar("NEWSBRIEF_LIST_ID", "%q is not a dotted identifier like brief.example.com", c.ListID)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return badVar("NEWSBRIEF_BASE_URL", "%q is not an absolute http(s) URL without query", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.Secret != "" && len(c.Secret) < 16 {
+		return badVar("NEWSBRIEF_SECRET", "is %d bytes; use 16 or more (or leave it empty to have one generated)", len(c.Secret))
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	if _, err := parser.Parse(c.Schedule); err != nil {
+		return badVar("NEWSBRIEF_SCHEDULE", "%q: %v (want cron syntax like \"0 7 * * *\", optionally \"CRON_TZ=Europe/Berlin 0 7 * * *\")", c.Schedule, err)
+	}
+	if _, err := parser.Parse(c.CollectSchedule); err != nil {
+		return badVar("NEWSBRIEF_COLLECT_SCHEDULE", "%q: %v (want cron syntax like \"*/30 * * * *\")", c.CollectSchedule, err)
+	}
+	for _, f := range c.Feeds {
+		u, err := url.Parse(strings.TrimSpace(f))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return badVar("NEWSBRIEF_FEEDS", "%q is not an absolute http(s) URL", f)
+		}
+	}
+	if c.SendConcurrency < 1 || c.SendConcurrency > 100 {
+		return badVar("NEWSBRIEF_SEND_CONCURRENCY", "%d is not between 1 and 100", c.SendConcurrency)
+	}
+	if c.SendRate < 0 {
+		return badVar("NEWSBRIEF_SEND_RATE", "must be 0 (no limit) or more")
+	}
+	if c.RetryFor < 0 {
+		return badVar("NEWSBRIEF_RETRY_FOR", "must be 0 or more")
+	}
+	if c.MaxArticles < 1 {
+		return badVar("NEWSBRIEF_MAX_ARTICLES", "must be 1 or more")
+	}
+	if c.FetchTimeout <= 0 {
+		return badVar("NEWSBRIEF_FETCH_TIMEOUT", "must be positive")
+	}
+	if c.FetchMaxBytes < 1024 {
+		return badVar("NEWSBRIEF_FETCH_MAX_BYTES", "must be at least 1024")
+	}
+	dkim := 0
+	for _, v := range []string{c.DKIMDomain, c.DKIMSelector, c.DKIMKeyFile} {
+		if v != "" {
+			dkim++
+		}
+	}
+	if dkim != 0 && dkim != 3 {
+		return badVar("NEWSBRIEF_DKIM_DOMAIN", "set NEWSBRIEF_DKIM_DOMAIN, NEWSBRIEF_DKIM_SELECTOR and NEWSBRIEF_DKIM_KEY_FILE together, or none of them")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return badVar("NEWSBRIEF_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return badVar("NEWSBRIEF_LOG_FORMAT", "%q is not one of text, json", c.LogFormat)
+	}
+	return nil
+}
+
+func checkAddress(s string, nameAllowed bool) error {
+	if strings.ContainsAny(s, "\r\n") {
+		return errors.New("contains a line break")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Errorf("%q: %v", s, strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	if !nameAllowed && a.Name != "" {
+		return fmt.Errorf("%q has a display name", s)
+	}
+	return nil
+}
+
+// smtpPort is the configured port, or the usual one for the TLS mode.
+func (c *Config) smtpPort() int {
+	if c.SMTPPort != 0 {
+		return c.SMTPPort
+	}
+	switch c.SMTPTLS {
+	case "tls":
+		return 465
+	case "none":
+		return 25
+	}
+	return 587
+}
+
+// listID is NEWSBRIEF_LIST_ID or one derived from the From domain.
+func (c *Config) listID() string {
+	if c.ListID != "" {
+		return c.ListID
+	}
+	domain := "localhost.localdomain"
+	if a, err := mail.ParseAddress(c.From); err == nil {
+		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
+			domain = strings.ToLower(a.Address[at+1:])
+		}
+	}
+	return "brief." + domain
+}
+
+// printConfig writes every variable with its effective value (secrets
+// masked) and its documentation.
+func printConfig(w io.Writer, c Config) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	v := reflect.ValueOf(c)
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("envconfig")
+		val := formatValue(v.Field(i))
+		if f.Tag.Get("secret") == "true" {
+			if val != "" {
+				val = "******** (set)"
+			} else {
+				val = "(not set)"
+			}
+		} else if val == "" {
+			val = `""`
+		}
+		fmt.Fprintf(tw, "%s\t%s\t# %s", name, val, f.Tag.Get("desc"))
+		if d := f.Tag.Get("default"); d != "" {
+			fmt.Fprintf(tw, " (default %q)", d)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+func formatValue(v reflect.Value) string {
+	if v.Kind() == reflect.Slice {
+		var parts []string
+		for i := range v.Len() {
+			parts = append(parts, fmt.Sprint(v.Index(i).Interface()))
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// unknownVars lists NEWSBRIEF_* variables in the environment that no
+// setting reads, most likely typos.
+func unknownVars() []string {
+	known := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		known[t.Field(i).Tag.Get("envconfig")] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "NEWSBRIEF_") && !known[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

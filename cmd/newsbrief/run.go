@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// usageError is bad usage: the binary exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// exitCode maps run's error to the process exit code, printing it: 0
+// success, 1 runtime failure, 2 bad usage or configuration.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "newsbrief:", err)
+	var ue *usageError
+	var ce *configError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "Run 'newsbrief help' for the commands.")
+		return 2
+	case errors.As(err, &ce):
+		fmt.Fprintln(stderr, "Run 'newsbrief config' to see every variable and its value.")
+		return 2
+	}
+	return 1
+}
+
+const usageText = `newsbrief: a daily e-mail news brief.
+
+Usage: newsbrief COMMAND [ARGS]
+
+Commands:
+  run                          one full cycle now: collect, select, render, send; then exit
+  collect                      fetch sources and read the articles folder into the article store
+  preview [--to FILE]          render the next edition (FILE and FILE with .txt) without sending
+  send [--dry-run] [--test ADDRESS]
+                               send the next edition now (resuming any unfinished one first)
+  sources add URL | list | remove ID|URL
+  articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID
+  subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL
+              | import [--dry-run] [--consent TEXT] FILE.csv | export
+  editions list | show ID
+  config                       effective configuration, secrets masked, and every variable's doc
+  version                      print the version
+
+Settings come from NEWSBRIEF_* environment variables (see 'newsbrief config').
+Exit codes: 0 success, 1 runtime failure (including sources that failed to
+collect), 2 bad usage or bad configuration.
+Run 'newsbrief COMMAND --help' for a command's flags.
+`
+
+// run is the whole binary: it parses args, loads the configuration from the
+// environment and runs one command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, "newsbrief", version())
+		return nil
+	}
+	handler, ok := command(cmd)
+	if !ok {
+		if cmd == "serve" {
+			return usagef("serve is not available in this build yet: use 'newsbrief run' from cron")
+		}
+		return usagef("unknown command %q", cmd)
+	}
+	cfg, err := loadConfig()
+	if cmd == "config" {
+		// show the configuration even when some of it is invalid
+		printConfig(stdout, cfg)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	for _, k := range unknownVars() {
+		log.Warn("unknown variable ignored (a typo?)", "variable", k)
+	}
+	a, err := openApp(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return handler(ctx, a, rest, stderr)
+}
+
+// commandFunc runs one command with its arguments after the command name.
+type commandFunc func(ctx context.Context, a *app, args []string, stderr io.Writer) error
+
+// command returns the handler of a command name ("config" has none: run
+// handles it before the app is opened).
+func command(name string) (commandFunc, bool) {
+	switch name {
+	case "config":
+		return nil, true
+	case "run":
+		return cmdRun, true
+	case "collect":
+		return cmdCollect, true
+	case "preview":
+		return cmdPreview, true
+	case "send":
+		return cmdSend, true
+	case "sources":
+		return cmdSources, true
+	case "articles":
+		return cmdArticles, true
+	case "subscribers":
+		return cmdSubscribers, true
+	case "editions":
+		return cmdEditions, true
+	}
+	return nil, false
+}
+
+// newFlags returns a flag set that reports errors as usage errors.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: newsbrief %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags (which may come before or after the positional
+// arguments) and checks the count of positional arguments.
+func parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minArgs || (maxArgs >= 0 && len(pos) > maxArgs) {
+		fs.Usage()
+		return nil, usagef("%s: wrong number of arguments", fs.Name())
+	}
+	return pos, nil
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%q is not an ID (a positive number)", s)
+	}
+	return id, nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

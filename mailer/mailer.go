@@ -1,0 +1,181 @@
+// Package mailer turns messages into MIME and moves them: over SMTP with
+// go-mail (one connection per worker, reused for many messages), or into a
+// folder of .eml files when no relay is configured.
+//
+// A Message flows in with its subject, bodies and recipient; Build makes the
+// multipart/alternative MIME with every header a bulk message needs (and a
+// DKIM signature when configured); SMTP.Open and Outbox.Open return a Conn
+// whose Send reports failures as *Error, which says whether the failure is
+// temporary (retry) or permanent (give up).
+package mailer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Message is one e-mail to one recipient.
+type Message struct {
+	ToEmail        string
+	ToName         string
+	Subject        string
+	Text           string
+	HTML           string
+	UnsubscribeURL string    // https URL for List-Unsubscribe (one-click when https)
+	Date           time.Time // zero for now
+	// EditionID and SubscriberID make the Message-ID traceable; 0 is fine.
+	EditionID    int64
+	SubscriberID int64
+}
+
+// Identity is what every message from this list carries.
+type Identity struct {
+	From              string // "Name <addr@domain>"
+	ReplyTo           string // optional
+	ListName          string // List-Id's phrase
+	ListID            string // List-Id's id, e.g. "brief.example.com"
+	UnsubscribeMailto string // optional mailto: address for List-Unsubscribe
+	DKIM              *gomail.DKIMSigner
+}
+
+// DKIMSignedHeaders are the headers the DKIM signature covers, the
+// List-Unsubscribe pair among them as RFC 8058 asks.
+var DKIMSignedHeaders = []string{"From", "Reply-To", "To", "Subject", "Date", "Message-ID",
+	"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
+
+// NewDKIMSigner reads a PEM private key (RSA or Ed25519) and returns a
+// signer for domain and selector that signs DKIMSignedHeaders.
+func NewDKIMSigner(domain, selector, keyFile string) (*gomail.DKIMSigner, error) {
+	pem, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("dkim key: %w", err)
+	}
+	key, err := gomail.PrivKeyFromPEM(pem)
+	if err != nil {
+		return nil, fmt.Errorf("dkim key %s: %w", keyFile, err)
+	}
+	s := gomail.NewDKIMSigner(domain, selector, key)
+	s.SignHeaders(DKIMSignedHeaders...)
+	if err := s.ValidateConfig(); err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	return s, nil
+}
+
+// ErrHeaderInjection is returned by Build when a value meant for a header
+// holds a CR or LF; it never reaches a header.
+var ErrHeaderInjection = errors.New("line break in a header value")
+
+// headerSafe folds any run of white space (CR and LF included) into one
+// space: no header ever carries a raw CR or LF taken from input.
+func headerSafe(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		return strings.TrimSpace(s)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Build makes the MIME message: multipart/alternative with the text part
+// first and the HTML part second; From, To, Subject, Date, Message-ID;
+// List-Unsubscribe (https and mailto) with List-Unsubscribe-Post for
+// one-click; List-Id; Precedence: bulk; Auto-Submitted: auto-generated; a
+// DKIM signature when the identity has a signer. Subject and names are
+// folded to one line; an address holding a line break returns
+// ErrHeaderInjection.
+func (id *Identity) Build(m *Message) (*gomail.Msg, error) {
+	if strings.ContainsAny(m.ToEmail, "\r\n") || strings.ContainsAny(m.UnsubscribeURL, "\r\n") {
+		return nil, fmt.Errorf("build message: %w", ErrHeaderInjection)
+	}
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := msg.From(id.From); err != nil {
+		return nil, fmt.Errorf("build message: from %q: %w", id.From, err)
+	}
+	if err := msg.AddToFormat(headerSafe(m.ToName), m.ToEmail); err != nil {
+		return nil, fmt.Errorf("build message: to %q: %w", m.ToEmail, err)
+	}
+	if id.ReplyTo != "" {
+		if err := msg.ReplyTo(id.ReplyTo); err != nil {
+			return nil, fmt.Errorf("build message: reply-to %q: %w", id.ReplyTo, err)
+		}
+	}
+	msg.Subject(headerSafe(m.Subject))
+	if m.Date.IsZero() {
+		msg.SetDate()
+	} else {
+		msg.SetDateWithValue(m.Date)
+	}
+	msg.SetMessageIDWithValue(id.messageID(m))
+	if err := id.setUnsubscribe(msg, m.UnsubscribeURL); err != nil {
+		return nil, err
+	}
+	if id.ListID != "" {
+		msg.SetGenHeaderPreformatted("List-Id", listID(id.ListName, id.ListID))
+	}
+	msg.SetGenHeader(gomail.HeaderPrecedence, "bulk")
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	if id.DKIM != nil {
+		msg.SetDKIM(id.DKIM)
+	}
+	return msg, nil
+}
+
+func (id *Identity) setUnsubscribe(msg *gomail.Msg, httpsURL string) error {
+	var uris []string
+	if id.UnsubscribeMailto != "" {
+		uris = append(uris, "mailto:"+id.UnsubscribeMailto+"?subject=unsubscribe")
+	}
+	switch {
+	case strings.HasPrefix(httpsURL, "https://"):
+		if err := msg.SetListUnsubscribeOneClick(httpsURL, uris...); err != nil {
+			return fmt.Errorf("build message: %w", err)
+		}
+	case httpsURL != "":
+		// a plain-http base URL (a laptop): listed, but not one-click, as RFC 8058 requires https
+		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, "<"+httpsURL+">"+joinURIs(uris))
+	case len(uris) > 0:
+		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, strings.TrimPrefix(joinURIs(uris), ", "))
+	}
+	return nil
+}
+
+func joinURIs(uris []string) string {
+	var b strings.Builder
+	for _, u := range uris {
+		b.WriteString(", <" + u + ">")
+	}
+	return b.String()
+}
+
+func listID(name, id string) string {
+	name = headerSafe(name)
+	if name == "" {
+		return "<" + id + ">"
+	}
+	// a phrase with specials is quoted; quotes and backslashes escaped
+	if strings.ContainsAny(name, `()<>@,;:\".[]`) {
+		name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
+	}
+	return mimeWord(name) + " <" + id + ">"
+}
+
+func (id *Identity) messageID(m *Message) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	domain := "newsbrief.invalid"
+	if a, err := mail.ParseAddress(id.From); err == nil {
+		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
+			domain = a.Address[at+1:]
+		}
+	}
+	return fmt.Sprintf("%d.%d.%s@%s", m.EditionID, m.SubscriberID, hex.EncodeToString(b), domain)
+}

@@ -1,0 +1,82 @@
+package mailer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Outbox writes each message as an .eml file into a folder instead of
+// sending it: the default when no SMTP host is configured.
+type Outbox struct {
+	dir string
+	id  *Identity
+}
+
+// NewOutbox returns an outbox writing into dir, created if missing.
+func NewOutbox(dir string, id *Identity) *Outbox { return &Outbox{dir: dir, id: id} }
+
+// Dir is the folder messages are written to.
+func (o *Outbox) Dir() string { return o.dir }
+
+// Open makes sure the folder exists and is writable.
+func (o *Outbox) Open(ctx context.Context) (*OutboxConn, error) {
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("outbox: %v", err), Temp: true, Err: err}
+	}
+	return &OutboxConn{o: o}, nil
+}
+
+// OutboxConn writes messages into the outbox folder.
+type OutboxConn struct{ o *Outbox }
+
+// FileName is the name a message gets in the outbox: edition, subscriber
+// and address, so a listing reads like the ledger. Test sends (edition 0)
+// carry a timestamp instead.
+func FileName(m *Message) string {
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '@' {
+			return r
+		}
+		return '_'
+	}, m.ToEmail)
+	if m.EditionID == 0 {
+		return fmt.Sprintf("test-%s-%s.eml", time.Now().UTC().Format("20060102T150405.000000000"), safe)
+	}
+	return fmt.Sprintf("edition-%d-%d-%s.eml", m.EditionID, m.SubscriberID, safe)
+}
+
+// Send writes the message to a temporary file and renames it into place,
+// so the outbox never holds half a message (a full disk leaves no file and
+// returns a temporary *Error).
+func (c *OutboxConn) Send(ctx context.Context, m *Message) error {
+	msg, err := c.o.id.Build(m)
+	if err != nil {
+		return &Error{Msg: err.Error(), Temp: false, Err: err}
+	}
+	fail := func(err error) error {
+		return &Error{Msg: fmt.Sprintf("outbox: %v", err), Temp: true, Err: err}
+	}
+	tmp, err := os.CreateTemp(c.o.dir, ".tmp-*.eml")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := msg.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(c.o.dir, FileName(m))); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// Close does nothing; it satisfies the connection interface.
+func (c *OutboxConn) Close() error { return nil }

@@ -1,0 +1,155 @@
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// TLS modes for SMTPConfig.TLS.
+const (
+	TLSStartTLS = "starttls" // STARTTLS required
+	TLSImplicit = "tls"      // implicit TLS (SMTPS, usually port 465)
+	TLSNone     = "none"     // plain text: only for a relay on the same host
+)
+
+// SMTPConfig says how to reach the relay.
+type SMTPConfig struct {
+	Host       string
+	Port       int
+	Username   string
+	Password   string
+	TLS        string        // TLSStartTLS, TLSImplicit or TLSNone
+	Timeout    time.Duration // per command
+	MaxPerConn int           // messages before a connection is closed and redialed; 0 for no limit
+	HELO       string        // optional EHLO name
+	TLSConfig  *tls.Config   // optional, e.g. a test CA
+}
+
+// SMTP delivers over a relay; each Open returns one connection for one
+// worker.
+type SMTP struct {
+	cfg SMTPConfig
+	id  *Identity
+}
+
+// NewSMTP returns an SMTP sender for cfg and the list's identity.
+func NewSMTP(cfg SMTPConfig, id *Identity) *SMTP {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	return &SMTP{cfg: cfg, id: id}
+}
+
+func (s *SMTP) client() (*gomail.Client, error) {
+	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout)}
+	switch s.cfg.TLS {
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	if s.cfg.TLSConfig != nil {
+		opts = append(opts, gomail.WithTLSConfig(s.cfg.TLSConfig))
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
+	}
+	if s.cfg.HELO != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
+	}
+	c, err := gomail.NewClient(s.cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client: %w", err)
+	}
+	return c, nil
+}
+
+// Open dials the relay, so that a relay that cannot be reached is reported
+// before any message is tried.
+func (s *SMTP) Open(ctx context.Context) (*SMTPConn, error) {
+	c := &SMTPConn{s: s}
+	if err := c.dial(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// SMTPConn is one connection to the relay, reused for many messages: reset
+// between messages, redialed after a drop, a 421 or MaxPerConn messages.
+// It is not safe for concurrent use; each worker has its own.
+type SMTPConn struct {
+	s      *SMTP
+	client *gomail.Client
+	sent   int
+}
+
+func (c *SMTPConn) dial(ctx context.Context) error {
+	cl, err := c.s.client()
+	if err != nil {
+		return err
+	}
+	if err := cl.DialWithContext(ctx); err != nil {
+		e := classify(err)
+		e.Msg = fmt.Sprintf("connect to %s:%d: %s", c.s.cfg.Host, c.s.cfg.Port, e.Msg)
+		return e
+	}
+	c.client, c.sent = cl, 0
+	return nil
+}
+
+func (c *SMTPConn) drop() {
+	if c.client != nil {
+		c.client.Close()
+		c.client = nil
+	}
+}
+
+// Send delivers one message. Failures are *Error values.
+func (c *SMTPConn) Send(ctx context.Context, m *Message) error {
+	msg, err := c.s.id.Build(m)
+	if err != nil {
+		return &Error{Msg: err.Error(), Temp: false, Err: err}
+	}
+	if c.s.cfg.MaxPerConn > 0 && c.sent >= c.s.cfg.MaxPerConn {
+		c.drop()
+	}
+	if c.client == nil {
+		if err := c.dial(ctx); err != nil {
+			return err
+		}
+	}
+	err = c.client.Send(msg)
+	c.sent++
+	if err == nil {
+		return nil
+	}
+	if msg.IsDelivered() {
+		// the DATA was accepted; only the RSET after it failed
+		c.drop()
+		return nil
+	}
+	e := classify(err)
+	var se *gomail.SendError
+	if e.Code == 0 || e.Code == 421 || (errors.As(err, &se) && se.Reason == gomail.ErrConnCheck) {
+		c.drop() // the connection is gone or going: redial for the next message
+	}
+	return e
+}
+
+// Close says QUIT and closes the connection.
+func (c *SMTPConn) Close() error {
+	if c.client == nil {
+		return nil
+	}
+	err := c.client.Close()
+	c.client = nil
+	return err
+}

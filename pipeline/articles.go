@@ -1,0 +1,256 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Article is one cleaned story, ready to be selected into an edition.
+type Article struct {
+	ID          int64
+	SourceID    int64  // 0 for files and editors' articles
+	Origin      string // "feed", "file" or "editor"
+	SourceName  string // the feed's title, or "articles folder", or "editor"
+	GUID        string
+	URL         string
+	Title       string
+	Author      string
+	Summary     string // plain text lead, at most summaryMax runes
+	HTML        string // sanitized HTML body
+	Text        string // plain-text body
+	PublishedAt time.Time
+	CollectedAt time.Time
+	Pinned      bool
+	Excluded    bool
+	FilePath    string // article files: path relative to the articles folder
+	FileHash    string
+}
+
+// trackingParams are query parameters removed from article links and
+// ignored when deciding whether two URLs name the same article.
+var trackingParams = map[string]bool{
+	"fbclid": true, "gclid": true, "dclid": true, "msclkid": true, "mc_cid": true, "mc_eid": true,
+	"igshid": true, "yclid": true, "_hsenc": true, "_hsmi": true, "mkt_tok": true, "ref_src": true,
+}
+
+// CleanURL removes tracking parameters (utm_* and the common click IDs) and
+// the fragment from an absolute URL. Anything that does not parse as an
+// absolute http(s) URL is returned unchanged.
+func CleanURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return raw
+	}
+	u.Fragment = ""
+	u.RawFragment = ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if strings.HasPrefix(strings.ToLower(k), "utm_") || trackingParams[strings.ToLower(k)] {
+				q.Del(k)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// canonicalURL is the key two articles share when they link to the same page.
+func canonicalURL(raw string) string {
+	c := CleanURL(raw)
+	u, err := url.Parse(c)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	u.Scheme = "https"
+	u.Host = strings.TrimPrefix(strings.ToLower(u.Host), "www.")
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if u.RawQuery != "" {
+		// sort parameters so that order does not matter
+		q := u.Query()
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(strings.Join(q[k], ",")))
+		}
+		u.RawQuery = b.String()
+	}
+	return u.String()
+}
+
+// contentHash identifies an article by its words, whatever its markup.
+func contentHash(title, text string) string {
+	norm := strings.Join(strings.Fields(strings.ToLower(title+"\n"+text)), " ")
+	sum := sha256.Sum256([]byte(norm))
+	return hex.EncodeToString(sum[:])
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// saveArticle inserts a unless it duplicates a stored article by GUID, then
+// canonical URL, then content hash, in which case it returns false. An
+// article file already stored under the same path is updated when its
+// content changed, and skipped otherwise.
+func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
+	if strings.TrimSpace(a.Title) == "" {
+		return false, errors.New("article has no title")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("save article: %w", err)
+	}
+	defer tx.Rollback()
+	urlKey := canonicalURL(a.URL)
+	hash := contentHash(a.Title, a.Text)
+	now := s.nowMS()
+	if a.CollectedAt.IsZero() {
+		a.CollectedAt = fromMS(now)
+	}
+	if a.PublishedAt.IsZero() {
+		a.PublishedAt = a.CollectedAt
+	}
+
+	if a.FilePath != "" {
+		var id int64
+		var fileHash string
+		err := tx.QueryRowContext(ctx, `SELECT id, file_hash FROM articles WHERE file_path = ?`, a.FilePath).Scan(&id, &fileHash)
+		switch {
+		case err == nil && fileHash == a.FileHash:
+			return false, nil
+		case err == nil:
+			// an edited file updates its article
+			if _, err := tx.ExecContext(ctx, `UPDATE articles SET title = ?, url = ?, url_key = ?, content_hash = ?,
+				file_hash = ?, author = ?, summary = ?, html = ?, text = ?, published_at = ? WHERE id = ?`,
+				a.Title, a.URL, nullString(urlKey), hash, a.FileHash, a.Author, a.Summary,
+				a.HTML, a.Text, a.PublishedAt.UnixMilli(), id); err != nil {
+				return false, fmt.Errorf("update article from %s: %w", a.FilePath, err)
+			}
+			a.ID = id
+			return true, tx.Commit()
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("save article: %w", err)
+		}
+	}
+
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM articles WHERE guid = ?) +
+		(SELECT COUNT(*) FROM articles WHERE url_key = ?) +
+		(SELECT COUNT(*) FROM articles WHERE content_hash = ?)`,
+		nullString(a.GUID), nullString(urlKey), hash).Scan(&exists); err != nil {
+		return false, fmt.Errorf("save article: %w", err)
+	}
+	if exists > 0 {
+		return false, nil
+	}
+	var srcID any
+	if a.SourceID != 0 {
+		srcID = a.SourceID
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO articles (source_id, origin, source_name, guid, url, url_key,
+		content_hash, file_path, file_hash, title, author, summary, html, text, published_at, collected_at, pinned)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		srcID, a.Origin, a.SourceName, nullString(a.GUID), a.URL, nullString(urlKey), hash,
+		nullString(a.FilePath), nullString(a.FileHash), a.Title, a.Author, a.Summary, a.HTML, a.Text,
+		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned))
+	if err != nil {
+		return false, fmt.Errorf("save article %q: %w", a.Title, err)
+	}
+	a.ID, _ = res.LastInsertId()
+	return true, tx.Commit()
+}
+
+const articleColumns = `id, COALESCE(source_id, 0), origin, source_name, COALESCE(guid, ''), url, title, author,
+	summary, html, text, published_at, collected_at, pinned, excluded, COALESCE(file_path, ''), COALESCE(file_hash, '')`
+
+func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
+	var a Article
+	var pub, col int64
+	var pinned, excluded int
+	err := row.Scan(&a.ID, &a.SourceID, &a.Origin, &a.SourceName, &a.GUID, &a.URL, &a.Title, &a.Author,
+		&a.Summary, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash)
+	a.PublishedAt, a.CollectedAt = fromMS(pub), fromMS(col)
+	a.Pinned, a.Excluded = pinned == 1, excluded == 1
+	return a, err
+}
+
+func (s *Store) queryArticles(ctx context.Context, query string, args ...any) ([]Article, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Article
+	for rows.Next() {
+		a, err := scanArticle(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Articles lists the most recently collected articles, newest first, at
+// most limit of them (0 for all).
+func (s *Store) Articles(ctx context.Context, limit int) ([]Article, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles ORDER BY collected_at DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list articles: %w", err)
+	}
+	return out, nil
+}
+
+// Article returns one article, or ErrNotFound.
+func (s *Store) Article(ctx context.Context, id int64) (Article, error) {
+	a, err := scanArticle(s.db.QueryRowContext(ctx, `SELECT `+articleColumns+` FROM articles WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("article %d: %w", id, ErrNotFound)
+	}
+	return a, err
+}
+
+// SetPinned pins (or unpins) an article: pinned articles lead the next
+// edition and are selected whenever they were collected. It returns
+// ErrNotFound for an unknown ID.
+func (s *Store) SetPinned(ctx context.Context, id int64, pinned bool) error {
+	return s.setFlag(ctx, id, "pinned", pinned)
+}
+
+// SetExcluded excludes (or re-includes) an article from every future
+// edition. It returns ErrNotFound for an unknown ID.
+func (s *Store) SetExcluded(ctx context.Context, id int64, excluded bool) error {
+	return s.setFlag(ctx, id, "excluded", excluded)
+}
+
+func (s *Store) setFlag(ctx context.Context, id int64, column string, v bool) error {
+	// column is one of two constants above, never input
+	res, err := s.db.ExecContext(ctx, `UPDATE articles SET `+column+` = ? WHERE id = ?`, boolInt(v), id)
+	if err != nil {
+		return fmt.Errorf("set %s on article %d: %w", column, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("article %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

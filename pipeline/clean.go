@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// summaryMax is the longest lead summary, in runes.
+const summaryMax = 320
+
+// Cleaner turns untrusted article HTML into sanitized HTML, plain text and a
+// lead summary. It is safe for concurrent use.
+type Cleaner struct {
+	policy *bluemonday.Policy
+}
+
+// NewCleaner returns a Cleaner with newsbrief's sanitizing policy: the
+// user-generated-content policy of bluemonday (no scripts, styles, event
+// handlers, iframes, forms or javascript: URLs), with links opened in a new
+// tab and marked nofollow.
+func NewCleaner() *Cleaner {
+	p := bluemonday.UGCPolicy()
+	p.RequireNoFollowOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	return &Cleaner{policy: p}
+}
+
+// Clean sanitizes raw HTML, resolving relative links against base (which
+// may be empty), dropping 1×1 tracking images and tracking parameters from
+// links. It returns the sanitized HTML and its plain-text rendering.
+func (c *Cleaner) Clean(raw, base string) (safeHTML, text string) {
+	raw = rewriteLinks(raw, base)
+	safeHTML = strings.TrimSpace(c.policy.Sanitize(raw))
+	return safeHTML, HTMLToText(safeHTML)
+}
+
+// CleanText strips every tag from s (used for titles and authors): the result
+// is plain text on one line.
+func CleanText(s string) string {
+	if strings.ContainsAny(s, "<&") {
+		s = HTMLToText(s)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// rewriteLinks resolves relative href/src attributes against base, removes
+// tracking parameters from links and drops images of 1×1 pixel. Invalid
+// HTML is returned unchanged for the sanitizer to deal with.
+func rewriteLinks(raw, base string) string {
+	baseURL, _ := url.Parse(base)
+	nodes, err := html.ParseFragment(strings.NewReader(raw), &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div})
+	if err != nil {
+		return raw
+	}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; {
+			next := c.NextSibling
+			if c.Type == html.ElementNode && c.DataAtom == atom.Img && isTrackingPixel(c) {
+				n.RemoveChild(c)
+			} else {
+				walk(c)
+			}
+			c = next
+		}
+		if n.Type != html.ElementNode {
+			return
+		}
+		for i, a := range n.Attr {
+			if a.Key != "href" && a.Key != "src" {
+				continue
+			}
+			v := strings.TrimSpace(a.Val)
+			if baseURL != nil && baseURL.IsAbs() {
+				if ref, err := url.Parse(v); err == nil {
+					v = baseURL.ResolveReference(ref).String()
+				}
+			}
+			if a.Key == "href" {
+				v = CleanURL(v)
+			}
+			n.Attr[i].Val = v
+		}
+	}
+	var b strings.Builder
+	for _, n := range nodes {
+		walk(n)
+		if n.Type == html.ElementNode && n.DataAtom == atom.Img && isTrackingPixel(n) {
+			continue
+		}
+		if err := html.Render(&b, n); err != nil {
+			return raw
+		}
+	}
+	return b.String()
+}
+
+func isTrackingPixel(n *html.Node) bool {
+	var w, h string
+	for _, a := range n.Attr {
+		switch a.Key {
+		case "width":
+			w = strings.TrimSuffix(strings.TrimSpace(a.Val), "px")
+		case "height":
+			h = strings.TrimSuffix(strings.TrimSpace(a.Val), "px")
+		}
+	}
+	return (w == "1" || w == "0") && (h == "1" || h == "0")
+}
+
+var blockElements = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.Br: true, atom.Li: true, atom.H1: true, atom.H2: true,
+	atom.H3: true, atom.H4: true, atom.H5: true, atom.H6: true, atom.Blockquote: true, atom.Pre: true,
+	atom.Tr: true, atom.Table: true, atom.Ul: true, atom.Ol: true, atom.Hr: true, atom.Figure: true,
+	atom.Figcaption: true, atom.Section: true, atom.Article: true, atom.Header: true, atom.Footer: true,
+}
+
+// HTMLToText renders HTML as plain text: paragraphs separated by a blank
+// line, list items prefixed with "- ", script and style contents dropped,
+// white space folded.
+func HTMLToText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var paras []string
+	var cur strings.Builder
+	flush := func() {
+		if t := strings.Join(strings.Fields(cur.String()), " "); t != "" {
+			paras = append(paras, t)
+		}
+		cur.Reset()
+	}
+	skip := 0
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			flush()
+			return strings.Join(paras, "\n\n")
+		case html.TextToken:
+			if skip == 0 {
+				cur.Write(z.Text())
+			}
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			if a == atom.Script || a == atom.Style || a == atom.Noscript || a == atom.Template {
+				if tt == html.StartTagToken {
+					skip++
+				} else if tt == html.EndTagToken && skip > 0 {
+					skip--
+				}
+				continue
+			}
+			if blockElements[a] {
+				flush()
+				if a == atom.Li && tt == html.StartTagToken {
+					cur.WriteString("- ")
+				}
+			} else {
+				cur.WriteByte(' ')
+			}
+		}
+	}
+}
+
+// Summarize returns a lead of at most summaryMax runes taken from text,
+// ending at a sentence boundary where one exists past a third of the limit,
+// else at a word boundary with an ellipsis.
+func Summarize(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) <= summaryMax {
+		return text
+	}
+	runes := []rune(text)
+	cut := string(runes[:summaryMax])
+	best := -1
+	for i, r := range cut {
+		if (r == '.' || r == '!' || r == '?' || r == '。') && (i+utf8.RuneLen(r) == len(cut) || cut[i+utf8.RuneLen(r)] == ' ') {
+			best = i + utf8.RuneLen(r)
+		}
+	}
+	if best >= len(cut)/3 {
+		return cut[:best]
+	}
+	if i := strings.LastIndexFunc(cut, unicode.IsSpace); i > 0 {
+		cut = cut[:i]
+	}
+	return strings.TrimRightFunc(cut, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) }) + "…"
+}

@@ -1,0 +1,244 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+)
+
+// SourceResult is what one source yielded in a collect.
+type SourceResult struct {
+	Source string // URL, or the file's path for article files
+	New    int    // articles stored (new or updated)
+	Seen   int    // items read, duplicates included
+	Err    error
+}
+
+// CollectReport is the outcome of one Collect.
+type CollectReport struct {
+	Results []SourceResult
+}
+
+// Failed returns the results that carry an error.
+func (r CollectReport) Failed() []SourceResult {
+	var out []SourceResult
+	for _, res := range r.Results {
+		if res.Err != nil {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// New is the number of articles stored across all sources.
+func (r CollectReport) New() int {
+	n := 0
+	for _, res := range r.Results {
+		n += res.New
+	}
+	return n
+}
+
+// ErrSourcesFailed is wrapped by the error Collect returns when at least one
+// source failed while the others were still collected.
+var ErrSourcesFailed = errors.New("some sources failed")
+
+// Collector fetches feeds and reads the articles folder into the Store.
+type Collector struct {
+	Store       *Store
+	Cleaner     *Cleaner
+	Fetch       FetchOptions
+	ArticlesDir string // "" to read no folder
+	Concurrency int    // feeds fetched at once
+	Log         *slog.Logger
+}
+
+// Collect fetches every source and reads the articles folder. A failing
+// source does not stop the others: their articles are stored, and the
+// returned error wraps ErrSourcesFailed and names each failure. The report
+// is complete in both cases.
+func (c *Collector) Collect(ctx context.Context) (CollectReport, error) {
+	srcs, err := c.Store.Sources(ctx)
+	if err != nil {
+		return CollectReport{}, err
+	}
+	var report CollectReport
+	results := make([]SourceResult, len(srcs))
+	n := c.Concurrency
+	if n < 1 {
+		n = 1
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	client := c.Fetch.client()
+	for i, src := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = SourceResult{Source: src.URL, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = c.collectFeed(ctx, client, src)
+		}()
+	}
+	wg.Wait()
+	report.Results = append(report.Results, results...)
+	if c.ArticlesDir != "" {
+		report.Results = append(report.Results, c.collectFolder(ctx)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return report, err
+	}
+	if failed := report.Failed(); len(failed) > 0 {
+		var names []string
+		for _, f := range failed {
+			names = append(names, fmt.Sprintf("%s: %v", f.Source, f.Err))
+		}
+		return report, fmt.Errorf("%w (%d of %d): %s", ErrSourcesFailed, len(failed), len(report.Results), strings.Join(names, "; "))
+	}
+	return report, nil
+}
+
+func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src Source) SourceResult {
+	res := SourceResult{Source: src.URL}
+	log := c.logger().With("source", src.URL)
+	fr, err := fetch(ctx, c.Fetch, client, src)
+	if err == nil && fr.notModified {
+		log.Debug("feed not modified")
+		res.Err = c.Store.recordFetch(ctx, src, "not-modified", nil, 0)
+		return res
+	}
+	var feed *gofeed.Feed
+	if err == nil {
+		feed, err = gofeed.NewParser().Parse(bytes.NewReader(fr.body))
+		if err != nil {
+			err = fmt.Errorf("parse feed: %w", err)
+		}
+	}
+	if err != nil {
+		res.Err = err
+		log.Warn("feed failed", slog.Any("error", err))
+		if rerr := c.Store.recordFetch(ctx, src, "error", err, 0); rerr != nil {
+			res.Err = errors.Join(err, rerr)
+		}
+		return res
+	}
+	src.ETag, src.LastModified = fr.etag, fr.lastModified
+	if t := CleanText(feed.Title); t != "" {
+		src.Title = t
+	}
+	name := src.Title
+	if name == "" {
+		name = src.URL
+	}
+	base := feed.Link
+	if base == "" {
+		base = src.URL
+	}
+	for _, item := range feed.Items {
+		if item == nil {
+			continue
+		}
+		res.Seen++
+		a := c.fromItem(item, base)
+		if a.Title == "" {
+			continue
+		}
+		a.SourceID, a.SourceName, a.Origin = src.ID, name, "feed"
+		stored, err := c.Store.saveArticle(ctx, &a)
+		if err != nil {
+			res.Err = err
+			break
+		}
+		if stored {
+			res.New++
+		}
+	}
+	status := "ok"
+	if res.Err != nil {
+		status = "error"
+	}
+	if err := c.Store.recordFetch(ctx, src, status, res.Err, res.New); err != nil {
+		res.Err = errors.Join(res.Err, err)
+	}
+	log.Info("feed collected", "items", res.Seen, "new", res.New)
+	return res
+}
+
+// fromItem turns a feed item into an article: the full content preferred to
+// the description, links resolved against the item or the feed.
+func (c *Collector) fromItem(item *gofeed.Item, feedBase string) Article {
+	link := strings.TrimSpace(item.Link)
+	if link != "" {
+		link = resolve(feedBase, link)
+	}
+	body := item.Content
+	if strings.TrimSpace(body) == "" {
+		body = item.Description
+	}
+	base := link
+	if base == "" {
+		base = feedBase
+	}
+	safe, text := c.Cleaner.Clean(body, base)
+	a := Article{
+		GUID:  strings.TrimSpace(item.GUID),
+		URL:   CleanURL(link),
+		Title: CleanText(item.Title),
+		HTML:  safe,
+		Text:  text,
+	}
+	if len(item.Authors) > 0 && item.Authors[0] != nil {
+		a.Author = CleanText(item.Authors[0].Name)
+	}
+	if item.PublishedParsed != nil {
+		a.PublishedAt = item.PublishedParsed.UTC()
+	} else if item.UpdatedParsed != nil {
+		a.PublishedAt = item.UpdatedParsed.UTC()
+	}
+	if a.PublishedAt.After(time.Now().Add(24 * time.Hour)) {
+		a.PublishedAt = time.Time{} // a date in the future is not to be trusted
+	}
+	// the feed's own summary when it is real text, else the opening of the body
+	if item.Content != "" && item.Description != "" {
+		if d := HTMLToText(item.Description); len(d) > 40 {
+			a.Summary = Summarize(d)
+		}
+	}
+	if a.Summary == "" {
+		a.Summary = Summarize(text)
+	}
+	return a
+}
+
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return b.ResolveReference(r).String()
+}
+
+func (c *Collector) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}

@@ -1,0 +1,519 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Recipient is one address an edition goes to.
+type Recipient struct {
+	ID    int64 // subscriber ID; 0 for a test send
+	Email string
+	Name  string
+}
+
+// SubscriberSource yields the audience of an edition. The subscribers
+// package satisfies it (through a small adapter in cmd).
+type SubscriberSource interface {
+	// ActiveAfter returns up to limit active subscribers with an ID greater
+	// than afterID, in ID order (keyset pagination).
+	ActiveAfter(ctx context.Context, afterID int64, limit int) ([]Recipient, error)
+	// Inactive returns which of ids are no longer active (unsubscribed,
+	// bounced or removed since the send began).
+	Inactive(ctx context.Context, ids []int64) (map[int64]bool, error)
+	// UnsubscribeURL returns the one-click unsubscribe URL of a subscriber;
+	// for ID 0 (a test send) a URL that unsubscribes nobody.
+	UnsubscribeURL(subscriberID int64) string
+}
+
+// Rendered is one edition rendered once; Personalize fills in one
+// recipient's parts (greeting, unsubscribe link) cheaply.
+type Rendered struct {
+	Subject     string
+	Personalize func(r Recipient, unsubscribeURL string) (html, text string)
+}
+
+// Renderer renders an edition. The templates package satisfies it through
+// an adapter in cmd.
+type Renderer interface {
+	Render(ctx context.Context, e Edition) (Rendered, error)
+}
+
+// Message is one e-mail of an edition to one recipient.
+type Message struct {
+	EditionID      int64
+	Recipient      Recipient
+	Subject        string
+	HTML           string
+	Text           string
+	UnsubscribeURL string
+}
+
+// Conn is one connection to the mail relay (or the outbox), used by one
+// worker for many messages in turn.
+type Conn interface {
+	// Send delivers one message. A returned error that has a
+	// Permanent() bool method returning true fails the delivery for good;
+	// any other error defers it for a retry. An error with a
+	// StatusCode() int method gives the SMTP code to record.
+	Send(ctx context.Context, m *Message) error
+	Close() error
+}
+
+// Sender opens connections to the mail relay, one per worker.
+type Sender interface {
+	Open(ctx context.Context) (Conn, error)
+}
+
+// Deliverer selects, renders and sends editions and keeps the ledger.
+type Deliverer struct {
+	Store       *Store
+	Subscribers SubscriberSource
+	Renderer    Renderer
+	Sender      Sender
+	Concurrency int           // workers, each with one connection
+	Rate        float64       // messages per second across workers; 0 for no limit
+	RetryFor    time.Duration // how long deferred deliveries are retried
+	MaxArticles int
+	Holder      string // this process's name in the send lease
+	Log         *slog.Logger
+}
+
+// SendOptions change what Send does.
+type SendOptions struct {
+	DryRun bool   // select, count and render, but send and store nothing
+	Test   string // send the next edition to this one address only; mark nothing sent
+}
+
+// SendReport tells what one Send did.
+type SendReport struct {
+	Editions   []EditionReport
+	DryRun     bool
+	Recipients int // dry run: how many would receive the new edition
+	Articles   int // dry run: how many articles it would carry
+	Subject    string
+}
+
+// EditionReport is one edition's part of a SendReport.
+type EditionReport struct {
+	ID       int64
+	Subject  string
+	Resumed  bool           // the edition was begun by an earlier run
+	Done     bool           // nothing is left pending or deferred
+	Counts   map[string]int // ledger rows by state, after this run
+	Failures []Failure      // this edition's failed, deferred and unknown rows
+}
+
+// ErrBusy is returned when another process holds the send lease.
+var ErrBusy = errors.New("another newsbrief process is sending from this database")
+
+const (
+	claimBatch   = 256
+	recordBatch  = 256
+	recordEvery  = 200 * time.Millisecond
+	audiencePage = 1000
+	leaseTTL     = 60 * time.Second
+)
+
+func (d *Deliverer) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+// Send resumes every unfinished edition (retrying deferred deliveries that
+// are due) and then, if articles are waiting, makes, renders and sends a new
+// edition. It returns ErrNothingNew (with a report of any resumed work) when
+// no new edition was made because no article is waiting, and ErrBusy when
+// another process is sending from the same database.
+func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, error) {
+	if opts.Test != "" {
+		return SendReport{}, d.sendTest(ctx, opts.Test)
+	}
+	if opts.DryRun {
+		return d.dryRun(ctx)
+	}
+	release, err := d.Store.acquireLease(ctx, "send", d.Holder, leaseTTL)
+	if err != nil {
+		return SendReport{}, err
+	}
+	defer release()
+
+	var report SendReport
+	if n, err := d.Store.markInFlightUnknown(ctx); err != nil {
+		return report, err
+	} else if n > 0 {
+		d.log().Warn("deliveries were in flight when newsbrief last stopped; marked unknown, not resent", "count", n)
+	}
+	unfinished, err := d.Store.unfinishedEditions(ctx)
+	if err != nil {
+		return report, err
+	}
+	for _, id := range unfinished {
+		ed, err := d.Store.Edition(ctx, id)
+		if err != nil {
+			return report, err
+		}
+		er, err := d.deliver(ctx, ed, true)
+		report.Editions = append(report.Editions, er)
+		if err != nil {
+			return report, err
+		}
+	}
+	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	if err != nil {
+		return report, err
+	}
+	if len(arts) == 0 {
+		return report, ErrNothingNew
+	}
+	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	if err != nil {
+		return report, fmt.Errorf("render edition: %w", err)
+	}
+	ed, err := d.Store.createEdition(ctx, r.Subject, arts)
+	if err != nil {
+		return report, err
+	}
+	d.log().Info("edition created", "edition", ed.ID, "articles", len(arts), "subject", ed.Subject)
+	// rendered again now that the edition has an ID for its archive link
+	er, err := d.deliver(ctx, ed, false)
+	report.Editions = append(report.Editions, er)
+	return report, err
+}
+
+// Preview renders the next edition as the given recipient would see it.
+// It returns ErrNothingNew when no article is waiting.
+func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int, error) {
+	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(arts) == 0 {
+		return nil, 0, ErrNothingNew
+	}
+	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	if err != nil {
+		return nil, 0, fmt.Errorf("render edition: %w", err)
+	}
+	unsub := d.Subscribers.UnsubscribeURL(rcpt.ID)
+	html, text := r.Personalize(rcpt, unsub)
+	return &Message{Recipient: rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}, len(arts), nil
+}
+
+func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
+	m, _, err := d.Preview(ctx, Recipient{Email: addr})
+	if err != nil {
+		return err
+	}
+	m.Subject = "[TEST] " + m.Subject
+	conn, err := d.Sender.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("test send: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.Send(ctx, m); err != nil {
+		return fmt.Errorf("test send to %s: %w", addr, err)
+	}
+	return nil
+}
+
+func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
+	report := SendReport{DryRun: true}
+	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	if err != nil {
+		return report, err
+	}
+	unfinished, err := d.Store.unfinishedEditions(ctx)
+	if err != nil {
+		return report, err
+	}
+	for _, id := range unfinished {
+		ed, err := d.Store.Edition(ctx, id)
+		if err != nil {
+			return report, err
+		}
+		report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true, Counts: ed.Counts})
+	}
+	if len(arts) == 0 {
+		return report, ErrNothingNew
+	}
+	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	if err != nil {
+		return report, fmt.Errorf("render edition: %w", err)
+	}
+	report.Subject, report.Articles = r.Subject, len(arts)
+	var after int64
+	for {
+		page, err := d.Subscribers.ActiveAfter(ctx, after, audiencePage)
+		if err != nil {
+			return report, fmt.Errorf("count subscribers: %w", err)
+		}
+		report.Recipients += len(page)
+		if len(page) < audiencePage {
+			return report, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// deliver renders a stored edition again (resumption) and delivers it.
+func (d *Deliverer) deliver(ctx context.Context, ed Edition, resumed bool) (EditionReport, error) {
+	r, err := d.Renderer.Render(ctx, ed)
+	if err != nil {
+		return EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: resumed}, fmt.Errorf("render edition %d: %w", ed.ID, err)
+	}
+	r.Subject = ed.Subject // keep the subject it started with
+	return d.deliverRendered(ctx, ed, r, resumed)
+}
+
+// job is one claimed ledger row.
+type job struct {
+	rcpt     Recipient
+	attempts int
+}
+
+// result is the outcome of one job, recorded by the ledger writer.
+type result struct {
+	subscriberID int64
+	state        string
+	code         int
+	detail       string
+	next         time.Time
+	release      bool // never attempted: back to pending, attempt not counted
+}
+
+func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered, resumed bool) (EditionReport, error) {
+	er := EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: resumed}
+	log := d.log().With("edition", ed.ID)
+	if err := d.ensureAudience(ctx, ed.ID); err != nil {
+		return er, err
+	}
+	if n, err := d.Store.expireDeferred(ctx, ed.ID, d.RetryFor); err != nil {
+		return er, err
+	} else if n > 0 {
+		log.Warn("deferred deliveries ran out of retries", "count", n, "retry_for", d.RetryFor)
+	}
+
+	var limiter *rate.Limiter
+	if d.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(d.Rate), 1)
+	}
+	workers := max(d.Concurrency, 1)
+	jobs := make(chan job, claimBatch)
+	results := make(chan result, recordBatch)
+	recErr := make(chan error, 1)
+	go func() { recErr <- d.Store.recordResults(context.WithoutCancel(ctx), ed.ID, results) }()
+
+	// stop is closed when a worker cannot reach the relay: claiming stops.
+	var (
+		stopOnce sync.Once
+		stop     = make(chan struct{})
+		fatalErr error
+	)
+	abort := func(err error) {
+		stopOnce.Do(func() { fatalErr = err; close(stop) })
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.worker(ctx, ed.ID, r, limiter, jobs, results, stop, abort)
+		}()
+	}
+
+	var claimErr error
+claim:
+	for {
+		select {
+		case <-stop:
+			break claim
+		case <-ctx.Done():
+			break claim
+		default:
+		}
+		batch, err := d.Store.claim(ctx, ed.ID, claimBatch)
+		if err != nil {
+			claimErr = err
+			break
+		}
+		if len(batch) == 0 {
+			break
+		}
+		ids := make([]int64, len(batch))
+		for i, j := range batch {
+			ids[i] = j.rcpt.ID
+		}
+		inactive, err := d.Subscribers.Inactive(ctx, ids)
+		if err != nil {
+			claimErr = fmt.Errorf("check subscribers: %w", err)
+			for _, j := range batch {
+				results <- result{subscriberID: j.rcpt.ID, release: true}
+			}
+			break
+		}
+		for i, j := range batch {
+			if inactive[j.rcpt.ID] {
+				results <- result{subscriberID: j.rcpt.ID, state: StateSkipped, detail: "no longer subscribed"}
+				continue
+			}
+			select {
+			case jobs <- j:
+			case <-stop:
+				for _, rest := range batch[i:] {
+					results <- result{subscriberID: rest.rcpt.ID, release: true}
+				}
+				break claim
+			case <-ctx.Done():
+				for _, rest := range batch[i:] {
+					results <- result{subscriberID: rest.rcpt.ID, release: true}
+				}
+				break claim
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(results)
+	if err := <-recErr; err != nil {
+		return er, err
+	}
+	done, err := d.Store.finishIfDone(ctx, ed.ID)
+	if err != nil {
+		return er, err
+	}
+	er.Done = done
+	if er.Counts, err = d.Store.deliveryCounts(ctx, ed.ID); err != nil {
+		return er, err
+	}
+	if er.Failures, err = d.Store.Failures(ctx, ed.ID, 0); err != nil {
+		return er, err
+	}
+	log.Info("edition delivered", "sent", er.Counts[StateSent], "deferred", er.Counts[StateDeferred],
+		"failed", er.Counts[StateFailed], "skipped", er.Counts[StateSkipped], "unknown", er.Counts[StateUnknown], "done", done)
+	switch {
+	case claimErr != nil:
+		return er, claimErr
+	case fatalErr != nil:
+		return er, fatalErr
+	case ctx.Err() != nil:
+		return er, ctx.Err()
+	}
+	return er, nil
+}
+
+// worker sends jobs over one connection, opened on first use and kept for
+// the whole run.
+func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, limiter *rate.Limiter,
+	jobs <-chan job, results chan<- result, stop <-chan struct{}, abort func(error)) {
+	var conn Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for j := range jobs {
+		select {
+		case <-stop:
+			results <- result{subscriberID: j.rcpt.ID, release: true}
+			continue
+		default:
+		}
+		if ctx.Err() != nil {
+			results <- result{subscriberID: j.rcpt.ID, release: true}
+			continue
+		}
+		if limiter != nil {
+			if err := limiter.Wait(ctx); err != nil {
+				results <- result{subscriberID: j.rcpt.ID, release: true}
+				continue
+			}
+		}
+		if conn == nil {
+			c, err := d.Sender.Open(ctx)
+			if err != nil {
+				results <- result{subscriberID: j.rcpt.ID, release: true}
+				abort(fmt.Errorf("connect to mail relay: %w", err))
+				continue
+			}
+			conn = c
+		}
+		unsub := d.Subscribers.UnsubscribeURL(j.rcpt.ID)
+		html, text := r.Personalize(j.rcpt, unsub)
+		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}
+		// the message is not interrupted by ctx once its DATA may be on the wire
+		err := conn.Send(context.WithoutCancel(ctx), m)
+		results <- classify(j, err, d.Store.now())
+	}
+}
+
+// Classification interfaces a Conn's errors may satisfy.
+type (
+	permanent  interface{ Permanent() bool }
+	statusCode interface{ StatusCode() int }
+)
+
+// classify turns a send outcome into a ledger result: nil is sent; an error
+// that says it is Permanent is failed; anything else (4xx, network, a
+// dropped connection) is deferred with exponential backoff and jitter.
+func classify(j job, err error, now time.Time) result {
+	res := result{subscriberID: j.rcpt.ID, state: StateSent}
+	if err == nil {
+		return res
+	}
+	res.detail = err.Error()
+	var sc statusCode
+	if errors.As(err, &sc) {
+		res.code = sc.StatusCode()
+	}
+	var p permanent
+	if errors.As(err, &p) && p.Permanent() {
+		res.state = StateFailed
+		return res
+	}
+	res.state = StateDeferred
+	res.next = now.Add(Backoff(j.attempts))
+	return res
+}
+
+// Backoff is the wait before retry number attempts+1: five minutes doubled
+// for each attempt, capped at four hours, with up to 20% jitter.
+func Backoff(attempts int) time.Duration {
+	d := 5 * time.Minute
+	for i := 1; i < attempts && d < 4*time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, 4*time.Hour)
+	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// ensureAudience gives every active subscriber a pending ledger row, once
+// per edition, in pages so memory stays flat.
+func (d *Deliverer) ensureAudience(ctx context.Context, editionID int64) error {
+	done, after, err := d.Store.audienceState(ctx, editionID)
+	if err != nil || done {
+		return err
+	}
+	for {
+		page, err := d.Subscribers.ActiveAfter(ctx, after, audiencePage)
+		if err != nil {
+			return fmt.Errorf("list subscribers: %w", err)
+		}
+		if err := d.Store.addAudience(ctx, editionID, page, len(page) < audiencePage); err != nil {
+			return err
+		}
+		if len(page) < audiencePage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}

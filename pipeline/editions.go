@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Edition states.
+const (
+	EditionSending   = "sending"   // deliveries still pending or deferred
+	EditionSent      = "sent"      // every delivery reached a final state
+	EditionCancelled = "cancelled" // stopped by an operator
+)
+
+// Delivery states, one per ledger row.
+const (
+	StatePending  = "pending"  // not yet tried
+	StateSending  = "sending"  // handed to the SMTP server; outcome not yet recorded
+	StateSent     = "sent"     // accepted by the server
+	StateDeferred = "deferred" // temporary failure; retried after next_attempt_at
+	StateFailed   = "failed"   // permanent failure, or retries ran out
+	StateSkipped  = "skipped"  // no longer subscribed when its turn came
+	StateUnknown  = "unknown"  // in flight when a previous run stopped; not resent
+)
+
+// States lists every delivery state in display order.
+var States = []string{StatePending, StateSending, StateSent, StateDeferred, StateFailed, StateSkipped, StateUnknown}
+
+// Edition is one brief: its articles in order and, once stored, its
+// delivery counts by state.
+type Edition struct {
+	ID         int64
+	Subject    string
+	Status     string
+	CreatedAt  time.Time
+	FinishedAt time.Time
+	Articles   []Article
+	Counts     map[string]int // delivery state → rows
+}
+
+// Failure is a delivery that failed or was deferred, with the server's answer.
+type Failure struct {
+	Email  string
+	State  string
+	Code   int
+	Detail string
+}
+
+// NextArticles returns the articles the next edition would carry: not
+// excluded, in no edition that was sent or is sending, and collected since
+// the previous edition was made (pinned articles whenever they were
+// collected); pinned first, then newest, at most max.
+func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
+	var since int64
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(created_at), 0) FROM editions WHERE status != 'cancelled'`).Scan(&since); err != nil {
+		return nil, fmt.Errorf("next articles: %w", err)
+	}
+	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+		WHERE excluded = 0
+		  AND (pinned = 1 OR collected_at > ?)
+		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
+		ORDER BY pinned DESC, published_at DESC, id DESC
+		LIMIT ?`, since, max)
+	if err != nil {
+		return nil, fmt.Errorf("next articles: %w", err)
+	}
+	return out, nil
+}
+
+// createEdition stores a new edition with its articles, in sending state.
+func (s *Store) createEdition(ctx context.Context, subject string, arts []Article) (Edition, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.nowMS()
+	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at) VALUES (?, 'sending', ?)`, subject, now)
+	if err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	for i, a := range arts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO edition_articles (edition_id, article_id, position) VALUES (?, ?, ?)`, id, a.ID, i); err != nil {
+			return Edition{}, fmt.Errorf("create edition: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
+	return Edition{ID: id, Subject: subject, Status: EditionSending, CreatedAt: fromMS(now), Articles: arts}, nil
+}
+
+// Editions lists editions, newest first, with their delivery counts.
+func (s *Store) Editions(ctx context.Context, limit int) ([]Edition, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, status, created_at, finished_at FROM editions ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list editions: %w", err)
+	}
+	var out []Edition
+	for rows.Next() {
+		var e Edition
+		var c, f int64
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Status, &c, &f); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list editions: %w", err)
+		}
+		e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
+		out = append(out, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list editions: %w", err)
+	}
+	for i := range out {
+		if out[i].Counts, err = s.deliveryCounts(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Edition returns one edition with its articles and delivery counts, or
+// ErrNotFound.
+func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
+	var e Edition
+	var c, f int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, subject, status, created_at, finished_at FROM editions WHERE id = ?`, id).
+		Scan(&e.ID, &e.Subject, &e.Status, &c, &f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("edition %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("edition %d: %w", id, err)
+	}
+	e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
+	e.Articles, err = s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? ORDER BY ea.position`, id)
+	if err != nil {
+		return e, fmt.Errorf("edition %d articles: %w", id, err)
+	}
+	e.Counts, err = s.deliveryCounts(ctx, id)
+	return e, err
+}
+
+func (s *Store) deliveryCounts(ctx context.Context, id int64) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY state`, id)
+	if err != nil {
+		return nil, fmt.Errorf("delivery counts: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("delivery counts: %w", err)
+		}
+		counts[st] = n
+	}
+	return counts, rows.Err()
+}
+
+// Failures lists the failed and deferred deliveries of an edition, grouped
+// by code (lowest first), at most limit (0 for all).
+func (s *Store) Failures(ctx context.Context, editionID int64, limit int) ([]Failure, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT email, state, code, detail FROM deliveries
+		WHERE edition_id = ? AND state IN ('failed', 'deferred', 'unknown') ORDER BY code, state, email LIMIT ?`, editionID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("failures of edition %d: %w", editionID, err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.Email, &f.State, &f.Code, &f.Detail); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryState returns the ledger state of one (edition, address), or
+// ErrNotFound when the address has no row in that edition.
+func (s *Store) DeliveryState(ctx context.Context, editionID int64, email string) (Failure, error) {
+	var f Failure
+	err := s.db.QueryRowContext(ctx, `SELECT email, state, code, detail FROM deliveries WHERE edition_id = ? AND email = ?`,
+		editionID, email).Scan(&f.Email, &f.State, &f.Code, &f.Detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("delivery of edition %d to %s: %w", editionID, email, ErrNotFound)
+	}
+	return f, err
+}

@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// FetchOptions bound what one feed request may cost.
+type FetchOptions struct {
+	Timeout   time.Duration // whole request, headers and body
+	MaxBytes  int64         // body size cap
+	UserAgent string
+	Client    *http.Client // nil for a client with MaxRedirects redirects
+}
+
+// ErrTooLarge is returned when a feed body exceeds FetchOptions.MaxBytes.
+var ErrTooLarge = errors.New("response body too large")
+
+// maxRedirects is how many redirects a feed request follows.
+const maxRedirects = 5
+
+// fetchResult is one conditional GET.
+type fetchResult struct {
+	body         []byte
+	notModified  bool
+	etag         string
+	lastModified string
+}
+
+func (o FetchOptions) client() *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	return &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}}
+}
+
+// fetch performs a conditional GET of src, sending back the validators the
+// source stored, and reads at most MaxBytes of the body.
+func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source) (fetchResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
+	if err != nil {
+		return fetchResult{}, err
+	}
+	req.Header.Set("User-Agent", o.UserAgent)
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+	if src.ETag != "" {
+		req.Header.Set("If-None-Match", src.ETag)
+	}
+	if src.LastModified != "" {
+		req.Header.Set("If-Modified-Since", src.LastModified)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fetchResult{}, fmt.Errorf("no answer within %s", o.Timeout)
+		}
+		return fetchResult{}, err
+	}
+	defer resp.Body.Close()
+	res := fetchResult{etag: src.ETag, lastModified: src.LastModified}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		res.notModified = true
+		return res, nil
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return res, fmt.Errorf("http status %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, o.MaxBytes+1))
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return res, fmt.Errorf("body not complete within %s", o.Timeout)
+		}
+		return res, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > o.MaxBytes {
+		return res, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.MaxBytes)
+	}
+	res.body = body
+	res.etag = resp.Header.Get("ETag")
+	res.lastModified = resp.Header.Get("Last-Modified")
+	return res, nil
+}

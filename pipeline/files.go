@@ -1,0 +1,337 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/yuin/goldmark"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+	"gopkg.in/yaml.v3"
+)
+
+// maxArticleFile is the largest article file read, in bytes.
+const maxArticleFile = 4 << 20
+
+// ErrUnsupportedFile is returned for an article file whose extension is not
+// .md, .markdown, .txt, .html or .htm.
+var ErrUnsupportedFile = errors.New("unsupported article file type (want .md, .txt or .html)")
+
+// FileError is a problem with one article file: its name, the line when it
+// is known, and what is wrong.
+type FileError struct {
+	Path string
+	Line int // 0 when unknown
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// yamlLine finds the line number in a YAML error message.
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// frontMatter is the YAML header an article file may start with.
+type frontMatter struct {
+	Title   string `yaml:"title"`
+	URL     string `yaml:"url"`
+	Author  string `yaml:"author"`
+	Date    string `yaml:"date"`
+	Summary string `yaml:"summary"`
+	Pinned  bool   `yaml:"pinned"`
+}
+
+// ParseArticleFile turns the contents of an article file into an article,
+// by its extension: Markdown with optional YAML front matter (title, url,
+// author, date, summary, pinned), plain text whose first line is the title,
+// or HTML whose <title> (or first heading) is the title. Errors are
+// *FileError values naming the file and, where known, the line.
+func (c *Cleaner) ParseArticleFile(name string, data []byte) (Article, error) {
+	fail := func(line int, err error) (Article, error) {
+		return Article{}, &FileError{Path: name, Line: line, Err: err}
+	}
+	if !utf8.Valid(data) {
+		return fail(0, errors.New("not valid UTF-8 text"))
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	var a Article
+	var fm frontMatter
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".md", ".markdown":
+		body := data
+		if bytes.HasPrefix(data, []byte("---\n")) {
+			end := bytes.Index(data[4:], []byte("\n---"))
+			if end < 0 {
+				return fail(1, errors.New("front matter opened with --- is never closed"))
+			}
+			head := data[4 : 4+end]
+			body = data[4+end+4:]
+			if err := yaml.Unmarshal(head, &fm); err != nil {
+				line := 0
+				if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+					line, _ = strconv.Atoi(m[1])
+					line++ // the opening --- is line 1 of the file
+				}
+				return fail(line, fmt.Errorf("front matter: %w", err))
+			}
+		}
+		var buf bytes.Buffer
+		if err := goldmark.Convert(body, &buf); err != nil {
+			return fail(0, fmt.Errorf("markdown: %w", err))
+		}
+		if fm.Title == "" {
+			// a leading "# Heading" is the title
+			trimmed := strings.TrimLeft(string(body), "\n")
+			if first, rest, _ := strings.Cut(trimmed, "\n"); strings.HasPrefix(first, "# ") {
+				fm.Title = strings.TrimPrefix(first, "# ")
+				buf.Reset()
+				if err := goldmark.Convert([]byte(rest), &buf); err != nil {
+					return fail(0, fmt.Errorf("markdown: %w", err))
+				}
+			}
+		}
+		a.HTML, a.Text = c.Clean(buf.String(), fm.URL)
+	case ".txt", ".text":
+		first, rest, _ := strings.Cut(strings.TrimLeft(string(data), "\n"), "\n")
+		fm.Title = first
+		var paras []string
+		for _, p := range strings.Split(strings.TrimSpace(rest), "\n\n") {
+			if p = strings.TrimSpace(p); p != "" {
+				paras = append(paras, "<p>"+html.EscapeString(p)+"</p>")
+			}
+		}
+		a.HTML, a.Text = c.Clean(strings.Join(paras, "\n"), "")
+	case ".html", ".htm":
+		doc, err := html.Parse(bytes.NewReader(data))
+		if err != nil {
+			return fail(0, fmt.Errorf("html: %w", err))
+		}
+		title, heading, body := htmlParts(doc)
+		fm.Title = title
+		if fm.Title == "" {
+			fm.Title = heading
+		}
+		a.HTML, a.Text = c.Clean(body, "")
+	default:
+		return fail(0, ErrUnsupportedFile)
+	}
+	a.Title = CleanText(fm.Title)
+	if a.Title == "" {
+		return fail(1, errors.New("no title: give one in the front matter, the first line or <title>"))
+	}
+	if fm.URL != "" {
+		u, err := ValidateFeedURL(fm.URL)
+		if err != nil {
+			return fail(0, fmt.Errorf("front matter url: %w", err))
+		}
+		a.URL = CleanURL(u)
+	}
+	a.Author = CleanText(fm.Author)
+	if fm.Date != "" {
+		t, err := parseDate(fm.Date)
+		if err != nil {
+			return fail(0, fmt.Errorf("front matter date %q: %w", fm.Date, err))
+		}
+		a.PublishedAt = t
+	}
+	a.Summary = Summarize(CleanText(fm.Summary))
+	if a.Summary == "" {
+		a.Summary = Summarize(a.Text)
+	}
+	a.Pinned = fm.Pinned
+	sum := sha256.Sum256(data)
+	a.FileHash = hex.EncodeToString(sum[:])
+	return a, nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02", time.RFC1123Z, time.RFC1123} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("want a date like 2026-11-23 or 2026-11-23T07:00:00Z")
+}
+
+// htmlParts finds the <title>, the first heading and the body's inner HTML.
+func htmlParts(doc *html.Node) (title, heading, body string) {
+	var bodyNode *html.Node
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.DataAtom {
+			case atom.Title:
+				if title == "" {
+					title = textOf(n)
+				}
+			case atom.H1, atom.H2:
+				if heading == "" {
+					heading = textOf(n)
+				}
+			case atom.Body:
+				bodyNode = n
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if bodyNode != nil {
+		var b strings.Builder
+		for c := bodyNode.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && c.DataAtom == atom.H1 && textOf(c) == heading && (title == "" || title == heading) {
+				continue // the heading repeats the title
+			}
+			html.Render(&b, c)
+		}
+		body = b.String()
+	}
+	return title, heading, body
+}
+
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// collectFolder reads every article file under ArticlesDir. Files that fail
+// are reported and left where they are; files already read and unchanged
+// are skipped; edited files update their article.
+func (c *Collector) collectFolder(ctx context.Context) []SourceResult {
+	dir := c.ArticlesDir
+	var out []SourceResult
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path == dir {
+				return fs.SkipAll // no folder, nothing to read
+			}
+			out = append(out, SourceResult{Source: path, Err: err})
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		base := d.Name()
+		if strings.HasPrefix(base, ".") && path != dir {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !isArticleFile(base) {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		res := SourceResult{Source: path, Seen: 1}
+		a, err := c.readArticleFile(path)
+		if err == nil {
+			a.Origin, a.SourceName, a.FilePath = "file", "articles folder", rel
+			var stored bool
+			stored, err = c.Store.saveArticle(ctx, &a)
+			if stored {
+				res.New = 1
+			}
+		}
+		if err != nil {
+			res.Err = err
+			c.logger().Warn("article file failed", "file", path, slog.Any("error", err))
+		}
+		out = append(out, res)
+		return nil
+	})
+	if err != nil {
+		out = append(out, SourceResult{Source: dir, Err: err})
+	}
+	return out
+}
+
+func isArticleFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".md", ".markdown", ".txt", ".text", ".html", ".htm":
+		return !strings.EqualFold(name, "README.md")
+	}
+	return false
+}
+
+func (c *Collector) readArticleFile(path string) (Article, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Article{}, &FileError{Path: path, Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Article{}, &FileError{Path: path, Err: err}
+	}
+	if st.Size() > maxArticleFile {
+		return Article{}, &FileError{Path: path, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size(), maxArticleFile)}
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return Article{}, &FileError{Path: path, Err: err}
+	}
+	return c.Cleaner.ParseArticleFile(path, data)
+}
+
+// AddArticleFile reads one article file on an editor's behalf and stores it
+// as an editor's article. It returns ErrDuplicate when the same article
+// (by URL or content) is already stored.
+func (s *Store) AddArticleFile(ctx context.Context, cl *Cleaner, path string) (Article, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Article{}, &FileError{Path: path, Err: err}
+	}
+	a, err := cl.ParseArticleFile(path, data)
+	if err != nil {
+		return Article{}, err
+	}
+	return s.AddArticle(ctx, a)
+}
+
+// AddArticle stores an article an editor gives (by file, form or API) with
+// origin "editor". It returns ErrDuplicate when it is already stored.
+func (s *Store) AddArticle(ctx context.Context, a Article) (Article, error) {
+	a.Origin, a.SourceName, a.FilePath, a.SourceID = "editor", "editor", "", 0
+	a.FileHash = ""
+	stored, err := s.saveArticle(ctx, &a)
+	if err != nil {
+		return a, err
+	}
+	if !stored {
+		return a, fmt.Errorf("article %q: %w", a.Title, ErrDuplicate)
+	}
+	return a, nil
+}

@@ -1,0 +1,279 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// unfinishedEditions lists the editions still sending, oldest first.
+func (s *Store) unfinishedEditions(ctx context.Context) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM editions WHERE status = 'sending' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("unfinished editions: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// markInFlightUnknown marks every row left in state sending, by a process
+// that stopped before it recorded the outcome, as unknown. The caller holds
+// the send lease, so no other process has rows in flight.
+func (s *Store) markInFlightUnknown(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = 'unknown',
+		detail = 'in flight when a previous run stopped; not resent (see editions resend-unknown)', updated_at = ?
+		WHERE state = 'sending'`, s.nowMS())
+	if err != nil {
+		return 0, fmt.Errorf("recover in-flight deliveries: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// audienceState tells whether every recipient of an edition has a row, and
+// the highest subscriber ID that has one.
+func (s *Store) audienceState(ctx context.Context, editionID int64) (done bool, after int64, err error) {
+	var d int
+	err = s.db.QueryRowContext(ctx, `SELECT audience_done,
+		(SELECT COALESCE(MAX(subscriber_id), 0) FROM deliveries WHERE edition_id = editions.id)
+		FROM editions WHERE id = ?`, editionID).Scan(&d, &after)
+	if err != nil {
+		return false, 0, fmt.Errorf("audience of edition %d: %w", editionID, err)
+	}
+	return d == 1, after, nil
+}
+
+// addAudience adds pending rows for a page of recipients; last marks the
+// audience complete in the same transaction.
+func (s *Store) addAudience(ctx context.Context, editionID int64, page []Recipient, last bool) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add audience: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (edition_id, subscriber_id, email, name, state, updated_at)
+		VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("add audience: %w", err)
+	}
+	defer stmt.Close()
+	now := s.nowMS()
+	for _, r := range page {
+		if _, err := stmt.ExecContext(ctx, editionID, r.ID, r.Email, r.Name, now); err != nil {
+			return fmt.Errorf("add audience: %w", err)
+		}
+	}
+	if last {
+		if _, err := tx.ExecContext(ctx, `UPDATE editions SET audience_done = 1 WHERE id = ?`, editionID); err != nil {
+			return fmt.Errorf("add audience: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// expireDeferred fails the deferred rows whose first attempt is older than
+// retryFor.
+func (s *Store) expireDeferred(ctx context.Context, editionID int64, retryFor time.Duration) (int64, error) {
+	if retryFor <= 0 {
+		return 0, nil
+	}
+	now := s.nowMS()
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = 'failed',
+		detail = 'gave up after retrying for ' || ? || ': ' || detail, updated_at = ?
+		WHERE edition_id = ? AND state = 'deferred' AND first_attempt_at > 0 AND first_attempt_at <= ?`,
+		retryFor.String(), now, editionID, now-retryFor.Milliseconds())
+	if err != nil {
+		return 0, fmt.Errorf("expire deferred deliveries: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// claim marks up to n pending or due deferred rows as sending, in one
+// transaction, before any of them is handed to the relay, and returns them.
+func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error) {
+	now := s.nowMS()
+	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
+		first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?1 ELSE first_attempt_at END, updated_at = ?1
+		WHERE edition_id = ?2 AND subscriber_id IN (
+			SELECT subscriber_id FROM deliveries
+			WHERE edition_id = ?2 AND (state = 'pending' OR (state = 'deferred' AND next_attempt_at <= ?1))
+			ORDER BY subscriber_id LIMIT ?3)
+		RETURNING subscriber_id, email, name, attempts`, now, editionID, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []job
+	for rows.Next() {
+		var j job
+		if err := rows.Scan(&j.rcpt.ID, &j.rcpt.Email, &j.rcpt.Name, &j.attempts); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// recordResults writes outcomes from results in batches (one transaction
+// per recordBatch rows or recordEvery) until results is closed.
+func (s *Store) recordResults(ctx context.Context, editionID int64, results <-chan result) error {
+	var pending []result
+	var firstErr error
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		if err := s.writeResults(ctx, editionID, pending); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		pending = pending[:0]
+	}
+	tick := time.NewTicker(recordEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				flush()
+				return firstErr
+			}
+			pending = append(pending, r)
+			if len(pending) >= recordBatch {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+func (s *Store) writeResults(ctx context.Context, editionID int64, rs []result) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = s.writeResultsOnce(ctx, editionID, rs); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+	return fmt.Errorf("record %d delivery results: %w", len(rs), err)
+}
+
+func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []result) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, code = ?, detail = ?, next_attempt_at = ?, updated_at = ?
+		WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+	if err != nil {
+		return err
+	}
+	defer upd.Close()
+	rel, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
+		attempts = attempts - 1, updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+	if err != nil {
+		return err
+	}
+	defer rel.Close()
+	now := s.nowMS()
+	for _, r := range rs {
+		if r.release {
+			_, err = rel.ExecContext(ctx, now, editionID, r.subscriberID)
+		} else {
+			var next int64
+			if !r.next.IsZero() {
+				next = r.next.UnixMilli()
+			}
+			_, err = upd.ExecContext(ctx, r.state, r.code, truncate(r.detail, 500), next, now, editionID, r.subscriberID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// finishIfDone marks an edition sent when none of its rows is pending,
+// sending or deferred.
+func (s *Store) finishIfDone(ctx context.Context, editionID int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE editions SET status = 'sent', finished_at = ?
+		WHERE id = ? AND status = 'sending' AND audience_done = 1 AND NOT EXISTS (
+			SELECT 1 FROM deliveries WHERE edition_id = editions.id AND state IN ('pending', 'sending', 'deferred'))`,
+		s.nowMS(), editionID)
+	if err != nil {
+		return false, fmt.Errorf("finish edition %d: %w", editionID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// acquireLease takes the named lease for holder for ttl, renewing it in the
+// background until the returned release function is called. It returns
+// ErrBusy when another holder has an unexpired lease.
+func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration) (func(), error) {
+	if err := s.takeLease(ctx, name, holder, ttl); err != nil {
+		return nil, err
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = s.takeLease(context.WithoutCancel(ctx), name, holder, ttl)
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		s.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+	}, nil
+}
+
+func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Duration) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("take %s lease: %w", name, err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+	var cur string
+	var exp int64
+	err = tx.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE name = ?`, name).Scan(&cur, &exp)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("take %s lease: %w", name, err)
+	case cur != holder && exp > now.UnixMilli():
+		return fmt.Errorf("%w (%s, lease until %s)", ErrBusy, cur, fromMS(exp).Format(time.RFC3339))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+		name, holder, now.Add(ttl).UnixMilli()); err != nil {
+		return fmt.Errorf("take %s lease: %w", name, err)
+	}
+	return tx.Commit()
+}

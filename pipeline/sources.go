@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Source is a feed the collector fetches.
+type Source struct {
+	ID            int64
+	URL           string
+	Title         string
+	Origin        string // "cli" (added with `sources add`) or "env" (NEWSBRIEF_FEEDS)
+	ETag          string
+	LastModified  string
+	LastFetchedAt time.Time
+	LastStatus    string // "ok", "not-modified", "error" or "" when never fetched
+	LastError     string
+	LastNewItems  int
+}
+
+// ValidateFeedURL checks that raw is an absolute http or https URL without
+// whitespace or control characters.
+func ValidateFeedURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return "", fmt.Errorf("feed url %q: contains white space", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("feed url %q: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("feed url %q: want an absolute http:// or https:// URL", raw)
+	}
+	return u.String(), nil
+}
+
+// AddSource stores a feed URL. It returns ErrDuplicate if the URL is already
+// a source, and a validation error if it is not an absolute http(s) URL.
+func (s *Store) AddSource(ctx context.Context, rawURL, origin string) (Source, error) {
+	u, err := ValidateFeedURL(rawURL)
+	if err != nil {
+		return Source{}, err
+	}
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO sources (url, origin, created_at) VALUES (?, ?, ?) ON CONFLICT(url) DO NOTHING`,
+		u, origin, s.nowMS())
+	if err != nil {
+		return Source{}, fmt.Errorf("add source: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Source{}, fmt.Errorf("add source %s: %w", u, ErrDuplicate)
+	}
+	id, _ := res.LastInsertId()
+	return Source{ID: id, URL: u, Origin: origin}, nil
+}
+
+// EnsureSources adds every URL in urls that is not a source yet, with origin
+// "env". Existing sources are left as they are.
+func (s *Store) EnsureSources(ctx context.Context, urls []string) error {
+	for _, raw := range urls {
+		if _, err := s.AddSource(ctx, raw, "env"); err != nil && !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveSource deletes a source by ID or URL. Articles already collected from
+// it are kept. It returns ErrNotFound when nothing matched.
+func (s *Store) RemoveSource(ctx context.Context, idOrURL string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM sources WHERE url = ? OR CAST(id AS TEXT) = ?`, idOrURL, idOrURL)
+	if err != nil {
+		return fmt.Errorf("remove source: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("remove source %q: %w", idOrURL, ErrNotFound)
+	}
+	return nil
+}
+
+// Sources lists every source, oldest first.
+func (s *Store) Sources(ctx context.Context) ([]Source, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, origin, etag, last_modified,
+		last_fetched_at, last_status, last_error, last_new_items FROM sources ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list sources: %w", err)
+	}
+	defer rows.Close()
+	var out []Source
+	for rows.Next() {
+		var src Source
+		var fetched int64
+		if err := rows.Scan(&src.ID, &src.URL, &src.Title, &src.Origin, &src.ETag, &src.LastModified,
+			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems); err != nil {
+			return nil, fmt.Errorf("list sources: %w", err)
+		}
+		src.LastFetchedAt = fromMS(fetched)
+		out = append(out, src)
+	}
+	return out, rows.Err()
+}
+
+// recordFetch stores the outcome of one fetch of a source.
+func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetchErr error, newItems int) error {
+	msg := ""
+	if fetchErr != nil {
+		msg = fetchErr.Error()
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE sources SET title = ?, etag = ?, last_modified = ?,
+		last_fetched_at = ?, last_status = ?, last_error = ?, last_new_items = ? WHERE id = ?`,
+		src.Title, src.ETag, src.LastModified, s.nowMS(), status, msg, newItems, src.ID)
+	if err != nil {
+		return fmt.Errorf("record fetch of %s: %w", src.URL, err)
+	}
+	return nil
+}

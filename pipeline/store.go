@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"time"
+
+	"github.com/newsbrief/newsbrief/internal/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Sentinel errors returned by the store; test for them with errors.Is.
+var (
+	// ErrNotFound is returned when a source, article or edition does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate is returned when an article or source already exists.
+	ErrDuplicate = errors.New("already exists")
+	// ErrNothingNew is returned by Send when no article is waiting for an edition.
+	ErrNothingNew = errors.New("nothing new to send")
+)
+
+// Store keeps sources, articles, editions and the delivery ledger in the
+// SQLite database it is given. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// OpenStore applies the pipeline's migrations to db and returns a Store.
+// now may be nil for the wall clock.
+func OpenStore(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
+	if err := sqlite.Migrate(ctx, db, "pipeline", migrations, "migrations"); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}, nil
+}
+
+func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
+
+func fromMS(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,185 @@
+package subscribers
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ImportOptions change what Import does.
+type ImportOptions struct {
+	DryRun  bool   // check every row, store nothing
+	Consent string // recorded as where the consent came from
+}
+
+// RowError is one bad import row.
+type RowError struct {
+	Line   int
+	Email  string
+	Reason string
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// ImportReport tells what an import did (or, on a dry run, would do).
+type ImportReport struct {
+	Added     int
+	Updated   int // existing subscribers whose name changed
+	Unchanged int // already on the list as given
+	Bad       []RowError
+}
+
+// ErrBadHeader is returned when an import file's first row has no "email" column.
+var ErrBadHeader = errors.New(`the first row must be a header naming an "email" column (and optionally "name")`)
+
+// importBatch is how many rows one transaction writes.
+const importBatch = 1000
+
+// Import reads CSV with a header row naming at least an "email" column
+// (and optionally "name"), in any order and letter case; a UTF-8 byte order
+// mark and Windows line endings are accepted. Rows are streamed and written
+// in batches, so memory stays flat for any file size. Every bad row
+// (invalid address, CR/LF in a name, a duplicate of an earlier row, a
+// malformed CSV line) is reported by line number and skipped; the good rows
+// are upserted by address: new addresses are added as active, existing
+// ones get the new name. Unsubscribed addresses are never re-activated.
+// On DryRun nothing is written.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportReport, error) {
+	var rep ImportReport
+	br := bufio.NewReaderSize(r, 64<<10)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return rep, fmt.Errorf("import: empty file: %w", ErrBadHeader)
+		}
+		return rep, fmt.Errorf("import: header: %w", err)
+	}
+	emailCol, nameCol := -1, -1
+	for i, h := range header {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "email", "e-mail", "email address":
+			emailCol = i
+		case "name":
+			nameCol = i
+		}
+	}
+	if emailCol < 0 {
+		return rep, fmt.Errorf("import: %w", ErrBadHeader)
+	}
+	seen := make(map[string]int) // address key → line, to report duplicates in the file
+	batch := make([]importRow, 0, importBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.importBatch(ctx, batch, opts, &rep)
+		batch = batch[:0]
+		return err
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				rep.Bad = append(rep.Bad, RowError{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()})
+				continue
+			}
+			return rep, fmt.Errorf("import: %w", err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // blank line
+		}
+		if emailCol >= len(rec) {
+			rep.Bad = append(rep.Bad, RowError{Line: line, Reason: "no email column in this row"})
+			continue
+		}
+		addr, err := NormalizeEmail(rec[emailCol])
+		if err != nil {
+			rep.Bad = append(rep.Bad, RowError{Line: line, Email: rec[emailCol], Reason: strings.TrimPrefix(err.Error(), ErrInvalidEmail.Error()+" ")})
+			continue
+		}
+		name := ""
+		if nameCol >= 0 && nameCol < len(rec) {
+			if name, err = CleanName(rec[nameCol]); err != nil {
+				rep.Bad = append(rep.Bad, RowError{Line: line, Email: addr, Reason: err.Error()})
+				continue
+			}
+		}
+		key := strings.ToLower(addr)
+		if first, dup := seen[key]; dup {
+			rep.Bad = append(rep.Bad, RowError{Line: line, Email: addr, Reason: fmt.Sprintf("duplicate of line %d", first)})
+			continue
+		}
+		seen[key] = line
+		batch = append(batch, importRow{line, addr, name})
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, flush()
+}
+
+// importRow is one good row waiting to be written.
+type importRow struct {
+	line        int
+	email, name string
+}
+
+// importBatch upserts one batch in one transaction; on a dry run it only
+// reads, to count what would change.
+func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportOptions, rep *ImportReport) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: opts.DryRun})
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now().UnixMilli()
+	for _, r := range batch {
+		var id int64
+		var name string
+		err := tx.QueryRowContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`, strings.ToLower(r.email)).Scan(&id, &name)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			rep.Added++
+			if !opts.DryRun {
+				_, err = tx.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)
+					VALUES (?, ?, ?, 'active', ?, 'import', ?, ?)`, r.email, strings.ToLower(r.email), r.name, opts.Consent, now, now)
+			}
+		case err != nil:
+		case r.name != "" && r.name != name:
+			rep.Updated++
+			if !opts.DryRun {
+				_, err = tx.ExecContext(ctx, `UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?`, r.name, now, id)
+			}
+		default:
+			rep.Unchanged++
+		}
+		if err != nil {
+			return fmt.Errorf("import line %d: %w", r.line, err)
+		}
+	}
+	if opts.DryRun {
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+-- Subscribers. email keeps the address as given (domain lower-cased);
+-- email_key is its lower-cased form, unique, so case never makes a duplicate.
+-- Times are Unix milliseconds, UTC.
+CREATE TABLE subscribers (
+	id              INTEGER PRIMARY KEY,
+	email           TEXT NOT NULL,
+	email_key       TEXT NOT NULL UNIQUE,
+	name            TEXT NOT NULL DEFAULT '',
+	status          TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed')),
+	consent         TEXT NOT NULL DEFAULT '',   -- what they agreed to, or where the consent came from
+	via             TEXT NOT NULL DEFAULT '',   -- cli | import | form | api
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL,
+	unsubscribed_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX subscribers_status ON subscribers(status, id);
+
+-- Settings owned by this package (the generated token secret).
+CREATE TABLE subscriber_settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);

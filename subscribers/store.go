@@ -1,0 +1,219 @@
+// Package subscribers keeps the people an edition goes to.
+//
+// Addresses flow in from the CLI and CSV imports (and, later, the public
+// forms), are validated and normalised, and are stored with their status
+// and consent; the pipeline reads the active ones page by page when it sends,
+// and signed tokens in every message let a subscriber unsubscribe.
+package subscribers
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/newsbrief/newsbrief/internal/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Subscriber statuses.
+const (
+	Active       = "active"
+	Unsubscribed = "unsubscribed"
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	ErrNotFound     = errors.New("subscriber not found")
+	ErrExists       = errors.New("subscriber already exists")
+	ErrInvalidEmail = errors.New("invalid e-mail address")
+)
+
+// Subscriber is one person on the list.
+type Subscriber struct {
+	ID             int64
+	Email          string
+	Name           string
+	Status         string
+	Consent        string
+	Via            string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	UnsubscribedAt time.Time
+}
+
+// Store keeps subscribers in SQLite. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Open applies the package's migrations to db and returns a Store; now may
+// be nil for the wall clock.
+func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
+	if err := sqlite.Migrate(ctx, db, "subscribers", migrations, "migrations"); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}, nil
+}
+
+func fromMS(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// Add stores a new active subscriber. It returns ErrInvalidEmail (wrapped,
+// with the reason) for a bad address and ErrExists when the address, in any
+// letter case, is already on the list.
+func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subscriber, error) {
+	addr, err := NormalizeEmail(email)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	name, err = CleanName(name)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	now := s.now().UnixMilli()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING`,
+		addr, strings.ToLower(addr), name, consent, via, now, now)
+	if err != nil {
+		return Subscriber{}, fmt.Errorf("add subscriber: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Subscriber{}, fmt.Errorf("add %s: %w", addr, ErrExists)
+	}
+	id, _ := res.LastInsertId()
+	return Subscriber{ID: id, Email: addr, Name: name, Status: Active, Consent: consent, Via: via,
+		CreatedAt: fromMS(now), UpdatedAt: fromMS(now)}, nil
+}
+
+const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at`
+
+func scan(row interface{ Scan(...any) error }) (Subscriber, error) {
+	var sub Subscriber
+	var c, u, un int64
+	err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un)
+	sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt = fromMS(c), fromMS(u), fromMS(un)
+	return sub, err
+}
+
+// Get returns a subscriber by ID, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (Subscriber, error) {
+	sub, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM subscribers WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, fmt.Errorf("subscriber %d: %w", id, ErrNotFound)
+	}
+	return sub, err
+}
+
+// GetByEmail returns a subscriber by address (any letter case), or ErrNotFound.
+func (s *Store) GetByEmail(ctx context.Context, email string) (Subscriber, error) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	sub, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM subscribers WHERE email_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, fmt.Errorf("subscriber %s: %w", email, ErrNotFound)
+	}
+	return sub, err
+}
+
+// List returns subscribers with an ID greater than afterID, in ID order, at
+// most limit; status "" means any status.
+func (s *Store) List(ctx context.Context, status string, afterID int64, limit int) ([]Subscriber, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM subscribers
+		WHERE id > ? AND (? = '' OR status = ?) ORDER BY id LIMIT ?`, afterID, status, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list subscribers: %w", err)
+	}
+	defer rows.Close()
+	var out []Subscriber
+	for rows.Next() {
+		sub, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list subscribers: %w", err)
+		}
+		out = append(out, sub)
+	}
+	return out, rows.Err()
+}
+
+// Inactive reports which of ids are not active subscribers (unsubscribed or
+// removed).
+func (s *Store) Inactive(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+		out[id] = true
+	}
+	q := `SELECT id FROM subscribers WHERE status = 'active' AND id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("check subscribers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		delete(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Unsubscribe marks a subscriber unsubscribed. Unsubscribing twice is not an
+// error. It returns ErrNotFound for an unknown ID.
+func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
+	now := s.now().UnixMilli()
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET
+		unsubscribed_at = CASE WHEN status = 'unsubscribed' THEN unsubscribed_at ELSE ? END,
+		status = 'unsubscribed', updated_at = ? WHERE id = ?`, now, now, id)
+	if err != nil {
+		return fmt.Errorf("unsubscribe %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("unsubscribe %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Remove deletes a subscriber by address. It returns ErrNotFound when the
+// address is not on the list.
+func (s *Store) Remove(ctx context.Context, email string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE email_key = ?`, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", email, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("remove %s: %w", email, ErrNotFound)
+	}
+	return nil
+}
+
+// Count returns how many subscribers have the given status ("" for all).
+func (s *Store) Count(ctx context.Context, status string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscribers WHERE ? = '' OR status = ?`, status, status).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count subscribers: %w", err)
+	}
+	return n, nil
+}
