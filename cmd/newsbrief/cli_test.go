@@ -1,0 +1,242 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// copyDir copies the files of src (one level) into dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestREADMEQuickStart runs the README's first command on a copy of the
+// shipped example articles and subscribers: one .eml per example
+// subscriber, each multipart/alternative, each part carrying every title.
+func TestREADMEQuickStart(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	copyDir(t, filepath.Join(root, "articles"), filepath.Join(e.dir, "articles"))
+	copyDir(t, filepath.Join(root, "examples"), filepath.Join(e.dir, "examples"))
+	e.must("subscribers", "import", "--consent", "example list shipped with newsbrief", "examples/subscribers.csv")
+	out := e.must("run")
+	if !strings.Contains(out, filepath.Join(e.dir, "outbox")) {
+		t.Errorf("run does not say where the messages went:\n%s", out)
+	}
+	emls, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	subs, _ := os.ReadFile(filepath.Join(root, "examples", "subscribers.csv"))
+	if want := strings.Count(strings.TrimSpace(string(subs)), "\n"); len(emls) != want {
+		t.Fatalf("%d .eml files, want one per example subscriber (%d)", len(emls), want)
+	}
+	titles := []string{
+		"City council approves a network of protected bike lanes",
+		"Central library extends its opening hours into the evening",
+		"Electric harbour ferry begins its first season",
+	}
+	for _, f := range emls {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, text, html := parts(t, raw)
+		for _, title := range titles {
+			if !strings.Contains(text, title) || !strings.Contains(html, title) {
+				t.Errorf("%s lacks %q in a part", filepath.Base(f), title)
+			}
+		}
+		if strings.Contains(html, "alert(") {
+			t.Errorf("%s carries the example article's script", filepath.Base(f))
+		}
+	}
+	// the command is safe to repeat
+	out = e.must("subscribers", "import", "--consent", "example list shipped with newsbrief", "examples/subscribers.csv")
+	if !strings.Contains(out, "0 added") {
+		t.Errorf("second import: %s", out)
+	}
+	if out := e.must("run"); !strings.Contains(out, "nothing new to send") {
+		t.Errorf("second run:\n%s", out)
+	}
+}
+
+func TestExitCodesAndUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      []string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"no command", nil, nil, 2, "no command given"},
+		{"unknown command", nil, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"help", nil, []string{"help"}, 0, "Commands:"},
+		{"subcommand help", nil, []string{"send", "--help"}, 0, "Usage: newsbrief send"},
+		{"bad flag", nil, []string{"send", "--bogus"}, 2, "flag provided but not defined"},
+		{"bad tls", []string{"NEWSBRIEF_SMTP_TLS", "ssl"}, []string{"run"}, 2, `NEWSBRIEF_SMTP_TLS: "ssl" is not one of starttls, tls, none`},
+		{"bad int", []string{"NEWSBRIEF_SEND_CONCURRENCY", "many"}, []string{"run"}, 2, `NEWSBRIEF_SEND_CONCURRENCY: "many" is not a valid whole number`},
+		{"bad duration", []string{"NEWSBRIEF_RETRY_FOR", "1 day"}, []string{"run"}, 2, "NEWSBRIEF_RETRY_FOR"},
+		{"bad schedule", []string{"NEWSBRIEF_SCHEDULE", "at seven"}, []string{"run"}, 2, "NEWSBRIEF_SCHEDULE"},
+		{"bad from", []string{"NEWSBRIEF_FROM", "not an address"}, []string{"run"}, 2, "NEWSBRIEF_FROM"},
+		{"crlf from", []string{"NEWSBRIEF_FROM", "a@b.example\r\nBcc: x@y.example"}, []string{"run"}, 2, "line break"},
+		{"short secret", []string{"NEWSBRIEF_SECRET", "short"}, []string{"run"}, 2, "NEWSBRIEF_SECRET"},
+		{"half dkim", []string{"NEWSBRIEF_DKIM_DOMAIN", "example.com"}, []string{"run"}, 2, "NEWSBRIEF_DKIM_SELECTOR"},
+		{"bad feed", []string{"NEWSBRIEF_FEEDS", "ftp://x.example/feed"}, []string{"collect"}, 2, "NEWSBRIEF_FEEDS"},
+		{"bad base url", []string{"NEWSBRIEF_BASE_URL", "brief.example"}, []string{"run"}, 2, "NEWSBRIEF_BASE_URL"},
+		{"bad id", nil, []string{"articles", "pin", "abc"}, 2, "not an ID"},
+		{"missing id", nil, []string{"editions", "show", "99"}, 1, "edition 99: not found"},
+		{"bad email", nil, []string{"subscribers", "add", "not-an-address"}, 2, "invalid e-mail address"},
+		{"bad source", nil, []string{"sources", "add", "file:///etc/passwd"}, 2, "want an absolute http"},
+		{"missing import", nil, []string{"subscribers", "import", "nope.csv"}, 1, "nope.csv"},
+		{"version", nil, []string{"version"}, 0, "newsbrief"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.env...)
+			out, errs, code := e.run(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errs)
+			}
+			if !strings.Contains(out+errs, tt.contains) {
+				t.Errorf("output lacks %q\nstdout: %s\nstderr: %s", tt.contains, out, errs)
+			}
+		})
+	}
+}
+
+func TestConfigMasksSecrets(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_SMTP_PASSWORD", "hunter2-very-secret", "NEWSBRIEF_SMTP_USERNAME", "mailer",
+		"NEWSBRIEF_SECRET", "0123456789abcdef-signing-key", "NEWSBRIEF_SMTP_HOST", "relay.example")
+	out := e.must("config")
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "signing-key") {
+		t.Fatalf("config prints a secret:\n%s", out)
+	}
+	for _, want := range []string{"NEWSBRIEF_SMTP_PASSWORD", "******** (set)", "NEWSBRIEF_SMTP_HOST", "relay.example",
+		"NEWSBRIEF_ADMIN_TOKEN", "(not set)", "NEWSBRIEF_DB", "newsbrief.db", "SQLite database file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config lacks %q", want)
+		}
+	}
+	// every variable is listed
+	for _, name := range []string{"DB", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_TLS", "FROM",
+		"REPLY_TO", "BASE_URL", "SECRET", "ADMIN_TOKEN", "SCHEDULE", "COLLECT_SCHEDULE", "FEEDS", "ARTICLES_DIR",
+		"TEMPLATES_DIR", "OUTBOX_DIR", "HTTP_ADDR", "SEND_CONCURRENCY", "SEND_RATE", "MAX_ARTICLES", "DKIM_DOMAIN",
+		"DKIM_SELECTOR", "DKIM_KEY_FILE", "LOG_LEVEL", "LOG_FORMAT"} {
+		if !strings.Contains(out, "NEWSBRIEF_"+name+" ") {
+			t.Errorf("config lacks NEWSBRIEF_%s", name)
+		}
+	}
+}
+
+func TestBrokenTemplateFailsAtStartup(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_TEMPLATES_DIR", "tpl")
+	e.write("tpl/digest.html", "<p>{{range .Articles}}{{.Title}}</p>") // missing {{end}}
+	e.write("articles/a.txt", "A story\n\nBody.\n")
+	e.write("subs.csv", "email\na@example.com\n")
+	_, errs, code := e.run("run")
+	if code != 2 || !strings.Contains(errs, "digest.html") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming digest.html", code, errs)
+	}
+	e.write("tpl/digest.html", "<p>{{.NoSuchField}}</p>") // fails only when executed
+	_, errs, code = e.run("send", "--dry-run")
+	if code != 2 || !strings.Contains(errs, "NoSuchField") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming the field", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "outbox")); err == nil {
+		t.Error("an outbox was written although the templates are broken")
+	}
+}
+
+func TestSendDryRunAndTest(t *testing.T) {
+	e := newEnv(t)
+	e.write("articles/a.md", "---\ntitle: Dry run story\n---\nBody text.\n")
+	e.write("subs.csv", "email,name\na@example.com,A\nb@example.com,B\n")
+	e.must("subscribers", "import", "subs.csv")
+	e.must("collect")
+	out := e.must("send", "--dry-run")
+	if !strings.Contains(out, "would go to 2 subscribers with 1 articles") {
+		t.Errorf("dry run output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "outbox")); err == nil {
+		t.Error("dry run wrote an outbox")
+	}
+	out = e.must("send", "--test", "editor@example.com")
+	if !strings.Contains(out, "test message sent to editor@example.com") {
+		t.Errorf("test send output:\n%s", out)
+	}
+	emls, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	if len(emls) != 1 || !strings.Contains(emls[0], "test-") {
+		t.Fatalf("outbox after test send: %v", emls)
+	}
+	raw, _ := os.ReadFile(emls[0])
+	h, _, _ := parts(t, raw)
+	if !strings.Contains(h.Get("Subject"), "TEST") {
+		t.Errorf("test subject %q", h.Get("Subject"))
+	}
+	if out := e.must("editions", "list"); strings.Count(out, "\n") != 1 {
+		t.Errorf("a dry run or test send made an edition:\n%s", out)
+	}
+	// the real send still goes to both
+	e.must("send")
+	emls, _ = filepath.Glob(filepath.Join(e.dir, "outbox", "edition-*.eml"))
+	if len(emls) != 2 {
+		t.Errorf("%d edition messages, want 2", len(emls))
+	}
+}
+
+func TestPreviewWritesBothBodies(t *testing.T) {
+	e := newEnv(t)
+	e.write("articles/a.md", "---\ntitle: Preview story\n---\nBody text.\n")
+	e.must("collect")
+	out := e.must("preview", "--to", "p/next.html")
+	for _, f := range []string{"p/next.html", "p/next.txt"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("preview does not print %s:\n%s", f, out)
+		}
+		b, err := os.ReadFile(filepath.Join(e.dir, f))
+		if err != nil || !strings.Contains(string(b), "Preview story") {
+			t.Errorf("%s: %v, %q", f, err, b)
+		}
+	}
+}
+
+func TestArticlesPinExclude(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_MAX_ARTICLES", "2")
+	e.write("articles/a.md", "---\ntitle: Story A\ndate: 2026-11-20\n---\nA.\n")
+	e.write("articles/b.md", "---\ntitle: Story B\ndate: 2026-11-21\n---\nB.\n")
+	e.write("articles/c.md", "---\ntitle: Story C\ndate: 2026-11-22\n---\nC.\n")
+	e.write("extra.txt", "Editor's pick\n\nAdded by hand.\n")
+	e.must("collect")
+	out := e.must("articles", "add", "extra.txt")
+	if !strings.Contains(out, "Editor's pick") {
+		t.Errorf("articles add: %s", out)
+	}
+	e.must("articles", "pin", "1")     // Story A, the oldest, pinned
+	e.must("articles", "exclude", "4") // the editor's pick, excluded
+	e.must("preview", "--to", "p.html")
+	b, _ := os.ReadFile(filepath.Join(e.dir, "p.txt"))
+	text := string(b)
+	ia, ic := strings.Index(text, "Story A"), strings.Index(text, "Story C")
+	if ia < 0 || ic < 0 || ia > ic || strings.Contains(text, "Story B") || strings.Contains(text, "Editor's pick") {
+		t.Errorf("want pinned A first, then C (newest), capped at 2, the excluded pick left out:\n%s", text)
+	}
+}
