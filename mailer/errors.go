@@ -121,4 +121,3 @@ func parseReply(s string) (int, string) {
 func mimeWord(s string) string {
 	return mime.QEncoding.Encode("UTF-8", s)
 }
-

@@ -1,0 +1,151 @@
+package templates
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./templates -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./templates -update\n--- got ---\n%s", name, got)
+	}
+}
+
+func TestDefaultTemplatesGolden(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Render(Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, text := r.Personalize(Personal{Name: "Ada", Email: "ada@example.com", UnsubscribeURL: "https://brief.example/unsubscribe?token=t&x=1"})
+	golden(t, "sample.subject.txt", r.Subject+"\n")
+	golden(t, "sample.html", html)
+	golden(t, "sample.txt", text)
+	if r.HTMLSize > GmailClipBytes {
+		t.Errorf("sample HTML is %d bytes, over Gmail's clipping limit", r.HTMLSize)
+	}
+}
+
+func TestPersonalizeEscapes(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Render(Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Personal{Name: `<script>alert("x")</script>`, Email: "a&b@example.com", UnsubscribeURL: `https://x.example/u?t="><script>`}
+	html, text := r.Personalize(p)
+	if strings.Contains(html, "<script>") || strings.Contains(html, `"><script>`) {
+		t.Errorf("personal parts not escaped in HTML:\n%s", html)
+	}
+	if !strings.Contains(html, "&lt;script&gt;") || !strings.Contains(html, "a&amp;b@example.com") {
+		t.Errorf("escaped personal parts missing from HTML")
+	}
+	if !strings.Contains(text, `Hello <script>alert("x")</script>,`) {
+		t.Errorf("text body should carry the name as is:\n%s", text)
+	}
+	// two subscribers, two different bodies from one render
+	h2, _ := r.Personalize(Personal{Name: "Bob", Email: "bob@example.com", UnsubscribeURL: "https://x.example/u?t=b"})
+	if !strings.Contains(h2, "Hello Bob,") || strings.Contains(h2, "script") {
+		t.Errorf("second personalization leaks the first")
+	}
+	if g := (Personal{}).Greeting(); g != "Hello," {
+		t.Errorf("greeting without a name = %q", g)
+	}
+}
+
+func TestOverridesAndBrokenTemplates(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		wantErr             string
+	}{
+		{"subject override", SubjectFile, "Brief: {{len .Articles}} stories", ""},
+		{"parse error", HTMLFile, "<p>{{range .Articles}}", "digest.html"},
+		{"unknown field", TextFile, "{{.Nope}}", "digest.txt"},
+		{"unknown function", SubjectFile, "{{shout .ListName}}", "subject.txt"},
+		{"empty subject", SubjectFile, "{{/* nothing */}}", "the subject is empty"},
+		{"personal subject", SubjectFile, "Hi {{.Subscriber.Name}}", "may not use .Subscriber"},
+		{"panicking method", TextFile, "{{index .Articles 5}}", "digest.txt"},
+		{"not utf-8", HTMLFile, "\xff\xfe", "not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, tt.file), []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Load(dir)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Sources()[tt.file] != filepath.Join(dir, tt.file) || !strings.HasPrefix(s.Sources()[HTMLFile], "embedded") {
+					t.Errorf("sources = %v", s.Sources())
+				}
+				r, err := s.Render(Sample())
+				if err != nil || r.Subject != "Brief: 2 stories" {
+					t.Errorf("Render = %v, %v", r, err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Load = %v, want an ErrTemplate naming %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRenderNeedsArticles(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Render(Edition{ListName: "x"}); !errors.Is(err, ErrTemplate) {
+		t.Fatalf("Render of an empty edition = %v", err)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	tests := []struct {
+		in     string
+		width  int
+		indent string
+		want   string
+	}{
+		{"", 10, "  ", ""},
+		{"one", 10, "", "one"},
+		{"a b c d e f", 5, "", "a b c\nd e f"},
+		{"hello world again", 10, "> ", "> hello\n> world\n> again"},
+		{"averyveryverylongword x", 5, "", "averyveryverylongword\nx"},
+		{"  spaced   out  ", 80, "", "spaced out"},
+	}
+	for _, tt := range tests {
+		if got := Wrap(tt.in, tt.width, tt.indent); got != tt.want {
+			t.Errorf("Wrap(%q, %d, %q) = %q, want %q", tt.in, tt.width, tt.indent, got, tt.want)
+		}
+	}
+}
