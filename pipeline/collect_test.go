@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newCollector(s *Store, dir string) *Collector {
+	return &Collector{Store: s, Cleaner: NewCleaner(), ArticlesDir: dir, Concurrency: 2,
+		Fetch: FetchOptions{Timeout: 2 * time.Second, MaxBytes: 1 << 20, UserAgent: "newsbrief-test"}}
+}
+
+const testRSS = `<?xml version="1.0"?><rss version="2.0"><channel><title>Test Feed</title><link>%s/</link>
+<item><title>Item one</title><link>/one</link><guid>one</guid><description>&lt;p&gt;First &lt;a href="/rel"&gt;link&lt;/a&gt;.&lt;/p&gt;</description></item>
+<item><title>Item two</title><link>https://example.com/two</link><guid>two</guid><description>Second.</description></item>
+</channel></rss>`
+
+func TestCollectConditionalGet(t *testing.T) {
+	var requests, conditional atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("User-Agent") != "newsbrief-test" {
+			t.Errorf("User-Agent = %q", r.Header.Get("User-Agent"))
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` && r.Header.Get("If-Modified-Since") == "Mon, 23 Nov 2026 05:00:00 GMT" {
+			conditional.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Last-Modified", "Mon, 23 Nov 2026 05:00:00 GMT")
+		fmt.Fprintf(w, testRSS, srv.URL)
+	}))
+	defer srv.Close()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.AddSource(ctx, srv.URL+"/feed", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(s, "")
+	rep, err := c.Collect(ctx)
+	if err != nil || rep.New() != 2 {
+		t.Fatalf("first collect: %d new, %v", rep.New(), err)
+	}
+	arts, _ := s.Articles(ctx, 0)
+	var one Article
+	for _, a := range arts {
+		if a.Title == "Item one" {
+			one = a
+		}
+	}
+	if one.URL != srv.URL+"/one" || !strings.Contains(one.HTML, `href="`+srv.URL+`/rel"`) || one.SourceName != "Test Feed" {
+		t.Errorf("relative links not resolved or source not named: %+v", one)
+	}
+	rep, err = c.Collect(ctx)
+	if err != nil || rep.New() != 0 {
+		t.Fatalf("second collect: %d new, %v", rep.New(), err)
+	}
+	if requests.Load() != 2 || conditional.Load() != 1 {
+		t.Errorf("%d requests, %d conditional; want 2 and 1", requests.Load(), conditional.Load())
+	}
+	srcs, _ := s.Sources(ctx)
+	if srcs[0].LastStatus != "not-modified" || srcs[0].ETag != `"v1"` {
+		t.Errorf("source after 304: %+v", srcs[0])
+	}
+	if n, _ := s.Articles(ctx, 0); len(n) != 2 {
+		t.Errorf("%d articles after a 304, want 2", len(n))
+	}
+}
+
+func TestCollectBodyCapAndRedirects(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/huge":
+			w.Write([]byte(strings.Repeat("x", 4096)))
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	s.AddSource(ctx, srv.URL+"/huge", "cli")
+	s.AddSource(ctx, srv.URL+"/loop", "cli")
+	c := newCollector(s, "")
+	c.Fetch.MaxBytes = 1024
+	rep, err := c.Collect(ctx)
+	if !errors.Is(err, ErrSourcesFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	if !errors.Is(rep.Results[0].Err, ErrTooLarge) || !strings.Contains(rep.Results[1].Err.Error(), "redirects") {
+		t.Errorf("results = %+v", rep.Results)
+	}
+}
+
+func TestCollectFolder(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.md", "---\ntitle: Good\n---\nBody one.\n")
+	write("bad.md", "---\ntitle: [broken\n---\n")
+	write("notes.pdf", "ignored")
+	write(".hidden.md", "---\ntitle: Hidden\n---\n")
+	c := newCollector(s, dir)
+	rep, err := c.Collect(ctx)
+	if !errors.Is(err, ErrSourcesFailed) || !strings.Contains(err.Error(), "bad.md") {
+		t.Fatalf("err = %v, want one failure naming bad.md", err)
+	}
+	if rep.New() != 1 {
+		t.Errorf("%d new, want 1", rep.New())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.md")); err != nil {
+		t.Errorf("the bad file was moved or removed: %v", err)
+	}
+	// unchanged: nothing new; edited: the article is updated in place
+	write("bad.md", "---\ntitle: Fixed\n---\nNow fine.\n")
+	rep, err = c.Collect(ctx)
+	if err != nil || rep.New() != 1 {
+		t.Fatalf("second collect: %d new, %v", rep.New(), err)
+	}
+	write("good.md", "---\ntitle: Good, edited\n---\nBody two.\n")
+	if rep, err = c.Collect(ctx); err != nil || rep.New() != 1 {
+		t.Fatalf("third collect: %d new, %v", rep.New(), err)
+	}
+	arts, _ := s.Articles(ctx, 0)
+	got := titles(arts)
+	if len(got) != 2 || !strings.Contains(strings.Join(got, "|"), "Good, edited") || !strings.Contains(strings.Join(got, "|"), "Fixed") {
+		t.Errorf("articles = %v", got)
+	}
+	if rep, _ = c.Collect(ctx); rep.New() != 0 {
+		t.Errorf("unchanged folder collected %d again", rep.New())
+	}
+}
+
+func TestCollectMissingFolderIsNotAnError(t *testing.T) {
+	s, _ := newStore(t)
+	if _, err := newCollector(s, filepath.Join(t.TempDir(), "none")).Collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

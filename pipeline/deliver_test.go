@@ -1,0 +1,406 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeSubs is a SubscriberSource over a slice.
+type fakeSubs struct {
+	mu       sync.Mutex
+	list     []Recipient
+	inactive map[int64]bool
+}
+
+var _ SubscriberSource = (*fakeSubs)(nil)
+
+func newSubs(n int) *fakeSubs {
+	f := &fakeSubs{inactive: map[int64]bool{}}
+	for i := 1; i <= n; i++ {
+		f.list = append(f.list, Recipient{ID: int64(i), Email: fmt.Sprintf("r%d@example.com", i), Name: fmt.Sprintf("R%d", i)})
+	}
+	return f
+}
+
+func (f *fakeSubs) ActiveAfter(_ context.Context, after int64, limit int) ([]Recipient, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Recipient
+	for _, r := range f.list {
+		if r.ID > after && !f.inactive[r.ID] && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSubs) Inactive(_ context.Context, ids []int64) (map[int64]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[int64]bool{}
+	for _, id := range ids {
+		if f.inactive[id] {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSubs) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://x.example/u?%d", id) }
+
+// fakeRenderer renders titles into both bodies.
+type fakeRenderer struct{}
+
+func (fakeRenderer) Render(_ context.Context, e Edition) (Rendered, error) {
+	body := strings.Join(titles(e.Articles), "\n")
+	return Rendered{Subject: "Brief: " + e.Articles[0].Title, Personalize: func(r Recipient, u string) (string, string) {
+		return "<p>" + r.Name + "</p>" + body, r.Name + "\n" + body + "\n" + u
+	}}, nil
+}
+
+// sendErr is an error a Conn may return, with the classification methods.
+type sendErr struct {
+	code int
+	perm bool
+}
+
+func (e sendErr) Error() string   { return fmt.Sprintf("%d simulated", e.code) }
+func (e sendErr) Permanent() bool { return e.perm }
+func (e sendErr) StatusCode() int { return e.code }
+func (e sendErr) Temporary() bool { return !e.perm }
+
+// fakeSender records what reached the "relay"; fail decides per address.
+type fakeSender struct {
+	mu      sync.Mutex
+	got     map[string]int
+	fail    func(addr string) error
+	openErr error
+	onSend  func(addr string)
+}
+
+var _ Sender = (*fakeSender)(nil)
+
+func newSender() *fakeSender { return &fakeSender{got: map[string]int{}} }
+
+func (f *fakeSender) Open(context.Context) (Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.openErr != nil {
+		return nil, f.openErr
+	}
+	return fakeConn{f}, nil
+}
+
+func (f *fakeSender) count(addr string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.got[addr] }
+func (f *fakeSender) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.got {
+		n += c
+	}
+	return n
+}
+
+type fakeConn struct{ f *fakeSender }
+
+func (c fakeConn) Send(_ context.Context, m *Message) error {
+	if c.f.onSend != nil {
+		c.f.onSend(m.Recipient.Email)
+	}
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	if c.f.fail != nil {
+		if err := c.f.fail(m.Recipient.Email); err != nil {
+			return err
+		}
+	}
+	if !strings.Contains(m.Text, m.UnsubscribeURL) || m.Subject == "" {
+		return errors.New("message without unsubscribe link or subject")
+	}
+	c.f.got[m.Recipient.Email]++
+	return nil
+}
+
+func (c fakeConn) Close() error { return nil }
+
+func newDeliverer(t *testing.T, subs int) (*Deliverer, *fakeSubs, *fakeSender, *clock) {
+	t.Helper()
+	s, clk := newStore(t)
+	mustSave(t, s, Article{Origin: "feed", Title: "Story one", Text: "one"})
+	mustSave(t, s, Article{Origin: "feed", Title: "Story two", Text: "two"})
+	clk.add(time.Second)
+	fs, snd := newSubs(subs), newSender()
+	return &Deliverer{Store: s, Subscribers: fs, Renderer: fakeRenderer{}, Sender: snd, Concurrency: 3,
+		RetryFor: 24 * time.Hour, MaxArticles: 10, Holder: "test"}, fs, snd, clk
+}
+
+func TestSendEveryoneOnce(t *testing.T) {
+	d, _, snd, _ := newDeliverer(t, 2500)
+	ctx := context.Background()
+	rep, err := d.Send(ctx, SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Editions) != 1 || !rep.Editions[0].Done || rep.Editions[0].Counts[StateSent] != 2500 {
+		t.Fatalf("report = %+v", rep.Editions)
+	}
+	if snd.total() != 2500 {
+		t.Fatalf("%d messages, want 2500", snd.total())
+	}
+	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+		t.Fatalf("second send = %v, want ErrNothingNew", err)
+	}
+	if snd.total() != 2500 {
+		t.Fatalf("second send mailed %d more", snd.total()-2500)
+	}
+	ed, _ := d.Store.Edition(ctx, 1)
+	if ed.Status != EditionSent || len(ed.Articles) != 2 || ed.FinishedAt.IsZero() {
+		t.Errorf("edition = %+v", ed)
+	}
+}
+
+func TestSendClassifiesFailures(t *testing.T) {
+	d, _, snd, clk := newDeliverer(t, 5)
+	snd.fail = func(addr string) error {
+		switch addr {
+		case "r2@example.com":
+			return sendErr{code: 451}
+		case "r4@example.com":
+			return sendErr{code: 550, perm: true}
+		case "r5@example.com":
+			return errors.New("connection reset by peer") // no classification: temporary
+		}
+		return nil
+	}
+	ctx := context.Background()
+	rep, err := d.Send(ctx, SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Editions[0].Counts
+	if c[StateSent] != 2 || c[StateDeferred] != 2 || c[StateFailed] != 1 || rep.Editions[0].Done {
+		t.Fatalf("counts = %v", c)
+	}
+	f, _ := d.Store.DeliveryState(ctx, 1, "r4@example.com")
+	if f.State != StateFailed || f.Code != 550 {
+		t.Errorf("r4 = %+v", f)
+	}
+	f, _ = d.Store.DeliveryState(ctx, 1, "r2@example.com")
+	if f.State != StateDeferred || f.Code != 451 {
+		t.Errorf("r2 = %+v", f)
+	}
+	// not due yet: nothing is retried
+	snd.fail = nil
+	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+		t.Fatal(err)
+	}
+	if snd.count("r2@example.com") != 0 {
+		t.Fatal("retried before the backoff ran out")
+	}
+	clk.add(time.Hour)
+	rep, err = d.Send(ctx, SendOptions{})
+	if !errors.Is(err, ErrNothingNew) {
+		t.Fatal(err)
+	}
+	if !rep.Editions[0].Done || rep.Editions[0].Counts[StateSent] != 4 || rep.Editions[0].Counts[StateFailed] != 1 {
+		t.Fatalf("after retry: %+v", rep.Editions[0])
+	}
+	for i := 1; i <= 5; i++ {
+		want := 1
+		if i == 4 {
+			want = 0
+		}
+		if got := snd.count(fmt.Sprintf("r%d@example.com", i)); got != want {
+			t.Errorf("r%d got %d messages, want %d", i, got, want)
+		}
+	}
+}
+
+func TestDeferredGiveUpAfterRetryFor(t *testing.T) {
+	d, _, snd, clk := newDeliverer(t, 2)
+	snd.fail = func(addr string) error {
+		if addr == "r1@example.com" {
+			return sendErr{code: 452}
+		}
+		return nil
+	}
+	ctx := context.Background()
+	d.Send(ctx, SendOptions{})
+	clk.add(25 * time.Hour)
+	rep, _ := d.Send(ctx, SendOptions{})
+	if !rep.Editions[0].Done || rep.Editions[0].Counts[StateFailed] != 1 {
+		t.Fatalf("after RetryFor: %+v", rep.Editions[0])
+	}
+	f, _ := d.Store.DeliveryState(ctx, 1, "r1@example.com")
+	if !strings.Contains(f.Detail, "gave up after retrying") {
+		t.Errorf("detail = %q", f.Detail)
+	}
+}
+
+func TestCrashLeavesInFlightUnknownAndResumes(t *testing.T) {
+	d, _, snd, _ := newDeliverer(t, 1000)
+	ctx := context.Background()
+	// a previous process made the edition, claimed a batch and died
+	arts, _ := d.Store.NextArticles(ctx, 10)
+	ed, err := d.Store.createEdition(ctx, "Brief: crash", arts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ensureAudience(ctx, ed.ID); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := d.Store.claim(ctx, ed.ID, 100)
+	if err != nil || len(claimed) != 100 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	rep, err := d.Send(ctx, SendOptions{})
+	if !errors.Is(err, ErrNothingNew) {
+		t.Fatal(err)
+	}
+	er := rep.Editions[0]
+	if !er.Resumed || !er.Done || er.Counts[StateUnknown] != 100 || er.Counts[StateSent] != 900 {
+		t.Fatalf("resumed edition: %+v", er.Counts)
+	}
+	for _, j := range claimed {
+		if snd.count(j.rcpt.Email) != 0 {
+			t.Fatalf("%s was in flight at the crash and was mailed again", j.rcpt.Email)
+		}
+	}
+	if snd.total() != 900 {
+		t.Fatalf("%d sent, want 900", snd.total())
+	}
+}
+
+func TestRelayDownKeepsEveryonePending(t *testing.T) {
+	d, _, snd, _ := newDeliverer(t, 50)
+	snd.openErr = errors.New("connection refused")
+	ctx := context.Background()
+	if _, err := d.Send(ctx, SendOptions{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("send with the relay down = %v", err)
+	}
+	counts, _ := d.Store.deliveryCounts(ctx, 1)
+	if counts[StatePending] != 50 {
+		t.Fatalf("counts after a failed connect = %v, want 50 pending", counts)
+	}
+	snd.openErr = nil
+	rep, err := d.Send(ctx, SendOptions{})
+	if !errors.Is(err, ErrNothingNew) || !rep.Editions[0].Done || snd.total() != 50 {
+		t.Fatalf("resume: %v %+v, %d sent", err, rep.Editions, snd.total())
+	}
+}
+
+func TestCancelMidSendThenResume(t *testing.T) {
+	d, _, snd, _ := newDeliverer(t, 3000)
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	var sent int
+	var mu sync.Mutex
+	snd.onSend = func(string) {
+		mu.Lock()
+		sent++
+		n := sent
+		mu.Unlock()
+		if n == 700 {
+			once.Do(cancel)
+		}
+	}
+	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled send = %v", err)
+	}
+	counts, _ := d.Store.deliveryCounts(context.Background(), 1)
+	if counts[StateSending] != 0 || counts[StateUnknown] != 0 {
+		t.Fatalf("a clean stop left rows in flight: %v", counts)
+	}
+	first := snd.total()
+	if first < 700 || first >= 3000 {
+		t.Fatalf("%d sent before the stop", first)
+	}
+	snd.onSend = nil
+	rep, err := d.Send(context.Background(), SendOptions{})
+	if !errors.Is(err, ErrNothingNew) || !rep.Editions[0].Done {
+		t.Fatalf("resume: %v %+v", err, rep.Editions)
+	}
+	for i := 1; i <= 3000; i++ {
+		if n := snd.count(fmt.Sprintf("r%d@example.com", i)); n != 1 {
+			t.Fatalf("r%d got %d messages", i, n)
+		}
+	}
+}
+
+func TestUnsubscribedMidSendIsSkipped(t *testing.T) {
+	d, subs, snd, _ := newDeliverer(t, 10)
+	ctx := context.Background()
+	arts, _ := d.Store.NextArticles(ctx, 10)
+	ed, _ := d.Store.createEdition(ctx, "s", arts)
+	d.ensureAudience(ctx, ed.ID)
+	subs.mu.Lock()
+	subs.inactive[3] = true
+	subs.mu.Unlock()
+	rep, _ := d.Send(ctx, SendOptions{})
+	if rep.Editions[0].Counts[StateSkipped] != 1 || snd.count("r3@example.com") != 0 || snd.total() != 9 {
+		t.Fatalf("counts %v, total %d", rep.Editions[0].Counts, snd.total())
+	}
+}
+
+func TestDryRunAndTestSendChangeNothing(t *testing.T) {
+	d, _, snd, _ := newDeliverer(t, 7)
+	ctx := context.Background()
+	rep, err := d.Send(ctx, SendOptions{DryRun: true})
+	if err != nil || rep.Recipients != 7 || rep.Articles != 2 {
+		t.Fatalf("dry run = %+v, %v", rep, err)
+	}
+	if err := (&Deliverer{Store: d.Store, Subscribers: d.Subscribers, Renderer: d.Renderer, Sender: d.Sender, MaxArticles: 10}).
+		sendTest(ctx, "editor@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if snd.total() != 1 || snd.count("editor@example.com") != 1 {
+		t.Fatalf("test send: %v", snd.got)
+	}
+	eds, _ := d.Store.Editions(ctx, 0)
+	if len(eds) != 0 {
+		t.Fatalf("dry run or test send made editions: %+v", eds)
+	}
+}
+
+func TestLeaseKeepsOneSender(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	release, err := s.acquireLease(ctx, "send", "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.acquireLease(ctx, "send", "b", time.Minute); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second holder = %v, want ErrBusy", err)
+	}
+	release()
+	r2, err := s.acquireLease(ctx, "send", "b", time.Minute)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	r2()
+	// an expired lease (its holder died) is taken over
+	if err := s.takeLease(ctx, "send", "dead", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(2 * time.Minute)
+	r3, err := s.acquireLease(ctx, "send", "c", time.Minute)
+	if err != nil {
+		t.Fatalf("expired lease not taken over: %v", err)
+	}
+	r3()
+}
+
+func TestBackoff(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 10: 4 * time.Hour} {
+		got := Backoff(attempts)
+		if got < want || got > want+want/5 {
+			t.Errorf("Backoff(%d) = %v, want %v plus up to 20%%", attempts, got, want)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/internal/sqlite"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newStore opens a Store on a fresh SQLite file in t.TempDir().
+func newStore(t *testing.T) (*Store, *clock) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := &clock{t: time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)}
+	s, err := OpenStore(context.Background(), db, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func mustSave(t *testing.T, s *Store, a Article) Article {
+	t.Helper()
+	ok, err := s.saveArticle(context.Background(), &a)
+	if err != nil || !ok {
+		t.Fatalf("save %q: stored=%v err=%v", a.Title, ok, err)
+	}
+	return a
+}

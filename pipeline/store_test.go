@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestDeduplication(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	mustSave(t, s, Article{Origin: "feed", GUID: "g1", URL: "https://example.com/a", Title: "First", Text: "one"})
+	tests := []struct {
+		name string
+		a    Article
+		dup  bool
+	}{
+		{"same guid", Article{Origin: "feed", GUID: "g1", URL: "https://example.com/other", Title: "Other", Text: "x"}, true},
+		{"same url with tracking", Article{Origin: "feed", GUID: "g2", URL: "https://www.example.com/a?utm_source=z#top", Title: "Other", Text: "y"}, true},
+		{"same content", Article{Origin: "feed", GUID: "g3", URL: "https://elsewhere.example/b", Title: "first", Text: "  ONE "}, true},
+		{"new", Article{Origin: "feed", GUID: "g4", URL: "https://example.com/new", Title: "New", Text: "z"}, false},
+		{"no guid, no url, new text", Article{Origin: "editor", Title: "Bare", Text: "bare"}, false},
+	}
+	for _, tt := range tests {
+		stored, err := s.saveArticle(ctx, &tt.a)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if stored == tt.dup {
+			t.Errorf("%s: stored = %v, want %v", tt.name, stored, !tt.dup)
+		}
+	}
+	if _, err := s.AddArticle(ctx, Article{Title: "First", Text: "one"}); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("AddArticle of a duplicate = %v, want ErrDuplicate", err)
+	}
+}
+
+func TestNextArticlesOrderCapAndWindow(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	var ids []int64
+	for i, title := range []string{"old", "mid", "new", "newest"} {
+		a := mustSave(t, s, Article{Origin: "feed", Title: title, Text: title, PublishedAt: base.Add(time.Duration(i) * time.Hour)})
+		ids = append(ids, a.ID)
+	}
+	if err := s.SetPinned(ctx, ids[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetExcluded(ctx, ids[3], true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.NextArticles(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Title != "old" || got[1].Title != "new" {
+		t.Fatalf("next = %v, want pinned 'old' then newest included 'new'", titles(got))
+	}
+	// an edition takes them; articles collected before it are not offered again
+	clk.add(time.Minute)
+	if _, err := s.createEdition(ctx, "s", got); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Minute)
+	next, _ := s.NextArticles(ctx, 10)
+	if len(next) != 0 {
+		t.Errorf("after an edition, next = %v, want nothing ('mid' was collected before it)", titles(next))
+	}
+	clk.add(time.Minute)
+	mustSave(t, s, Article{Origin: "feed", Title: "fresh", Text: "fresh"})
+	next, _ = s.NextArticles(ctx, 10)
+	if len(next) != 1 || next[0].Title != "fresh" {
+		t.Errorf("next = %v, want [fresh]", titles(next))
+	}
+	if err := s.SetPinned(ctx, 999, true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("pin unknown = %v", err)
+	}
+}
+
+func titles(as []Article) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Title)
+	}
+	return out
+}
+
+func TestSources(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.AddSource(ctx, "https://example.com/feed.xml", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddSource(ctx, "https://example.com/feed.xml", "cli"); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("second add = %v, want ErrDuplicate", err)
+	}
+	for _, bad := range []string{"ftp://example.com/x", "example.com/feed", "https://exa mple.com/", "javascript:alert(1)"} {
+		if _, err := s.AddSource(ctx, bad, "cli"); err == nil {
+			t.Errorf("AddSource(%q) accepted", bad)
+		}
+	}
+	if err := s.EnsureSources(ctx, []string{"https://example.com/feed.xml", "https://example.org/atom"}); err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := s.Sources(ctx)
+	if len(srcs) != 2 || srcs[1].Origin != "env" {
+		t.Fatalf("sources = %+v", srcs)
+	}
+	if err := s.RemoveSource(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveSource(ctx, "https://nope.example/"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("remove unknown = %v", err)
+	}
+}
