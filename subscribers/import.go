@@ -92,7 +92,6 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -101,6 +100,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			}
 			return rep, fmt.Errorf("import: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
@@ -157,6 +157,7 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 		err := tx.QueryRowContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`, strings.ToLower(r.email)).Scan(&id, &name)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			err = nil
 			rep.Added++
 			if !opts.DryRun {
 				_, err = tx.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)

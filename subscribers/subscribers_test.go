@@ -1,0 +1,202 @@
+package subscribers
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/internal/sqlite"
+)
+
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "subs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"ada@example.com", "ada@example.com", ""},
+		{"  Ada@EXAMPLE.Com ", "Ada@example.com", ""},
+		{"user+tag@sub.example.org", "user+tag@sub.example.org", ""},
+		{"jörg@bücher.example", "jörg@xn--bcher-kva.example", ""}, // SMTPUTF8 local part kept
+		{"joerg@bücher.example", "joerg@xn--bcher-kva.example", ""},
+		{"", "", "empty"},
+		{"no-at-sign", "", "local-part@domain"},
+		{"a@b", "", "no dot"},
+		{"Ada <ada@example.com>", "", "white space"},
+		{"a@example.com\r\nBcc: x@y.z", "", "white space"},
+		{"a b@example.com", "", "white space"},
+		{"@example.com", "", "local-part@domain"},
+		{"a@", "", "local-part@domain"},
+		{strings.Repeat("a", 250) + "@example.com", "", "254"},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeEmail(tt.in)
+		if tt.err != "" {
+			if !errors.Is(err, ErrInvalidEmail) || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("NormalizeEmail(%q) = %q, %v; want an error mentioning %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestAddIsCaseInsensitive(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Add(ctx, "Ada@Example.com", "Ada", "", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, "ada@example.COM", "", "", "cli"); !errors.Is(err, ErrExists) {
+		t.Fatalf("second add = %v, want ErrExists", err)
+	}
+	if _, err := s.Add(ctx, "x@example.com", "Eve\r\nBcc: v@example.com", "", "cli"); err == nil {
+		t.Fatal("a name with CR/LF was accepted")
+	}
+	got, err := s.GetByEmail(ctx, "ADA@example.com")
+	if err != nil || got.Email != "Ada@example.com" || got.Status != Active {
+		t.Fatalf("GetByEmail = %+v, %v", got, err)
+	}
+	if err := s.Unsubscribe(ctx, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	inactive, _ := s.Inactive(ctx, []int64{got.ID, 999})
+	if !inactive[got.ID] || !inactive[999] {
+		t.Errorf("Inactive = %v", inactive)
+	}
+	if err := s.Remove(ctx, "nobody@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove unknown = %v", err)
+	}
+}
+
+func TestImport(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	s.Add(ctx, "old@example.com", "Old Name", "", "cli")
+	s.Add(ctx, "left@example.com", "", "", "cli")
+	left, _ := s.GetByEmail(ctx, "left@example.com")
+	s.Unsubscribe(ctx, left.ID)
+	csv := "\ufeffName,E-mail,City\r\n" +
+		"Ada,ada@example.com,London\r\n" + // 2
+		"Bad,not-an-address,Paris\r\n" + // 3: bad
+		"ADA again,ADA@example.com,London\r\n" + // 4: duplicate of 2
+		"\"Eve\nBcc: x@y.z\",eve@example.com,\r\n" + // 5-6: CR/LF in the name
+		"New Old,old@example.com,\r\n" + // 7: update
+		",left@example.com,\r\n" + // 8: unsubscribed stays so
+		"\r\n" + // 9: blank
+		"Short\r\n" + // 10: no email column
+		"\"unterminated,x@example.com\r\n" // 11: malformed
+	for _, dry := range []bool{true, false} {
+		rep, err := s.Import(ctx, strings.NewReader(csv), ImportOptions{DryRun: dry, Consent: "signed up at the fair"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Added != 1 || rep.Updated != 1 || rep.Unchanged != 1 {
+			t.Errorf("dry=%v: %+v", dry, rep)
+		}
+		var lines []int
+		for _, b := range rep.Bad {
+			lines = append(lines, b.Line)
+		}
+		if len(lines) != 5 || lines[0] != 3 || lines[1] != 4 || lines[2] != 5 || lines[3] != 10 || lines[4] != 11 {
+			t.Errorf("dry=%v: bad lines %v (%+v)", dry, lines, rep.Bad)
+		}
+		n, _ := s.Count(ctx, "")
+		if dry && n != 2 {
+			t.Fatalf("dry run stored rows: %d subscribers", n)
+		}
+	}
+	ada, err := s.GetByEmail(ctx, "ada@example.com")
+	if err != nil || ada.Name != "Ada" || ada.Consent != "signed up at the fair" || ada.Via != "import" {
+		t.Errorf("ada = %+v, %v", ada, err)
+	}
+	old, _ := s.GetByEmail(ctx, "old@example.com")
+	if old.Name != "New Old" {
+		t.Errorf("old not updated: %+v", old)
+	}
+	left, _ = s.GetByEmail(ctx, "left@example.com")
+	if left.Status != Unsubscribed {
+		t.Errorf("an import re-activated an unsubscribed address: %+v", left)
+	}
+}
+
+func TestImportNeedsEmailHeader(t *testing.T) {
+	s := newStore(t)
+	for _, in := range []string{"", "ada@example.com,Ada\n", "name,city\nx,y\n"} {
+		if _, err := s.Import(context.Background(), strings.NewReader(in), ImportOptions{}); !errors.Is(err, ErrBadHeader) {
+			t.Errorf("Import(%q) = %v, want ErrBadHeader", in, err)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tok, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := tok.Sign(PurposeUnsubscribe, 42)
+	if id, err := tok.Verify(PurposeUnsubscribe, good, 0); err != nil || id != 42 {
+		t.Fatalf("Verify(good) = %d, %v", id, err)
+	}
+	other, _ := NewTokens([]byte("another-secret-another-secret!!"), clock)
+	flipped := []byte(good)
+	flipped[3] ^= 1
+	tests := []struct {
+		name, purpose, token string
+		maxAge               time.Duration
+		want                 error
+	}{
+		{"wrong purpose", PurposeConfirm, good, 0, ErrBadToken},
+		{"altered", PurposeUnsubscribe, string(flipped), 0, ErrBadToken},
+		{"truncated", PurposeUnsubscribe, good[:20], 0, ErrBadToken},
+		{"garbage", PurposeUnsubscribe, "!!not base64!!", 0, ErrBadToken},
+		{"other key", PurposeUnsubscribe, other.Sign(PurposeUnsubscribe, 42), 0, ErrBadToken},
+		{"empty", PurposeUnsubscribe, "", 0, ErrBadToken},
+	}
+	for _, tt := range tests {
+		if _, err := tok.Verify(tt.purpose, tt.token, tt.maxAge); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	now = now.Add(49 * time.Hour)
+	if _, err := tok.Verify(PurposeUnsubscribe, good, 48*time.Hour); !errors.Is(err, ErrExpiredToken) {
+		t.Errorf("expired: %v", err)
+	}
+	if _, err := NewTokens([]byte("short"), nil); err == nil {
+		t.Error("a short secret was accepted")
+	}
+}
+
+func TestGeneratedSecretSurvivesRestart(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	a, err := s.Secret(ctx, "")
+	if err != nil || len(a) != 32 {
+		t.Fatalf("Secret = %x, %v", a, err)
+	}
+	b, _ := s.Secret(ctx, "")
+	if string(a) != string(b) {
+		t.Error("the generated secret changed between calls")
+	}
+	c, _ := s.Secret(ctx, "configured-secret-value")
+	if string(c) != "configured-secret-value" {
+		t.Error("the configured secret was not used")
+	}
+}
