@@ -44,4 +44,3 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
-
