@@ -21,7 +21,8 @@ func FuzzParseArticleFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if strings.TrimSpace(a.Title) == "" || strings.ContainsAny(a.Title, "\r\n<>") && strings.Contains(a.Title, "<script") {
+		// a title is plain text on one line (templates escape it)
+		if strings.TrimSpace(a.Title) == "" || strings.ContainsAny(a.Title, "\r\n") {
 			t.Fatalf("bad title %q", a.Title)
 		}
 		checkSafe(t, a.HTML)
