@@ -24,7 +24,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 // newStore opens a Store on a fresh SQLite file in t.TempDir().
-func newStore(t *testing.T) (*Store, *clock) {
+func newStore(t testing.TB) (*Store, *clock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
@@ -39,7 +39,7 @@ func newStore(t *testing.T) (*Store, *clock) {
 	return s, c
 }
 
-func mustSave(t *testing.T, s *Store, a Article) Article {
+func mustSave(t testing.TB, s *Store, a Article) Article {
 	t.Helper()
 	ok, err := s.saveArticle(context.Background(), &a)
 	if err != nil || !ok {

@@ -240,3 +240,19 @@ func TestArticlesPinExclude(t *testing.T) {
 		t.Errorf("want pinned A first, then C (newest), capped at 2, the excluded pick left out:\n%s", text)
 	}
 }
+
+func TestGroupHelp(t *testing.T) {
+	for _, g := range []string{"sources", "articles", "subscribers", "editions"} {
+		e := newEnv(t)
+		out := e.must(g, "--help")
+		if !strings.Contains(out, "Usage: newsbrief "+g) {
+			t.Errorf("%s --help: %s", g, out)
+		}
+		if _, _, code := e.run(g, "bogus"); code != 2 {
+			t.Errorf("%s bogus: exit %d, want 2", g, code)
+		}
+		if _, _, code := e.run(g); code != 2 {
+			t.Errorf("%s with no subcommand: exit %d, want 2", g, code)
+		}
+	}
+}

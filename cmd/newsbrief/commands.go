@@ -209,6 +209,10 @@ func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) er
 	if len(args) == 0 {
 		return usagef("sources: want add URL, list or remove ID|URL")
 	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(a.stdout, "Usage: newsbrief sources add URL | list | remove ID|URL\nRun a subcommand with --help for its flags.")
+		return nil
+	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "add":
 		pos, err := parse(newFlags("sources add", "sources add URL", stderr), rest, 1, 1)
@@ -255,6 +259,10 @@ func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) er
 func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("articles: want add FILE, list, pin ID, unpin ID, exclude ID or include ID")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(a.stdout, "Usage: newsbrief articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID\nRun a subcommand with --help for its flags.")
+		return nil
 	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "add":
@@ -330,6 +338,10 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("subscribers: want add, list, remove, import or export")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(a.stdout, "Usage: newsbrief subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | import [--dry-run] [--consent TEXT] FILE.csv | export\nRun a subcommand with --help for its flags.")
+		return nil
 	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "add":
@@ -440,6 +452,10 @@ func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) e
 	if len(args) == 0 {
 		return usagef("editions: want list or show ID")
 	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(a.stdout, "Usage: newsbrief editions list | show ID\nRun a subcommand with --help for its flags.")
+		return nil
+	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "list":
 		if _, err := parse(newFlags("editions list", "editions list", stderr), rest, 0, 0); err != nil {
@@ -520,3 +536,5 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+func isHelp(s string) bool { return s == "help" || s == "-h" || s == "--help" || s == "-help" }
