@@ -81,8 +81,14 @@ type Deliverer struct {
 	Concurrency int           // workers, each with one connection
 	Rate        float64       // messages per second across workers; 0 for no limit
 	RetryFor    time.Duration // how long deferred deliveries are retried
+	RetryBase   time.Duration // first retry delay, doubled each attempt up to 4h; 0 for 5 minutes
+	HourlyQuota int           // most messages handed to the relay in any hour; 0 for no quota
 	MaxArticles int
 	Holder      string // this process's name in the send lease
+	// HolderAlive, if set, tells whether the process named by a lease
+	// holder still runs, so that a lease left by a killed process is taken
+	// over at once instead of after it expires.
+	HolderAlive func(holder string) bool
 	Log         *slog.Logger
 }
 
@@ -107,6 +113,7 @@ type EditionReport struct {
 	Subject  string
 	Resumed  bool           // the edition was begun by an earlier run
 	Done     bool           // nothing is left pending or deferred
+	Stopped  string         // why claiming stopped early: "paused", "cancelled", "hourly quota", or ""
 	Counts   map[string]int // ledger rows by state, after this run
 	Failures []Failure      // this edition's failed, deferred and unknown rows
 }
@@ -141,7 +148,7 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 	if opts.DryRun {
 		return d.dryRun(ctx)
 	}
-	release, err := d.Store.acquireLease(ctx, "send", d.Holder, leaseTTL)
+	release, err := d.Store.acquireLease(ctx, "send", d.Holder, leaseTTL, d.HolderAlive)
 	if err != nil {
 		return SendReport{}, err
 	}
@@ -331,7 +338,11 @@ func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered,
 		}()
 	}
 
-	var claimErr error
+	var (
+		claimErr     error
+		quotaUsed    int
+		quotaChecked time.Time
+	)
 claim:
 	for {
 		select {
@@ -341,7 +352,33 @@ claim:
 			break claim
 		default:
 		}
-		batch, err := d.Store.claim(ctx, ed.ID, claimBatch)
+		if st, err := d.Store.editionStatus(ctx, ed.ID); err != nil {
+			claimErr = err
+			break
+		} else if st != EditionSending {
+			er.Stopped = st
+			log.Info("edition no longer sending; stopping", "status", st)
+			break
+		}
+		n := claimBatch
+		if d.HourlyQuota > 0 {
+			if quotaChecked.IsZero() || time.Since(quotaChecked) > time.Minute {
+				used, err := d.Store.sentSince(ctx, d.Store.now().Add(-time.Hour).UnixMilli())
+				if err != nil {
+					claimErr = err
+					break
+				}
+				quotaUsed = used
+				quotaChecked = time.Now()
+			}
+			n = min(n, d.HourlyQuota-quotaUsed)
+			if n <= 0 {
+				er.Stopped = "hourly quota"
+				log.Warn("hourly quota reached; the rest waits for the next run", "quota", d.HourlyQuota)
+				break
+			}
+		}
+		batch, err := d.Store.claim(ctx, ed.ID, n)
 		if err != nil {
 			claimErr = err
 			break
@@ -349,6 +386,7 @@ claim:
 		if len(batch) == 0 {
 			break
 		}
+		quotaUsed += len(batch)
 		ids := make([]int64, len(batch))
 		for i, j := range batch {
 			ids[i] = j.rcpt.ID
@@ -452,7 +490,7 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, lim
 		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}
 		// the message is not interrupted by ctx once its DATA may be on the wire
 		err := conn.Send(context.WithoutCancel(ctx), m)
-		results <- classify(j, err, d.Store.now())
+		results <- classify(j, err, d.Store.now(), d.RetryBase)
 	}
 }
 
@@ -465,7 +503,7 @@ type (
 // classify turns a send outcome into a ledger result: nil is sent; an error
 // that says it is Permanent is failed; anything else (4xx, network, a
 // dropped connection) is deferred with exponential backoff and jitter.
-func classify(j job, err error, now time.Time) result {
+func classify(j job, err error, now time.Time, base time.Duration) result {
 	res := result{subscriberID: j.rcpt.ID, state: StateSent}
 	if err == nil {
 		return res
@@ -481,14 +519,17 @@ func classify(j job, err error, now time.Time) result {
 		return res
 	}
 	res.state = StateDeferred
-	res.next = now.Add(Backoff(j.attempts))
+	res.next = now.Add(Backoff(base, j.attempts))
 	return res
 }
 
-// Backoff is the wait before retry number attempts+1: five minutes doubled
-// for each attempt, capped at four hours, with up to 20% jitter.
-func Backoff(attempts int) time.Duration {
-	d := 5 * time.Minute
+// Backoff is the wait before retry number attempts+1: base (5 minutes when
+// 0) doubled for each attempt, capped at four hours, with up to 20% jitter.
+func Backoff(base time.Duration, attempts int) time.Duration {
+	d := base
+	if d <= 0 {
+		d = 5 * time.Minute
+	}
 	for i := 1; i < attempts && d < 4*time.Hour; i++ {
 		d *= 2
 	}

@@ -371,25 +371,25 @@ func TestDryRunAndTestSendChangeNothing(t *testing.T) {
 func TestLeaseKeepsOneSender(t *testing.T) {
 	s, clk := newStore(t)
 	ctx := context.Background()
-	release, err := s.acquireLease(ctx, "send", "a", time.Minute)
+	release, err := s.acquireLease(ctx, "send", "a", time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.acquireLease(ctx, "send", "b", time.Minute); !errors.Is(err, ErrBusy) {
+	if _, err := s.acquireLease(ctx, "send", "b", time.Minute, nil); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second holder = %v, want ErrBusy", err)
 	}
 	release()
-	r2, err := s.acquireLease(ctx, "send", "b", time.Minute)
+	r2, err := s.acquireLease(ctx, "send", "b", time.Minute, nil)
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	r2()
 	// an expired lease (its holder died) is taken over
-	if err := s.takeLease(ctx, "send", "dead", time.Minute); err != nil {
+	if err := s.takeLease(ctx, "send", "dead", time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(2 * time.Minute)
-	r3, err := s.acquireLease(ctx, "send", "c", time.Minute)
+	r3, err := s.acquireLease(ctx, "send", "c", time.Minute, nil)
 	if err != nil {
 		t.Fatalf("expired lease not taken over: %v", err)
 	}
@@ -398,7 +398,7 @@ func TestLeaseKeepsOneSender(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	for attempts, want := range map[int]time.Duration{1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 10: 4 * time.Hour} {
-		got := Backoff(attempts)
+		got := Backoff(0, attempts)
 		if got < want || got > want+want/5 {
 			t.Errorf("Backoff(%d) = %v, want %v plus up to 20%%", attempts, got, want)
 		}

@@ -226,9 +226,10 @@ func (s *Store) finishIfDone(ctx context.Context, editionID int64) (bool, error)
 
 // acquireLease takes the named lease for holder for ttl, renewing it in the
 // background until the returned release function is called. It returns
-// ErrBusy when another holder has an unexpired lease.
-func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration) (func(), error) {
-	if err := s.takeLease(ctx, name, holder, ttl); err != nil {
+// ErrBusy when another holder has an unexpired lease and alive (if not nil)
+// says that holder still runs.
+func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) (func(), error) {
+	if err := s.takeLease(ctx, name, holder, ttl, alive); err != nil {
 		return nil, err
 	}
 	stop := make(chan struct{})
@@ -242,7 +243,7 @@ func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.
 			case <-stop:
 				return
 			case <-t.C:
-				_ = s.takeLease(context.WithoutCancel(ctx), name, holder, ttl)
+				_ = s.takeLease(context.WithoutCancel(ctx), name, holder, ttl, nil)
 			}
 		}
 	}()
@@ -253,7 +254,7 @@ func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.
 	}, nil
 }
 
-func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Duration) error {
+func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("take %s lease: %w", name, err)
@@ -267,7 +268,7 @@ func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Dur
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return fmt.Errorf("take %s lease: %w", name, err)
-	case cur != holder && exp > now.UnixMilli():
+	case cur != holder && exp > now.UnixMilli() && (alive == nil || alive(cur)):
 		return fmt.Errorf("%w (%s, lease until %s)", ErrBusy, cur, fromMS(exp).Format(time.RFC3339))
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
 	"github.com/newsbrief/newsbrief/mailer"
@@ -109,8 +111,11 @@ func (a *app) deliverer() *pipeline.Deliverer {
 		Concurrency: a.cfg.SendConcurrency,
 		Rate:        a.cfg.SendRate,
 		RetryFor:    a.cfg.RetryFor,
+		RetryBase:   a.cfg.RetryBase,
+		HourlyQuota: a.cfg.SendHourlyQuota,
 		MaxArticles: a.cfg.MaxArticles,
 		Holder:      host + ":" + strconv.Itoa(os.Getpid()),
+		HolderAlive: holderAlive(host),
 		Log:         a.log.With("component", "deliver"),
 	}
 }
@@ -142,4 +147,21 @@ func version() string {
 		}
 	}
 	return v
+}
+
+// holderAlive tells whether a lease holder named "host:pid" still runs: a
+// holder on another host is assumed alive (its lease expires on its own);
+// one on this host is alive while its process exists.
+func holderAlive(host string) func(string) bool {
+	return func(holder string) bool {
+		i := strings.LastIndexByte(holder, ':')
+		if i < 0 || holder[:i] != host {
+			return true
+		}
+		pid, err := strconv.Atoi(holder[i+1:])
+		if err != nil || pid <= 0 {
+			return true
+		}
+		return syscall.Kill(pid, 0) != syscall.ESRCH
+	}
 }

@@ -185,6 +185,9 @@ func printEditionReport(w io.Writer, er pipeline.EditionReport, dry bool) {
 	for _, f := range er.Failures {
 		fmt.Fprintf(w, "  %-8s %-30s %s\n", f.State, f.Email, f.Detail)
 	}
+	if er.Stopped != "" {
+		fmt.Fprintf(w, "  stopped early: %s\n", er.Stopped)
+	}
 	if !dry && !er.Done && er.Counts[pipeline.StateDeferred] > 0 {
 		fmt.Fprintf(w, "  %d deferred deliveries will be retried by the next run\n", er.Counts[pipeline.StateDeferred])
 	}
@@ -450,10 +453,10 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 
 func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("editions: want list or show ID")
+		return usagef("editions: want list, show ID, pause ID, resume ID, cancel ID or resend-unknown ID")
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(a.stdout, "Usage: newsbrief editions list | show ID\nRun a subcommand with --help for its flags.")
+		fmt.Fprintln(a.stdout, "Usage: newsbrief editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID\nRun a subcommand with --help for its flags.")
 		return nil
 	}
 	switch sub, rest := args[0], args[1:]; sub {
@@ -516,6 +519,40 @@ func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) e
 					fmt.Fprintf(w, "    %s: %s\n", f.Email, f.Detail)
 				}
 			}
+		}
+	case "pause", "resume", "cancel", "resend-unknown":
+		pos, err := parse(newFlags("editions "+sub, "editions "+sub+" ID", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		id, err := parseID(pos[0])
+		if err != nil {
+			return err
+		}
+		w := a.stdout
+		switch sub {
+		case "pause":
+			if err := a.store.Pause(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "edition %d paused: a running send stops after its current batch; 'editions resume %d' continues it\n", id, id)
+		case "resume":
+			if err := a.store.Resume(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "edition %d resumed: the next run or send continues it, mailing nobody twice\n", id)
+		case "cancel":
+			n, err := a.store.Cancel(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "edition %d cancelled: %d deliveries will not be sent\n", id, n)
+		case "resend-unknown":
+			n, err := a.store.ResendUnknown(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "edition %d: %d deliveries of unknown outcome queued again (some of them may have arrived already); the next run sends them\n", id, n)
 		}
 	default:
 		return usagef("editions: unknown subcommand %q", sub)

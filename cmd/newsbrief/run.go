@@ -51,7 +51,7 @@ Commands:
   articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL
               | import [--dry-run] [--consent TEXT] FILE.csv | export
-  editions list | show ID
+  editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
   config                       effective configuration, secrets masked, and every variable's doc
   version                      print the version
 

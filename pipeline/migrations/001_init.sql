@@ -41,11 +41,11 @@ CREATE UNIQUE INDEX articles_content_hash ON articles(content_hash);
 CREATE UNIQUE INDEX articles_file_path ON articles(file_path) WHERE file_path IS NOT NULL;
 CREATE INDEX articles_collected_at ON articles(collected_at);
 
--- Editions: one daily brief. status: sending | sent | cancelled.
+-- Editions: one daily brief. status: sending | paused | sent | cancelled.
 CREATE TABLE editions (
 	id              INTEGER PRIMARY KEY,
 	subject         TEXT NOT NULL,
-	status          TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'cancelled')),
+	status          TEXT NOT NULL CHECK (status IN ('sending', 'paused', 'sent', 'cancelled')),
 	audience_done   INTEGER NOT NULL DEFAULT 0,   -- 1 once every recipient has a delivery row
 	created_at      INTEGER NOT NULL,
 	finished_at     INTEGER NOT NULL DEFAULT 0
