@@ -122,9 +122,8 @@ type EditionReport struct {
 var ErrBusy = errors.New("another newsbrief process is sending from this database")
 
 const (
-	claimBatch   = 256
-	recordBatch  = 256
-	recordEvery  = 200 * time.Millisecond
+	recordBatch  = 128
+	recordEvery  = 50 * time.Millisecond
 	audiencePage = 1000
 	leaseTTL     = 60 * time.Second
 )
@@ -315,7 +314,10 @@ func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered,
 		limiter = rate.NewLimiter(rate.Limit(d.Rate), 1)
 	}
 	workers := max(d.Concurrency, 1)
-	jobs := make(chan job, claimBatch)
+	// small claims: a process killed mid-send leaves at most one claim plus
+	// the messages in flight as unknown
+	batchSize := max(16, 4*workers)
+	jobs := make(chan job, workers)
 	results := make(chan result, recordBatch)
 	recErr := make(chan error, 1)
 	go func() { recErr <- d.Store.recordResults(context.WithoutCancel(ctx), ed.ID, results) }()
@@ -360,7 +362,7 @@ claim:
 			log.Info("edition no longer sending; stopping", "status", st)
 			break
 		}
-		n := claimBatch
+		n := batchSize
 		if d.HourlyQuota > 0 {
 			if quotaChecked.IsZero() || time.Since(quotaChecked) > time.Minute {
 				used, err := d.Store.sentSince(ctx, d.Store.now().Add(-time.Hour).UnixMilli())
