@@ -46,7 +46,11 @@ func NewSMTP(cfg SMTPConfig, id *Identity) *SMTP {
 }
 
 func (s *SMTP) client() (*gomail.Client, error) {
-	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout)}
+	// No NOOP before and no RSET after every message: they cost two extra
+	// round trips per message. A transaction that failed half-way is reset
+	// by go-mail (MAIL, RCPT) or the connection is redialed (see Send).
+	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout),
+		gomail.WithoutNoop(), gomail.WithoutRset()}
 	switch s.cfg.TLS {
 	case TLSImplicit:
 		opts = append(opts, gomail.WithSSL())
@@ -138,8 +142,12 @@ func (c *SMTPConn) Send(ctx context.Context, m *Message) error {
 	}
 	e := classify(err)
 	var se *gomail.SendError
-	if e.Code == 0 || e.Code == 421 || (errors.As(err, &se) && se.Reason == gomail.ErrConnCheck) {
-		c.drop() // the connection is gone or going: redial for the next message
+	clean := errors.As(err, &se) && (se.Reason == gomail.ErrSMTPMailFrom || se.Reason == gomail.ErrSMTPRcptTo)
+	if e.Code == 0 || e.Code == 421 || !clean {
+		// the connection is gone or going, or the transaction may be left
+		// half-open: redial for the next message rather than risk a
+		// "503 sender already specified"
+		c.drop()
 	}
 	return e
 }

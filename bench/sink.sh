@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Delivery benchmark against Postfix's smtp-sink on 127.0.0.1.
+#
+#   bash bench/sink.sh                       # 10k and 100k subscribers
+#   SIZES="10000 100000 1000000" bash bench/sink.sh
+#
+# For each audience size it sends one ~30 KB edition with newsbrief at
+# concurrency 1, 4 and 16 (and at 4 with DKIM RSA-2048 and Ed25519), and, in
+# the same run, the same number of 30 KB messages with Postfix's
+# smtp-source at the same session count: messages/s, CPU seconds and peak
+# RSS for both, and the ratio newsbrief / smtp-source.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"10000 100000"}
+CONCS=${CONCS:-"1 4 16"}
+PORT=${PORT:-25250}
+
+if ! command -v smtp-sink >/dev/null || ! command -v smtp-source >/dev/null; then
+  if [ ! -x /usr/sbin/smtp-sink ]; then
+    echo "installing postfix (smtp-sink, smtp-source)…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+  fi
+  export PATH=$PATH:/usr/sbin
+fi
+command -v openssl >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq openssl >/dev/null; }
+
+work=$(mktemp -d)
+sink_pid=""
+cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/newsbrief" ./cmd/newsbrief
+smtp-sink -u nobody 127.0.0.1:$PORT 1024 >/dev/null 2>&1 &
+sink_pid=$!
+sleep 0.5
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ED25519 -out "$work/ed25519.pem" 2>/dev/null
+
+# one edition of ~30 KB: 20 articles with long summaries
+mkdir -p "$work/articles"
+for i in $(seq 1 20); do
+  {
+    echo "---"; echo "title: Benchmark story number $i about the city and its council"
+    echo "url: https://news.example/story/$i"; echo "---"
+    for p in 1 2 3; do echo "Paragraph $p of story $i. The council met again on Monday to discuss the plan, and the debate ran late into the evening with many speakers."; echo; done
+  } > "$work/articles/story$i.md"
+done
+
+export NEWSBRIEF_SMTP_HOST=127.0.0.1 NEWSBRIEF_SMTP_PORT=$PORT NEWSBRIEF_SMTP_TLS=none \
+  NEWSBRIEF_ARTICLES_DIR="$work/articles" NEWSBRIEF_LOG_LEVEL=warn NEWSBRIEF_SMTP_MAX_PER_CONN=0 \
+  NEWSBRIEF_BASE_URL=https://brief.example NEWSBRIEF_FROM="Bench <bench@news.example>"
+
+# timed CMD…: prints "elapsed user+sys maxrss_kb"
+timed() {
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null
+  awk '{printf "%s %.2f %d\n", $1, $2+$3, $4}' "$work/time"
+}
+
+printf "%-9s %-12s %5s %10s %8s %9s %10s %8s %9s %7s\n" subs run conc nb_msg/s nb_cpu_s nb_rss_MB src_msg/s src_cpu_s src_rss_MB ratio
+for n in $SIZES; do
+  base="$work/base-$n.db"
+  { echo "email,name"; for i in $(seq 1 "$n"); do echo "reader$i@example.com,Reader $i"; done; } > "$work/subs-$n.csv"
+  NEWSBRIEF_DB="$base" "$work/newsbrief" subscribers import --consent bench "$work/subs-$n.csv" >/dev/null
+  NEWSBRIEF_DB="$base" "$work/newsbrief" collect >/dev/null
+  for variant in plain $CONCS dkim-rsa dkim-ed25519; do
+    case $variant in
+      plain) continue ;;
+      dkim-rsa) conc=4; dk=(NEWSBRIEF_DKIM_DOMAIN=news.example NEWSBRIEF_DKIM_SELECTOR=b NEWSBRIEF_DKIM_KEY_FILE="$work/rsa.pem") ;;
+      dkim-ed25519) conc=4; dk=(NEWSBRIEF_DKIM_DOMAIN=news.example NEWSBRIEF_DKIM_SELECTOR=b NEWSBRIEF_DKIM_KEY_FILE="$work/ed25519.pem") ;;
+      *) conc=$variant; dk=() ;;
+    esac
+    cp "$base" "$work/run.db"
+    rm -f "$work/run.db-wal" "$work/run.db-shm"
+    read -r e cpu rss < <(timed env "${dk[@]}" NEWSBRIEF_DB="$work/run.db" NEWSBRIEF_SEND_CONCURRENCY=$conc "$work/newsbrief" send)
+    sent=$(NEWSBRIEF_DB="$work/run.db" "$work/newsbrief" editions list | awk 'NR==2{print $5}')
+    [ "$sent" = "$n" ] || { echo "newsbrief sent $sent of $n" >&2; exit 1; }
+    read -r se scpu srss < <(timed smtp-source -d -c -l 30000 -m "$n" -s "$conc" -f bench@news.example -t sink@example.com 127.0.0.1:$PORT)
+    label=$variant; [[ $variant =~ ^[0-9]+$ ]] && label=plain
+    awk -v n="$n" -v l="$label" -v c="$conc" -v e="$e" -v cpu="$cpu" -v rss="$rss" -v se="$se" -v scpu="$scpu" -v srss="$srss" \
+      'BEGIN{r=n/e; s=n/se; printf "%-9d %-12s %5d %10.0f %8.2f %9.1f %10.0f %8.2f %9.1f %7.2f\n", n, l, c, r, cpu, rss/1024, s, scpu, srss/1024, r/s}'
+  done
+done
+size=$(NEWSBRIEF_DB="$work/run.db" "$work/newsbrief" send --test size@example.com >/dev/null 2>&1; echo)
+echo "newsbrief message size: $(NEWSBRIEF_DB=$work/run.db NEWSBRIEF_SMTP_HOST= NEWSBRIEF_OUTBOX_DIR=$work/ob "$work/newsbrief" preview --to "$work/p.html" | sed -n 2p)"
