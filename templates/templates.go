@@ -154,16 +154,34 @@ func Sample() Edition {
 	}
 }
 
-// Rendered is an edition rendered once. Its bodies hold placeholders for
-// the per-subscriber parts; Personalize fills them in.
+// Rendered is an edition rendered once. Its bodies are kept as static
+// pieces with the per-subscriber parts between them; Personalize joins them
+// for one subscriber.
 type Rendered struct {
 	Subject string
-	html    string
-	text    string
-	marks   marks
-	// HTMLSize is the size of the HTML body in bytes (placeholders
-	// counted at their own length); over GmailClipBytes Gmail clips it.
+	html    body
+	text    body
+	// HTMLSize is the size of the HTML body in bytes without the
+	// per-subscriber parts; over GmailClipBytes Gmail clips it.
 	HTMLSize int
+}
+
+// slot is a per-subscriber part of a body.
+type slot uint8
+
+const (
+	slotName slot = iota
+	slotEmail
+	slotGreeting
+	slotUnsubscribe
+)
+
+// body is static text interleaved with slots: static[0] slot[0] static[1]
+// … slot[n-1] static[n].
+type body struct {
+	static []string
+	slots  []slot
+	size   int
 }
 
 type marks struct{ name, email, greeting, unsub string }
@@ -173,6 +191,45 @@ func newMarks() marks {
 	rand.Read(b)
 	n := "nb" + hex.EncodeToString(b)
 	return marks{name: n + "name", email: n + "email", greeting: n + "greeting", unsub: n + "unsub"}
+}
+
+// split cuts s at every placeholder of m.
+func split(s string, m marks) body {
+	var b body
+	for {
+		at, which, n := -1, slot(0), 0
+		for i, mk := range []string{m.name, m.email, m.greeting, m.unsub} {
+			if j := strings.Index(s, mk); j >= 0 && (at < 0 || j < at) {
+				at, which, n = j, slot(i), len(mk)
+			}
+		}
+		if at < 0 {
+			b.static = append(b.static, s)
+			b.size += len(s)
+			return b
+		}
+		b.static = append(b.static, s[:at])
+		b.slots = append(b.slots, which)
+		b.size += at
+		s = s[at+n:]
+	}
+}
+
+// fill joins the body with the values of the slots.
+func (b *body) fill(vals *[4]string) string {
+	n := b.size
+	for _, sl := range b.slots {
+		n += len(vals[sl])
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for i, st := range b.static {
+		sb.WriteString(st)
+		if i < len(b.slots) {
+			sb.WriteString(vals[b.slots[i]])
+		}
+	}
+	return sb.String()
 }
 
 // Render executes the templates for e (e.Subscriber is ignored): the
@@ -199,7 +256,7 @@ func (s *Set) Render(e Edition) (r *Rendered, err error) {
 	if subject == "" {
 		return nil, fmt.Errorf("%w %s: the subject is empty", ErrTemplate, s.sources[SubjectFile])
 	}
-	if strings.Contains(subject, m.name) || strings.Contains(subject, m.email) || strings.Contains(subject, m.unsub) {
+	if strings.Contains(subject, m.name) || strings.Contains(subject, m.email) || strings.Contains(subject, m.unsub) || strings.Contains(subject, m.greeting) {
 		return nil, fmt.Errorf("%w %s: the subject may not use .Subscriber (it is the same for everyone)", ErrTemplate, s.sources[SubjectFile])
 	}
 	e.Subject = subject
@@ -215,7 +272,8 @@ func (s *Set) Render(e Edition) (r *Rendered, err error) {
 	if err := s.text.Execute(&b, e); err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[TextFile], err)
 	}
-	return &Rendered{Subject: subject, html: inlined, text: b.String(), marks: m, HTMLSize: len(inlined)}, nil
+	h := split(inlined, m)
+	return &Rendered{Subject: subject, html: h, text: split(b.String(), m), HTMLSize: h.size}, nil
 }
 
 func inlineCSS(doc string) (string, error) {
@@ -245,14 +303,10 @@ func (p Personal) Greeting() string {
 // their parts escaped for HTML in the HTML body.
 func (r *Rendered) Personalize(p Personal) (htmlBody, textBody string) {
 	g := p.Greeting()
-	h := strings.NewReplacer(
-		r.marks.greeting, html.EscapeString(g),
-		r.marks.name, html.EscapeString(p.Name),
-		r.marks.email, html.EscapeString(p.Email),
-		r.marks.unsub, html.EscapeString(p.UnsubscribeURL),
-	)
-	t := strings.NewReplacer(r.marks.greeting, g, r.marks.name, p.Name, r.marks.email, p.Email, r.marks.unsub, p.UnsubscribeURL)
-	return h.Replace(r.html), t.Replace(r.text)
+	raw := [4]string{slotName: p.Name, slotEmail: p.Email, slotGreeting: g, slotUnsubscribe: p.UnsubscribeURL}
+	esc := [4]string{slotName: html.EscapeString(p.Name), slotEmail: html.EscapeString(p.Email),
+		slotGreeting: html.EscapeString(g), slotUnsubscribe: html.EscapeString(p.UnsubscribeURL)}
+	return r.html.fill(&esc), r.text.fill(&raw)
 }
 
 // Wrap breaks s into lines of at most width runes at spaces, each line
