@@ -3,6 +3,7 @@
 #
 #   bash bench/sink.sh                       # 10k and 100k subscribers
 #   SIZES="10000 100000 1000000" bash bench/sink.sh
+#   DKIM_RUNS= CONCS=4 bash bench/sink.sh   # no DKIM runs, one concurrency
 #
 # For each audience size it sends one ~30 KB edition with newsbrief at
 # concurrency 1, 4 and 16 (and at 4 with DKIM RSA-2048 and Ed25519), and, in
@@ -64,7 +65,7 @@ for n in $SIZES; do
   { echo "email,name"; for i in $(seq 1 "$n"); do echo "reader$i@example.com,Reader $i"; done; } > "$work/subs-$n.csv"
   NEWSBRIEF_DB="$base" "$work/newsbrief" subscribers import --consent bench "$work/subs-$n.csv" >/dev/null
   NEWSBRIEF_DB="$base" "$work/newsbrief" collect >/dev/null
-  for variant in plain $CONCS dkim-rsa dkim-ed25519; do
+  for variant in plain $CONCS ${DKIM_RUNS-dkim-rsa dkim-ed25519}; do
     case $variant in
       plain) continue ;;
       dkim-rsa) conc=4; dk=(NEWSBRIEF_DKIM_DOMAIN=news.example NEWSBRIEF_DKIM_SELECTOR=b NEWSBRIEF_DKIM_KEY_FILE="$work/rsa.pem") ;;
