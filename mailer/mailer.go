@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
 )
 
@@ -43,7 +44,7 @@ type Identity struct {
 	ListName          string // List-Id's phrase
 	ListID            string // List-Id's id, e.g. "brief.example.com"
 	UnsubscribeMailto string // optional mailto: address for List-Unsubscribe
-	DKIM              *gomail.DKIMSigner
+	DKIM              *dkim.SignOptions
 }
 
 // DKIMSignedHeaders are the headers the DKIM signature covers, the
@@ -51,9 +52,10 @@ type Identity struct {
 var DKIMSignedHeaders = []string{"From", "Reply-To", "To", "Subject", "Date", "Message-ID",
 	"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
 
-// NewDKIMSigner reads a PEM private key (RSA or Ed25519) and returns a
-// signer for domain and selector that signs DKIMSignedHeaders.
-func NewDKIMSigner(domain, selector, keyFile string) (*gomail.DKIMSigner, error) {
+// NewDKIMSigner reads a PEM private key (RSA or Ed25519) and returns the
+// options to sign with for domain and selector: relaxed canonicalization,
+// the DKIMSignedHeaders.
+func NewDKIMSigner(domain, selector, keyFile string) (*dkim.SignOptions, error) {
 	pem, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("dkim key: %w", err)
@@ -62,12 +64,37 @@ func NewDKIMSigner(domain, selector, keyFile string) (*gomail.DKIMSigner, error)
 	if err != nil {
 		return nil, fmt.Errorf("dkim key %s: %w", keyFile, err)
 	}
-	s := gomail.NewDKIMSigner(domain, selector, key)
-	s.SignHeaders(DKIMSignedHeaders...)
-	if err := s.ValidateConfig(); err != nil {
+	opts := &dkim.SignOptions{Domain: domain, Selector: selector, Signer: key,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
+		HeaderKeys: DKIMSignedHeaders}
+	if _, err := dkim.NewSigner(opts); err != nil {
 		return nil, fmt.Errorf("dkim: %w", err)
 	}
-	return s, nil
+	return opts, nil
+}
+
+// sign adds a DKIM-Signature header to msg. The message is written once to
+// compute it; go-mail writes it the same way again when it is sent (the
+// MIME boundary is kept, and the signature covers headers by name).
+//
+// go-msgauth signs rather than go-mail's own signer: go-mail v0.8.1 folds
+// the signature's h= list in the middle of a header name, which relaxed
+// canonicalization then reads as a different name, so no verifier accepts it.
+func (id *Identity) sign(msg *gomail.Msg) error {
+	s, err := dkim.NewSigner(id.DKIM)
+	if err != nil {
+		return fmt.Errorf("dkim: %w", err)
+	}
+	if _, err := msg.WriteTo(s); err != nil {
+		s.Close()
+		return fmt.Errorf("dkim: %w", err)
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("dkim: %w", err)
+	}
+	v := strings.TrimSuffix(strings.TrimPrefix(s.Signature(), "DKIM-Signature: "), "\r\n")
+	msg.SetGenHeaderPreformatted("DKIM-Signature", v)
+	return nil
 }
 
 // ErrHeaderInjection is returned by Build when a value meant for a header
@@ -124,7 +151,9 @@ func (id *Identity) Build(m *Message) (*gomail.Msg, error) {
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	if id.DKIM != nil {
-		msg.SetDKIM(id.DKIM)
+		if err := id.sign(msg); err != nil {
+			return nil, fmt.Errorf("build message: %w", err)
+		}
 	}
 	return msg, nil
 }

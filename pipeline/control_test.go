@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestPauseResumeMidSend(t *testing.T) {
@@ -15,6 +16,7 @@ func TestPauseResumeMidSend(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	snd.onSend = func(string) {
+		time.Sleep(200 * time.Microsecond) // a relay takes time; the pause must find the send still running
 		mu.Lock()
 		n++
 		hit := n == 300

@@ -1,0 +1,124 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/newsbrief/newsbrief/internal/smtptest"
+)
+
+// TestDKIMVerifiesIndependently signs a message with each key type and
+// verifies it with go-msgauth, serving the public key from a stub DNS
+// lookup; the signed headers must include both List-Unsubscribe headers.
+func TestDKIMVerifiesIndependently(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaPub, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	rsaPriv := x509.MarshalPKCS1PrivateKey(rsaKey)
+	edPriv, _ := x509.MarshalPKCS8PrivateKey(edKey)
+	tests := []struct {
+		name, pemType string
+		der           []byte
+		record        string
+	}{
+		{"rsa-2048", "RSA PRIVATE KEY", rsaPriv, "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(rsaPub)},
+		{"ed25519", "PRIVATE KEY", edPriv, "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(edPub)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keyFile := filepath.Join(t.TempDir(), "key.pem")
+			if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: tt.pemType, Bytes: tt.der}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			signer, err := NewDKIMSigner("news.example", "brief", keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := testIdentity()
+			id.DKIM = signer
+			msg, err := id.Build(testMessage("reader@example.com"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if _, err := msg.WriteTo(&b); err != nil {
+				t.Fatal(err)
+			}
+			lookups := 0
+			verifs, err := dkim.VerifyWithOptions(bytes.NewReader(b.Bytes()), &dkim.VerifyOptions{
+				LookupTXT: func(domain string) ([]string, error) {
+					lookups++
+					if domain != "brief._domainkey.news.example" {
+						t.Errorf("looked up %q", domain)
+					}
+					return []string{tt.record}, nil
+				},
+			})
+			if err != nil || len(verifs) != 1 || lookups != 1 {
+				t.Fatalf("verify: %v, %d signatures, %d lookups", err, len(verifs), lookups)
+			}
+			v := verifs[0]
+			if v.Err != nil {
+				t.Fatalf("signature does not verify: %v\n%s", v.Err, b.String()[:min(3000, b.Len())])
+			}
+			signed := strings.ToLower(strings.Join(v.HeaderKeys, ":"))
+			for _, h := range []string{"from", "to", "subject", "list-unsubscribe", "list-unsubscribe-post", "list-id"} {
+				if !strings.Contains(":"+signed+":", ":"+h+":") {
+					t.Errorf("h= lacks %s: %s", h, signed)
+				}
+			}
+			// the message as the relay receives it verifies too
+			srv := smtptest.Start(t)
+			c, err := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone}, id).Open(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Send(context.Background(), testMessage("reader@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			got := srv.Messages()
+			if len(got) != 1 {
+				t.Fatalf("relay got %d messages", len(got))
+			}
+			verifs, err = dkim.VerifyWithOptions(bytes.NewReader(got[0].Data), &dkim.VerifyOptions{
+				LookupTXT: func(string) ([]string, error) { return []string{tt.record}, nil },
+			})
+			if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
+				t.Fatalf("the relayed message does not verify: %v %+v", err, verifs)
+			}
+			// altering a signed header breaks the signature
+			tampered := bytes.Replace(b.Bytes(), []byte("Subject: Today's brief"), []byte("Subject: Today's offer"), 1)
+			verifs, _ = dkim.VerifyWithOptions(bytes.NewReader(tampered), &dkim.VerifyOptions{
+				LookupTXT: func(string) ([]string, error) { return []string{tt.record}, nil },
+			})
+			if len(verifs) != 1 || verifs[0].Err == nil {
+				t.Error("a tampered subject still verifies")
+			}
+		})
+	}
+}
+
+func TestDKIMKeyErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a key"), 0o600)
+	if _, err := NewDKIMSigner("news.example", "brief", bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad key: %v", err)
+	}
+	if _, err := NewDKIMSigner("news.example", "brief", filepath.Join(dir, "missing.pem")); err == nil {
+		t.Error("missing key file accepted")
+	}
+}
