@@ -31,6 +31,9 @@ type SubscriberSource interface {
 	// UnsubscribeURL returns the one-click unsubscribe URL of a subscriber;
 	// for ID 0 (a test send) a URL that unsubscribes nobody.
 	UnsubscribeURL(subscriberID int64) string
+	// Bounce reports a permanent failure (5xx) of a message to a
+	// subscriber; hard says the mailbox does not exist.
+	Bounce(ctx context.Context, subscriberID int64, detail string, hard bool) error
 }
 
 // Rendered is one edition rendered once; Personalize fills in one
@@ -492,14 +495,23 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, lim
 		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}
 		// the message is not interrupted by ctx once its DATA may be on the wire
 		err := conn.Send(context.WithoutCancel(ctx), m)
-		results <- classify(j, err, d.Store.now(), d.RetryBase)
+		res := classify(j, err, d.Store.now(), d.RetryBase)
+		if res.state == StateFailed {
+			var um unknownMailbox
+			hard := errors.As(err, &um) && um.UnknownMailbox()
+			if berr := d.Subscribers.Bounce(context.WithoutCancel(ctx), j.rcpt.ID, res.detail, hard); berr != nil {
+				d.log().Error("recording a bounce failed", "subscriber", j.rcpt.ID, slog.Any("error", berr))
+			}
+		}
+		results <- res
 	}
 }
 
 // Classification interfaces a Conn's errors may satisfy.
 type (
-	permanent  interface{ Permanent() bool }
-	statusCode interface{ StatusCode() int }
+	permanent      interface{ Permanent() bool }
+	statusCode     interface{ StatusCode() int }
+	unknownMailbox interface{ UnknownMailbox() bool }
 )
 
 // classify turns a send outcome into a ledger result: nil is sent; an error

@@ -15,6 +15,7 @@ type fakeSubs struct {
 	mu       sync.Mutex
 	list     []Recipient
 	inactive map[int64]bool
+	bounces  int
 }
 
 var _ SubscriberSource = (*fakeSubs)(nil)
@@ -52,6 +53,16 @@ func (f *fakeSubs) Inactive(_ context.Context, ids []int64) (map[int64]bool, err
 }
 
 func (f *fakeSubs) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://x.example/u?%d", id) }
+
+func (f *fakeSubs) Bounce(_ context.Context, id int64, _ string, hard bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if hard {
+		f.inactive[id] = true
+	}
+	f.bounces++
+	return nil
+}
 
 // fakeRenderer renders titles into both bodies.
 type fakeRenderer struct{}
@@ -190,6 +201,9 @@ func TestSendClassifiesFailures(t *testing.T) {
 	f, _ := d.Store.DeliveryState(ctx, 1, "r4@example.com")
 	if f.State != StateFailed || f.Code != 550 {
 		t.Errorf("r4 = %+v", f)
+	}
+	if subs := d.Subscribers.(*fakeSubs); subs.bounces != 1 {
+		t.Errorf("%d bounces reported to the subscriber source, want 1", subs.bounces)
 	}
 	f, _ = d.Store.DeliveryState(ctx, 1, "r2@example.com")
 	if f.State != StateDeferred || f.Code != 451 {

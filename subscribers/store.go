@@ -25,6 +25,7 @@ var migrations embed.FS
 const (
 	Active       = "active"
 	Unsubscribed = "unsubscribed"
+	Bounced      = "bounced" // the relay said the mailbox does not exist (or kept refusing it)
 )
 
 // Sentinel errors; test with errors.Is.
@@ -45,6 +46,9 @@ type Subscriber struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	UnsubscribedAt time.Time
+	Bounces        int       // soft bounces counted
+	BouncedAt      time.Time // when the status became bounced
+	LastBounce     string    // code and text of the last bounce
 }
 
 // Store keeps subscribers in SQLite. It is safe for concurrent use.
@@ -99,13 +103,14 @@ func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subs
 		CreatedAt: fromMS(now), UpdatedAt: fromMS(now)}, nil
 }
 
-const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at`
+const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at, bounces, bounced_at, last_bounce`
 
 func scan(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var sub Subscriber
-	var c, u, un int64
-	err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un)
-	sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt = fromMS(c), fromMS(u), fromMS(un)
+	var c, u, un, b int64
+	err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un,
+		&sub.Bounces, &b, &sub.LastBounce)
+	sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt, sub.BouncedAt = fromMS(c), fromMS(u), fromMS(un), fromMS(b)
 	return sub, err
 }
 
@@ -216,4 +221,38 @@ func (s *Store) Count(ctx context.Context, status string) (int, error) {
 		return 0, fmt.Errorf("count subscribers: %w", err)
 	}
 	return n, nil
+}
+
+// RecordBounce records a permanent delivery failure of a subscriber's
+// message. A hard bounce (the mailbox does not exist) marks the address
+// bounced at once; a soft one counts, and the address is marked bounced
+// when softLimit soft bounces have been counted (0 never). A bounced address
+// is never mailed and is not re-activated by an import. It returns whether
+// the address is now bounced, and ErrNotFound for an unknown ID.
+func (s *Store) RecordBounce(ctx context.Context, id int64, detail string, hard bool, softLimit int) (bool, error) {
+	now := s.now().UnixMilli()
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET
+		bounces = bounces + CASE WHEN ?1 THEN 0 ELSE 1 END,
+		last_bounce = ?2, updated_at = ?3,
+		status = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN 'bounced' ELSE status END,
+		bounced_at = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN ?3 ELSE bounced_at END
+		WHERE id = ?5`, hard, truncate(detail, 500), now, softLimit, id)
+	if err != nil {
+		return false, fmt.Errorf("record bounce of %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, fmt.Errorf("record bounce of %d: %w", id, ErrNotFound)
+	}
+	var st string
+	if err := s.db.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, id).Scan(&st); err != nil {
+		return false, fmt.Errorf("record bounce of %d: %w", id, err)
+	}
+	return st == Bounced, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

@@ -200,3 +200,37 @@ func TestGeneratedSecretSurvivesRestart(t *testing.T) {
 		t.Error("the configured secret was not used")
 	}
 }
+
+func TestRecordBounce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	hard, _ := s.Add(ctx, "gone@example.com", "", "", "cli")
+	soft, _ := s.Add(ctx, "full@example.com", "", "", "cli")
+	if b, err := s.RecordBounce(ctx, hard.ID, "550 5.1.1 no such user", true, 3); err != nil || !b {
+		t.Fatalf("hard bounce: %v, %v", b, err)
+	}
+	for i := 1; i <= 3; i++ {
+		b, err := s.RecordBounce(ctx, soft.ID, "552 5.2.2 mailbox full", false, 3)
+		if err != nil || b != (i == 3) {
+			t.Fatalf("soft bounce %d: bounced=%v, %v", i, b, err)
+		}
+	}
+	got, _ := s.GetByEmail(ctx, "full@example.com")
+	if got.Status != Bounced || got.Bounces != 3 || got.BouncedAt.IsZero() || got.LastBounce != "552 5.2.2 mailbox full" {
+		t.Errorf("after soft bounces: %+v", got)
+	}
+	inactive, _ := s.Inactive(ctx, []int64{hard.ID, soft.ID})
+	if !inactive[hard.ID] || !inactive[soft.ID] {
+		t.Error("bounced addresses are still active")
+	}
+	// an import does not bring a bounced address back
+	if _, err := s.Import(ctx, strings.NewReader("email,name\ngone@example.com,Back\n"), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetByEmail(ctx, "gone@example.com"); got.Status != Bounced {
+		t.Errorf("import re-activated a bounced address: %+v", got)
+	}
+	if _, err := s.RecordBounce(ctx, 999, "x", true, 3); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/newsbrief/newsbrief/mailer"
 	"github.com/newsbrief/newsbrief/pipeline"
@@ -14,9 +15,10 @@ import (
 
 // subscriberSource serves pipeline.SubscriberSource from the subscriber store.
 type subscriberSource struct {
-	subs    *subscribers.Store
-	tokens  *subscribers.Tokens
-	baseURL string
+	subs      *subscribers.Store
+	tokens    *subscribers.Tokens
+	baseURL   string
+	softLimit int
 }
 
 var _ pipeline.SubscriberSource = subscriberSource{}
@@ -42,6 +44,17 @@ func (s subscriberSource) UnsubscribeURL(id int64) string {
 		return s.baseURL + "/unsubscribe"
 	}
 	return s.baseURL + "/unsubscribe?token=" + s.tokens.Sign(subscribers.PurposeUnsubscribe, id)
+}
+
+func (s subscriberSource) Bounce(ctx context.Context, id int64, detail string, hard bool) error {
+	if id == 0 {
+		return nil // a test send
+	}
+	_, err := s.subs.RecordBounce(ctx, id, detail, hard, s.softLimit)
+	if errors.Is(err, subscribers.ErrNotFound) {
+		return nil // removed since the send began
+	}
+	return err
 }
 
 // renderer serves pipeline.Renderer from the template set.

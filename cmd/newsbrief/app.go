@@ -105,7 +105,7 @@ func (a *app) deliverer() *pipeline.Deliverer {
 	host, _ := os.Hostname()
 	return &pipeline.Deliverer{
 		Store:       a.store,
-		Subscribers: subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL},
+		Subscribers: subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL, softLimit: a.cfg.SoftBounceLimit},
 		Renderer:    renderer{set: a.tmpl, cfg: a.cfg},
 		Sender:      a.sender(),
 		Concurrency: a.cfg.SendConcurrency,

@@ -364,7 +364,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		}
 		fmt.Fprintf(a.stdout, "subscriber %d added: %s\n", s.ID, s.Email)
 	case "list":
-		fs := newFlags("subscribers list", "subscribers list [--status active|unsubscribed]", stderr)
+		fs := newFlags("subscribers list", "subscribers list [--status active|unsubscribed|bounced]", stderr)
 		status := fs.String("status", "", "only subscribers with this status")
 		if _, err := parse(fs, rest, 0, 0); err != nil {
 			return err

@@ -50,6 +50,7 @@ type Config struct {
 	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
 	SendRate        float64       `envconfig:"NEWSBRIEF_SEND_RATE" default:"0" desc:"messages per second across all connections; 0 for no limit"`
 	SendHourlyQuota int           `envconfig:"NEWSBRIEF_SEND_HOURLY_QUOTA" default:"0" desc:"most messages handed to the relay in any hour (for relays with a quota); 0 for none"`
+	SoftBounceLimit int           `envconfig:"NEWSBRIEF_SOFT_BOUNCE_LIMIT" default:"3" desc:"permanent failures other than an unknown mailbox after which an address is marked bounced; 0 never"`
 	RetryBase       time.Duration `envconfig:"NEWSBRIEF_RETRY_BASE" default:"5m" desc:"wait before the first retry of a deferred message, doubled for each further one up to 4h"`
 	RetryFor        time.Duration `envconfig:"NEWSBRIEF_RETRY_FOR" default:"24h" desc:"how long temporarily failed (4xx) messages are retried"`
 	MaxArticles     int           `envconfig:"NEWSBRIEF_MAX_ARTICLES" default:"20" desc:"most articles in one edition"`
@@ -173,6 +174,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SendHourlyQuota < 0 {
 		return badVar("NEWSBRIEF_SEND_HOURLY_QUOTA", "must be 0 (no quota) or more")
+	}
+	if c.SoftBounceLimit < 0 {
+		return badVar("NEWSBRIEF_SOFT_BOUNCE_LIMIT", "must be 0 (never) or more")
 	}
 	if c.RetryBase <= 0 {
 		return badVar("NEWSBRIEF_RETRY_BASE", "must be positive")

@@ -265,6 +265,10 @@ func TestRunReportsTemporaryAndPermanentFailures(t *testing.T) {
 	if len(got) != 3 || got["a@example.com"] != 1 || got["b@example.com"] != 1 || got["c@example.com"] != 1 {
 		t.Errorf("delivered %v, want a, b and c once each", got)
 	}
+	// the unknown mailbox is suppressed: marked bounced, never mailed again
+	if out := e.must("subscribers", "list", "--status", "bounced"); !strings.Contains(out, "nobody@example.com") || strings.Contains(out, "busy@example.com") {
+		t.Errorf("bounced subscribers:\n%s", out)
+	}
 	out = e.must("editions", "show", "1")
 	for _, want := range []string{"edition 1: sending", "deferred 451", "failed 550", "busy@example.com", "nobody@example.com"} {
 		if !strings.Contains(out, want) {

@@ -6,12 +6,15 @@ CREATE TABLE subscribers (
 	email           TEXT NOT NULL,
 	email_key       TEXT NOT NULL UNIQUE,
 	name            TEXT NOT NULL DEFAULT '',
-	status          TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed')),
+	status          TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed', 'bounced')),
 	consent         TEXT NOT NULL DEFAULT '',   -- what they agreed to, or where the consent came from
 	via             TEXT NOT NULL DEFAULT '',   -- cli | import | form | api
 	created_at      INTEGER NOT NULL,
 	updated_at      INTEGER NOT NULL,
-	unsubscribed_at INTEGER NOT NULL DEFAULT 0
+	unsubscribed_at INTEGER NOT NULL DEFAULT 0,
+	bounces         INTEGER NOT NULL DEFAULT 0,   -- soft bounces since the last delivery problem was cleared
+	bounced_at      INTEGER NOT NULL DEFAULT 0,
+	last_bounce     TEXT NOT NULL DEFAULT ''      -- code and text of the last bounce
 );
 CREATE INDEX subscribers_status ON subscribers(status, id);
 
