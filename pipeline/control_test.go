@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -56,23 +55,13 @@ func TestPauseResumeMidSend(t *testing.T) {
 		t.Errorf("second resume = %v, want ErrEditionState", err)
 	}
 	snd.onSend = nil
-	rep, err = d.Send(ctx, SendOptions{})
-	if !errors.Is(err, ErrNothingNew) || !rep.Editions[0].Done {
-		t.Fatalf("after resume: %v %+v", err, rep.Editions)
-	}
-	for i := 1; i <= 2000; i++ {
-		if c := snd.count(fmt.Sprintf("r%d@example.com", i)); c != 1 {
-			t.Fatalf("r%d got %d messages after pause and resume", i, c)
-		}
-	}
+	finishAndCheckEachOnce(t, d, snd, 2000)
 }
 
 func TestCancelAndResendUnknown(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 100)
 	ctx := context.Background()
-	arts, _ := d.Store.NextArticles(ctx, 10)
-	ed, _ := d.Store.createEdition(ctx, "s", arts)
-	d.ensureAudience(ctx, ed.ID)
+	ed := startedEdition(t, d)
 	claimed, _ := d.Store.claim(ctx, ed.ID, 10) // killed with 10 in flight
 	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
@@ -99,9 +88,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 
 	// cancel: pending rows are skipped, nothing more is sent
 	d2, _, snd2, _ := newDeliverer(t, 50)
-	arts, _ = d2.Store.NextArticles(ctx, 10)
-	ed2, _ := d2.Store.createEdition(ctx, "s", arts)
-	d2.ensureAudience(ctx, ed2.ID)
+	ed2 := startedEdition(t, d2)
 	skipped, err := d2.Store.Cancel(ctx, ed2.ID)
 	if err != nil || skipped != 50 {
 		t.Fatalf("Cancel = %d, %v", skipped, err)

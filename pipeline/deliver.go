@@ -166,11 +166,7 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 	if err != nil {
 		return report, err
 	}
-	for _, id := range unfinished {
-		ed, err := d.Store.Edition(ctx, id)
-		if err != nil {
-			return report, err
-		}
+	for _, ed := range unfinished {
 		er, err := d.deliver(ctx, ed, true)
 		report.Editions = append(report.Editions, er)
 		if err != nil {
@@ -245,11 +241,7 @@ func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
 	if err != nil {
 		return report, err
 	}
-	for _, id := range unfinished {
-		ed, err := d.Store.Edition(ctx, id)
-		if err != nil {
-			return report, err
-		}
+	for _, ed := range unfinished {
 		report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true, Counts: ed.Counts})
 	}
 	if len(arts) == 0 {

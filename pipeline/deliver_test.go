@@ -261,14 +261,7 @@ func TestCrashLeavesInFlightUnknownAndResumes(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 1000)
 	ctx := context.Background()
 	// a previous process made the edition, claimed a batch and died
-	arts, _ := d.Store.NextArticles(ctx, 10)
-	ed, err := d.Store.createEdition(ctx, "Brief: crash", arts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ensureAudience(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
+	ed := startedEdition(t, d)
 	claimed, err := d.Store.claim(ctx, ed.ID, 100)
 	if err != nil || len(claimed) != 100 {
 		t.Fatalf("claim: %d, %v", len(claimed), err)
@@ -336,23 +329,47 @@ func TestCancelMidSendThenResume(t *testing.T) {
 		t.Fatalf("%d sent before the stop", first)
 	}
 	snd.onSend = nil
+	finishAndCheckEachOnce(t, d, snd, 3000)
+}
+
+// finishAndCheckEachOnce runs Send to the end of the edition and checks
+// that each of the n recipients got exactly one message.
+func finishAndCheckEachOnce(t *testing.T, d *Deliverer, snd *fakeSender, n int) {
+	t.Helper()
 	rep, err := d.Send(context.Background(), SendOptions{})
-	if !errors.Is(err, ErrNothingNew) || !rep.Editions[0].Done {
+	if !errors.Is(err, ErrNothingNew) || len(rep.Editions) == 0 || !rep.Editions[0].Done {
 		t.Fatalf("resume: %v %+v", err, rep.Editions)
 	}
-	for i := 1; i <= 3000; i++ {
-		if n := snd.count(fmt.Sprintf("r%d@example.com", i)); n != 1 {
-			t.Fatalf("r%d got %d messages", i, n)
+	for i := 1; i <= n; i++ {
+		if c := snd.count(fmt.Sprintf("r%d@example.com", i)); c != 1 {
+			t.Fatalf("r%d got %d messages", i, c)
 		}
 	}
+}
+
+// startedEdition makes an edition with its audience, as a run that was
+// killed right after would have left it.
+func startedEdition(t *testing.T, d *Deliverer) Edition {
+	t.Helper()
+	ctx := context.Background()
+	arts, err := d.Store.NextArticles(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed, err := d.Store.createEdition(ctx, "Brief: started", arts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ensureAudience(ctx, ed.ID); err != nil {
+		t.Fatal(err)
+	}
+	return ed
 }
 
 func TestUnsubscribedMidSendIsSkipped(t *testing.T) {
 	d, subs, snd, _ := newDeliverer(t, 10)
 	ctx := context.Background()
-	arts, _ := d.Store.NextArticles(ctx, 10)
-	ed, _ := d.Store.createEdition(ctx, "s", arts)
-	d.ensureAudience(ctx, ed.ID)
+	startedEdition(t, d)
 	subs.mu.Lock()
 	subs.inactive[3] = true
 	subs.mu.Unlock()

@@ -8,22 +8,35 @@ import (
 	"time"
 )
 
-// unfinishedEditions lists the editions still sending, oldest first.
-func (s *Store) unfinishedEditions(ctx context.Context) ([]int64, error) {
+// unfinishedEditions returns the editions still sending, oldest first,
+// with their articles and counts.
+func (s *Store) unfinishedEditions(ctx context.Context) ([]Edition, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM editions WHERE status = 'sending' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("unfinished editions: %w", err)
 	}
-	defer rows.Close()
 	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	return ids, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Edition, 0, len(ids))
+	for _, id := range ids {
+		ed, err := s.Edition(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ed)
+	}
+	return out, nil
 }
 
 // markInFlightUnknown marks every row left in state sending, by a process

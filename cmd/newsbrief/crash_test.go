@@ -41,15 +41,7 @@ func TestKill9MidSend(t *testing.T) {
 	relay.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 2 * time.Millisecond} }
 	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4")
-	e.write("articles/a.txt", "A story that survives crashes\n\nBody.\n")
-	var csv strings.Builder
-	csv.WriteString("email\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "user%04d@example.com\n", i)
-	}
-	e.write("subs.csv", csv.String())
-	e.must("subscribers", "import", "subs.csv")
-	e.must("collect")
+	e.seed(n, "user%04d@example.com", "A story that survives crashes")
 
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "send")

@@ -67,15 +67,7 @@ func TestDeliveryUnderFaults(t *testing.T) {
 	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4", "NEWSBRIEF_RETRY_BASE", "20ms",
 		"NEWSBRIEF_SMTP_TIMEOUT", "10s")
-	e.write("articles/a.txt", "A story under faults\n\nBody.\n")
-	var csv strings.Builder
-	csv.WriteString("email\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "user%03d@example.com\n", i)
-	}
-	e.write("subs.csv", csv.String())
-	e.must("subscribers", "import", "subs.csv")
-	e.must("collect")
+	e.seed(n, "user%03d@example.com", "A story under faults")
 	done := false
 	for round := 0; round < 40 && !done; round++ {
 		e.must("send")

@@ -77,6 +77,21 @@ func (e *env) write(name, content string) string {
 	return p
 }
 
+// seed writes one article and n subscribers addressed by format (with
+// %d), imports them and collects: an edition is ready to send.
+func (e *env) seed(n int, format, title string) {
+	e.t.Helper()
+	e.write("articles/a.txt", title+"\n\nBody.\n")
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	for i := range n {
+		fmt.Fprintf(&csv, format+"\n", i)
+	}
+	e.write("subs.csv", csv.String())
+	e.must("subscribers", "import", "subs.csv")
+	e.must("collect")
+}
+
 // parts parses a message and returns its headers and its text and HTML
 // bodies, failing unless it is multipart/alternative, text first.
 func parts(t *testing.T, raw []byte) (mail.Header, string, string) {
