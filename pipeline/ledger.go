@@ -309,3 +309,13 @@ func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Dur
 	}
 	return tx.Commit()
 }
+
+// ForgetRecipient erases the copies of a subscriber's address and name in
+// the delivery ledger (the counts and states stay).
+func (s *Store) ForgetRecipient(ctx context.Context, subscriberID int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET email = '(erased)', name = '', detail = ''
+		WHERE subscriber_id = ?`, subscriberID); err != nil {
+		return fmt.Errorf("erase ledger copies of subscriber %d: %w", subscriberID, err)
+	}
+	return nil
+}

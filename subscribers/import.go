@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 )
 
@@ -77,6 +78,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	if emailCol < 0 {
 		return rep, fmt.Errorf("import: %w", ErrBadHeader)
 	}
+	// make sure the suppression key exists before any read-only (dry-run) transaction needs it
+	if _, err := s.suppressionHash(ctx, s.db, ""); err != nil {
+		return rep, fmt.Errorf("import: %w", err)
+	}
 	seen := make(map[string]int) // address key → line, to report duplicates in the file
 	batch := make([]importRow, 0, importBatch)
 	flush := func() error {
@@ -133,7 +138,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			}
 		}
 	}
-	return rep, flush()
+	err = flush()
+	sort.SliceStable(rep.Bad, func(i, j int) bool { return rep.Bad[i].Line < rep.Bad[j].Line })
+	return rep, err
 }
 
 // importRow is one good row waiting to be written.
@@ -155,6 +162,17 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 		var id int64
 		var name string
 		err := tx.QueryRowContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`, strings.ToLower(r.email)).Scan(&id, &name)
+		if errors.Is(err, sql.ErrNoRows) {
+			var sup bool
+			if sup, err = s.suppressed(ctx, tx, r.email); err != nil {
+				return err
+			}
+			if sup {
+				rep.Bad = append(rep.Bad, RowError{Line: r.line, Email: r.email, Reason: ErrSuppressed.Error()})
+				continue
+			}
+			err = sql.ErrNoRows
+		}
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			err = nil

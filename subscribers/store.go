@@ -88,6 +88,11 @@ func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subs
 	if err != nil {
 		return Subscriber{}, err
 	}
+	if sup, err := s.suppressed(ctx, s.db, addr); err != nil {
+		return Subscriber{}, err
+	} else if sup {
+		return Subscriber{}, fmt.Errorf("add %s: %w", addr, ErrSuppressed)
+	}
 	now := s.now().UnixMilli()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)
 		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING`,

@@ -234,3 +234,38 @@ func TestRecordBounce(t *testing.T) {
 		t.Errorf("unknown id: %v", err)
 	}
 }
+
+func TestForget(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	sub, _ := s.Add(ctx, "Private@Example.com", "Pat Private", "form", "cli")
+	id, err := s.Forget(ctx, "private@example.com")
+	if err != nil || id != sub.ID {
+		t.Fatalf("Forget = %d, %v", id, err)
+	}
+	if _, err := s.GetByEmail(ctx, "private@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the erased subscriber is still there: %v", err)
+	}
+	if _, err := s.Add(ctx, "PRIVATE@example.com", "", "", "cli"); !errors.Is(err, ErrSuppressed) {
+		t.Errorf("re-adding an erased address = %v, want ErrSuppressed", err)
+	}
+	for _, dry := range []bool{true, false} {
+		rep, err := s.Import(ctx, strings.NewReader("email\nprivate@example.com\nnew@example.com\n"), ImportOptions{DryRun: dry})
+		if err != nil || rep.Added != 1 || len(rep.Bad) != 1 || rep.Bad[0].Line != 2 || !strings.Contains(rep.Bad[0].Reason, "erased") {
+			t.Errorf("dry=%v: import of an erased address: %+v, %v", dry, rep, err)
+		}
+	}
+	// nothing personal is left in the database file
+	var n int
+	s.db.QueryRow(`SELECT COUNT(*) FROM subscribers WHERE email_key LIKE '%private%' OR name LIKE '%Pat%'`).Scan(&n)
+	if n != 0 {
+		t.Error("personal data left behind")
+	}
+	// forgetting an address that is not on the list still suppresses it
+	if _, err := s.Forget(ctx, "never@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Forget unknown = %v", err)
+	}
+	if _, err := s.Add(ctx, "never@example.com", "", "", "cli"); !errors.Is(err, ErrSuppressed) {
+		t.Errorf("an address forgotten before it subscribed can be added: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,33 @@ func TestGroupHelp(t *testing.T) {
 		if _, _, code := e.run(g); code != 2 {
 			t.Errorf("%s with no subcommand: exit %d, want 2", g, code)
 		}
+	}
+}
+
+func TestSubscribersForget(t *testing.T) {
+	e := newEnv(t)
+	e.seed(3, "user%d@example.com", "A story for the forgetful")
+	e.must("send")
+	out := e.must("subscribers", "forget", "USER1@example.com")
+	if !strings.Contains(out, "erased") {
+		t.Errorf("forget: %s", out)
+	}
+	if out := e.must("subscribers", "list"); strings.Contains(out, "user1@") {
+		t.Errorf("still listed:\n%s", out)
+	}
+	if out := e.must("editions", "show", "1"); !strings.Contains(out, "3 sent") {
+		t.Errorf("the edition's counts changed:\n%s", out)
+	}
+	a := openTestApp(t)
+	if _, err := a.store.DeliveryState(context.Background(), 1, "user1@example.com"); err == nil {
+		t.Error("the ledger still holds the erased address")
+	}
+	a.Close()
+	if _, errs, code := e.run("subscribers", "add", "user1@example.com"); code != 1 || !strings.Contains(errs, "suppressed") {
+		t.Errorf("re-adding an erased address: exit %d, %s", code, errs)
+	}
+	e.write("again.csv", "email\nuser1@example.com\n")
+	if out := e.must("subscribers", "import", "again.csv"); !strings.Contains(out, "again.csv:2: address was erased") {
+		t.Errorf("import of an erased address:\n%s", out)
 	}
 }

@@ -340,10 +340,10 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 
 func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("subscribers: want add, list, remove, import or export")
+		return usagef("subscribers: want add, list, remove, forget, import or export")
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(a.stdout, "Usage: newsbrief subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | import [--dry-run] [--consent TEXT] FILE.csv | export\nRun a subcommand with --help for its flags.")
+		fmt.Fprintln(a.stdout, "Usage: newsbrief subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL | import [--dry-run] [--consent TEXT] FILE.csv | export\nRun a subcommand with --help for its flags.")
 		return nil
 	}
 	switch sub, rest := args[0], args[1:]; sub {
@@ -395,6 +395,23 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 			return err
 		}
 		fmt.Fprintf(a.stdout, "subscriber %s removed\n", pos[0])
+	case "forget":
+		pos, err := parse(newFlags("subscribers forget", "subscribers forget EMAIL", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		id, err := a.subs.Forget(ctx, pos[0])
+		switch {
+		case errors.Is(err, subscribers.ErrNotFound):
+			fmt.Fprintf(a.stdout, "%s was not on the list; it is now suppressed all the same\n", pos[0])
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := a.store.ForgetRecipient(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "subscriber %s erased: only a keyed hash is kept, so the address can't be added or imported again\n", pos[0])
 	case "import":
 		fs := newFlags("subscribers import", "subscribers import [--dry-run] [--consent TEXT] FILE.csv", stderr)
 		dry := fs.Bool("dry-run", false, "check every row and report; store nothing")

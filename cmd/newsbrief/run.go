@@ -49,7 +49,7 @@ Commands:
                                send the next edition now (resuming any unfinished one first)
   sources add URL | list | remove ID|URL
   articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID
-  subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL
+  subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL
               | import [--dry-run] [--consent TEXT] FILE.csv | export
   editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
   config                       effective configuration, secrets masked, and every variable's doc

@@ -23,3 +23,11 @@ CREATE TABLE subscriber_settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+
+-- Suppressions: addresses erased at the subscriber's request, kept only as
+-- an HMAC so they can never be added or imported again.
+CREATE TABLE suppressions (
+	hash       TEXT PRIMARY KEY,
+	reason     TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
