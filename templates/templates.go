@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"html"
 	htmltemplate "html/template"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,6 +38,7 @@ const (
 	SubjectFile = "subject.txt"
 	HTMLFile    = "digest.html"
 	TextFile    = "digest.txt"
+	PageFile    = "page.html" // the public pages (unsubscribe and the like)
 )
 
 // GmailClipBytes is the size past which Gmail clips a message's HTML.
@@ -80,6 +82,7 @@ type Set struct {
 	subject *texttemplate.Template
 	html    *htmltemplate.Template
 	text    *texttemplate.Template
+	page    *htmltemplate.Template
 	sources map[string]string // file name → where it was loaded from
 }
 
@@ -132,10 +135,31 @@ func Load(dir string) (*Set, error) {
 	if s.text, err = texttemplate.New(TextFile).Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[TextFile], err)
 	}
+	if src, err = read(PageFile); err != nil {
+		return nil, err
+	}
+	if s.page, err = htmltemplate.New(PageFile).Option("missingkey=error").Parse(src); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[PageFile], err)
+	}
 	if _, err := s.Render(Sample()); err != nil {
 		return nil, fmt.Errorf("test render: %w", err)
 	}
+	if err := s.WritePage(io.Discard, "The Daily Brief", "Title", "Message", "/action", "Button"); err != nil {
+		return nil, fmt.Errorf("test render: %w", err)
+	}
 	return s, nil
+}
+
+// WritePage renders the public page template: a title, a message and, when
+// action is not empty, a form that POSTs to action with one button.
+func (s *Set) WritePage(w io.Writer, listName, title, message, action, button string) error {
+	var b bytes.Buffer
+	if err := s.page.Execute(&b, map[string]string{"ListName": listName, "Title": title, "Message": message,
+		"Action": action, "Button": button}); err != nil {
+		return fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[PageFile], err)
+	}
+	_, err := b.WriteTo(w)
+	return err
 }
 
 // Sources tells where each template was loaded from.

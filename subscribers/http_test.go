@@ -1,0 +1,89 @@
+package subscribers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// textPages renders pages as plain text lines.
+type textPages struct{}
+
+var _ PageWriter = textPages{}
+
+func (textPages) WritePage(w io.Writer, list, title, msg, action, button string) error {
+	_, err := fmt.Fprintf(w, "%s\n%s\n%s\naction=%s button=%s\n", list, title, msg, action, button)
+	return err
+}
+
+func TestUnsubscribeHandler(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	sub, _ := s.Add(ctx, "reader@example.com", "", "", "cli")
+	tok, _ := NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	srv := httptest.NewServer(&UnsubscribeHandler{Store: s, Tokens: tok, Pages: textPages{}, ListName: "Brief"})
+	defer srv.Close()
+	good := tok.Sign(PurposeUnsubscribe, sub.ID)
+	status := func() string {
+		got, _ := s.Get(ctx, sub.ID)
+		return got.Status
+	}
+	get := func(token string) (int, string) {
+		resp, err := http.Get(srv.URL + "/unsubscribe?token=" + url.QueryEscape(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(token, body string) (int, string) {
+		resp, err := http.Post(srv.URL+"/unsubscribe?token="+url.QueryEscape(token), "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	// a GET shows a button and never unsubscribes
+	code, body := get(good)
+	if code != 200 || !strings.Contains(body, "button=Unsubscribe") || !strings.Contains(body, "action=/unsubscribe?token=") || status() != Active {
+		t.Fatalf("GET: %d %q, status %s", code, body, status())
+	}
+	// forged, altered and wrong-purpose tokens are refused plainly
+	altered := []byte(good)
+	altered[5] ^= 2
+	for _, bad := range []string{"forged", string(altered), tok.Sign(PurposeConfirm, sub.ID)} {
+		if code, body := post(bad, "List-Unsubscribe=One-Click"); code != 400 || !strings.Contains(body, "not valid") {
+			t.Errorf("POST with a bad token: %d %q", code, body)
+		}
+	}
+	if status() != Active {
+		t.Fatal("a bad token unsubscribed")
+	}
+	if code, _ := post(good, "List-Unsubscribe=Something-Else"); code != 400 || status() != Active {
+		t.Errorf("an unexpected List-Unsubscribe value was accepted: %d", code)
+	}
+	// RFC 8058 one-click POST
+	if code, body := post(good, "List-Unsubscribe=One-Click"); code != 200 || !strings.Contains(body, "You are unsubscribed") {
+		t.Fatalf("one-click POST: %d %q", code, body)
+	}
+	if status() != Unsubscribed {
+		t.Fatalf("status after one-click = %s", status())
+	}
+	// twice is fine
+	if code, _ := post(good, ""); code != 200 {
+		t.Errorf("second POST: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/unsubscribe?token="+good, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 {
+		t.Errorf("DELETE: %v %v", resp.StatusCode, err)
+	}
+}
