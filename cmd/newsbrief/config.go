@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-	"github.com/robfig/cron/v3"
 )
 
 // Config is every setting, read from NEWSBRIEF_* environment variables.
@@ -153,7 +152,7 @@ func (c *Config) Validate() error {
 	if c.Secret != "" && len(c.Secret) < 16 {
 		return badVar("NEWSBRIEF_SECRET", "is %d bytes; use 16 or more (or leave it empty to have one generated)", len(c.Secret))
 	}
-	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	parser := cronParser()
 	if _, err := parser.Parse(c.Schedule); err != nil {
 		return badVar("NEWSBRIEF_SCHEDULE", "%q: %v (want cron syntax like \"0 7 * * *\", optionally \"CRON_TZ=Europe/Berlin 0 7 * * *\")", c.Schedule, err)
 	}

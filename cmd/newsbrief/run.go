@@ -42,6 +42,7 @@ const usageText = `newsbrief: a daily e-mail news brief.
 Usage: newsbrief COMMAND [ARGS]
 
 Commands:
+  serve                        the daemon: send and collect schedules, and HTTP (health, unsubscribe, archive)
   run                          one full cycle now: collect, select, render, send; then exit
   collect                      fetch sources and read the articles folder into the article store
   preview [--to FILE]          render the next edition (FILE and FILE with .txt) without sending
@@ -79,9 +80,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	handler, ok := command(cmd)
 	if !ok {
-		if cmd == "serve" {
-			return usagef("serve is not available in this build yet: use 'newsbrief run' from cron")
-		}
 		return usagef("unknown command %q", cmd)
 	}
 	cfg, err := loadConfig()
@@ -114,6 +112,8 @@ func command(name string) (commandFunc, bool) {
 	switch name {
 	case "config":
 		return nil, true
+	case "serve":
+		return cmdServe, true
 	case "run":
 		return cmdRun, true
 	case "collect":

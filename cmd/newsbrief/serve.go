@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
+)
+
+// shutdownGrace is how long serve lets running work finish after SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+// cmdServe runs the daemon: the send and collect schedules, and the HTTP
+// server (health, readiness, unsubscribe, archive). It returns when ctx is
+// cancelled, after letting running work finish within shutdownGrace.
+func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) error {
+	fs := newFlags("serve", "serve", stderr)
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	log := a.log.With("component", "serve")
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return &configError{msg: fmt.Sprintf("NEWSBRIEF_HTTP_ADDR: listen on %s: %v", a.cfg.HTTPAddr, err)}
+	}
+	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
+
+	// jobs run with their own context, cancelled only after the grace period
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	sched := cron.New(cron.WithParser(cronParser()), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
+	if _, err := sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "collect", func(ctx context.Context) error { return collect(ctx, a) }) }); err != nil {
+		return &configError{msg: "NEWSBRIEF_COLLECT_SCHEDULE: " + err.Error()}
+	}
+	if _, err := sched.AddFunc(a.cfg.Schedule, func() {
+		a.job(jobCtx, "send", func(ctx context.Context) error {
+			if err := collect(ctx, a); err != nil && !errors.Is(err, pipeline.ErrSourcesFailed) {
+				return err
+			}
+			return send(ctx, a, pipeline.SendOptions{})
+		})
+	}); err != nil {
+		return &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
+	}
+	sched.Start()
+	log.Info("serving", "addr", ln.Addr().String(), "schedule", a.cfg.Schedule, "collect_schedule", a.cfg.CollectSchedule)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		sched.Stop()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	// two phases: stop taking work, give running work the grace period, then cancel
+	log.Info("shutting down", "grace", shutdownGrace)
+	stopped := sched.Stop()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", slog.Any("error", err))
+	}
+	select {
+	case <-stopped.Done():
+	case <-shutCtx.Done():
+		log.Warn("running jobs did not finish within the grace period; cancelling them")
+		cancelJobs()
+		<-stopped.Done()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// job runs one scheduled job, logging its outcome.
+func (a *app) job(ctx context.Context, name string, fn func(context.Context) error) {
+	start := time.Now()
+	log := a.log.With("component", "job", "job", name)
+	err := fn(ctx)
+	switch {
+	case err == nil:
+		log.Info("job done", "duration", time.Since(start).Round(time.Millisecond))
+	case errors.Is(err, pipeline.ErrBusy):
+		log.Warn("job skipped: another process is sending from this database", slog.Any("error", err))
+	default:
+		log.Error("job failed", "duration", time.Since(start).Round(time.Millisecond), slog.Any("error", err))
+	}
+}
+
+// cronParser accepts the standard five fields, descriptors such as
+// @daily, and a CRON_TZ= prefix.
+func cronParser() cron.Parser {
+	return cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, slog.Any("error", err))...)
+}
+
+// routes is the HTTP surface of serve.
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", a.readyz)
+	unsub := &subscribers.UnsubscribeHandler{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, ListName: a.cfg.ListName,
+		Log: a.log.With("component", "unsubscribe")}
+	mux.Handle("/unsubscribe", unsub)
+	mux.HandleFunc("GET /archive/{id}", a.archive)
+	return logRequests(a.log.With("component", "http"), mux)
+}
+
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.db.PingContext(ctx); err != nil {
+		http.Error(w, "database not reachable", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// archive serves a past edition as a reader sees it ("view in browser"),
+// with no one's personal parts.
+func (a *app) archive(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		http.NotFound(w, r)
+		return
+	}
+	ed, err := a.store.Edition(r.Context(), id)
+	if errors.Is(err, pipeline.ErrNotFound) || (err == nil && ed.Status == pipeline.EditionCancelled) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, "edition could not be loaded", http.StatusInternalServerError)
+		return
+	}
+	rendered, err := renderer{set: a.tmpl, cfg: a.cfg}.Render(r.Context(), ed)
+	if err != nil {
+		http.Error(w, "edition could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	body, _ := rendered.Personalize(pipeline.Recipient{}, a.cfg.BaseURL+"/unsubscribe")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")
+	io.WriteString(w, body)
+}
+
+// logRequests logs one line per request: method, path (never the query,
+// which carries tokens), status and duration.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.Info("request", "method", r.Method, "path", html.EscapeString(r.URL.Path), "status", sw.status,
+			"duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}

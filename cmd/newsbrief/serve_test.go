@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/internal/smtptest"
+)
+
+// TestOneClickUnsubscribeFromTheMessage sends an edition over SMTP, takes
+// the List-Unsubscribe URL from the very message the relay received, POSTs
+// the RFC 8058 body to it (served over https), and checks that the next
+// edition does not go to that address.
+func TestOneClickUnsubscribeFromTheMessage(t *testing.T) {
+	var handler http.Handler
+	var mu sync.Mutex
+	web := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := handler
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer web.Close()
+	relay := smtptest.Start(t)
+	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
+		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
+	e.seed(3, "reader%d@example.com", "First edition story")
+	e.must("send")
+	a := openTestApp(t)
+	defer a.Close()
+	mu.Lock()
+	handler = a.routes()
+	mu.Unlock()
+
+	var unsubURL string
+	for _, m := range relay.Messages() {
+		if m.To[0] != "reader1@example.com" {
+			continue
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := msg.Header.Get("List-Unsubscribe")
+		if msg.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+			t.Fatalf("no one-click header: %q", msg.Header.Get("List-Unsubscribe-Post"))
+		}
+		unsubURL = strings.Trim(strings.Split(h, ",")[0], "<> ")
+	}
+	if !strings.HasPrefix(unsubURL, web.URL+"/unsubscribe?token=") {
+		t.Fatalf("List-Unsubscribe URL %q", unsubURL)
+	}
+	// what a mailbox provider does: a POST with the RFC 8058 body, no cookie
+	resp, err := web.Client().Post(unsubURL, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "You are unsubscribed") {
+		t.Fatalf("one-click POST: %d %s", resp.StatusCode, body)
+	}
+
+	e.write("articles/b.txt", "Second edition story\n\nMore.\n")
+	e.must("run")
+	got := relay.ByRecipient()
+	if got["reader1@example.com"] != 1 || got["reader0@example.com"] != 2 || got["reader2@example.com"] != 2 {
+		t.Fatalf("after the unsubscribe: %v (reader1 must have only the first edition)", got)
+	}
+}
+
+func TestServeRoutes(t *testing.T) {
+	e := newEnv(t)
+	e.seed(2, "reader%d@example.com", "Archived story")
+	e.must("send")
+	a := openTestApp(t)
+	defer a.Close()
+	srv := httptest.NewServer(a.routes())
+	defer srv.Close()
+	for _, tt := range []struct {
+		path     string
+		code     int
+		contains string
+		absent   string
+	}{
+		{"/healthz", 200, "ok", ""},
+		{"/readyz", 200, "ready", ""},
+		{"/archive/1", 200, "Archived story", "reader0@example.com"},
+		{"/archive/2", 404, "", ""},
+		{"/archive/x", 404, "", ""},
+		{"/unsubscribe", 200, "link at the bottom", ""},
+		{"/unsubscribe?token=forged", 400, "not valid", ""},
+	} {
+		resp, err := http.Get(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.contains) || (tt.absent != "" && strings.Contains(string(b), tt.absent)) {
+			t.Errorf("GET %s: %d, want %d containing %q:\n%.300s", tt.path, resp.StatusCode, tt.code, tt.contains, b)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeStartsAndStopsOnSignal(t *testing.T) {
+	newEnv(t, "NEWSBRIEF_HTTP_ADDR", "127.0.0.1:0", "NEWSBRIEF_LOG_LEVEL", "info")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, &out, &errb) }()
+	var addr string
+	for i := 0; i < 100 && addr == ""; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if _, rest, ok := strings.Cut(out.String(), "listening on "); ok {
+			addr = strings.TrimSpace(rest)
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
+	}
+	resp, err := http.Get(addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel() // what SIGTERM does through signal.NotifyContext
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errb.String(), "stopped") {
+		t.Errorf("no shutdown log:\n%s", errb.String())
+	}
+}
