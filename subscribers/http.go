@@ -14,6 +14,9 @@ import (
 // package satisfies it.
 type PageWriter interface {
 	WritePage(w io.Writer, listName, title, message, action, button string) error
+	// WriteForm is WritePage with the subscribe form's fields: email,
+	// name, and "website", a hidden field only bots fill in.
+	WriteForm(w io.Writer, listName, title, message, action, button string) error
 }
 
 // UnsubscribeHandler serves /unsubscribe?token=…: GET shows a page with a
@@ -30,10 +33,7 @@ type UnsubscribeHandler struct {
 }
 
 func (h *UnsubscribeHandler) page(w http.ResponseWriter, status int, title, msg, action, button string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	setPageHeaders(w)
 	w.WriteHeader(status)
 	if err := h.Pages.WritePage(w, h.ListName, title, msg, action, button); err != nil && h.Log != nil {
 		h.Log.Error("unsubscribe page", slog.Any("error", err))

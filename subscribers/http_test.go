@@ -21,6 +21,10 @@ func (textPages) WritePage(w io.Writer, list, title, msg, action, button string)
 	return err
 }
 
+func (p textPages) WriteForm(w io.Writer, list, title, msg, action, button string) error {
+	return p.WritePage(w, list, title, msg+" [form]", action, button)
+}
+
 func TestUnsubscribeHandler(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()

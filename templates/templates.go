@@ -153,9 +153,19 @@ func Load(dir string) (*Set, error) {
 // WritePage renders the public page template: a title, a message and, when
 // action is not empty, a form that POSTs to action with one button.
 func (s *Set) WritePage(w io.Writer, listName, title, message, action, button string) error {
+	return s.writePage(w, listName, title, message, action, button, false)
+}
+
+// WriteForm renders the public page template with the subscribe form's
+// fields (e-mail address, name, and a hidden field that bots fill in).
+func (s *Set) WriteForm(w io.Writer, listName, title, message, action, button string) error {
+	return s.writePage(w, listName, title, message, action, button, true)
+}
+
+func (s *Set) writePage(w io.Writer, listName, title, message, action, button string, fields bool) error {
 	var b bytes.Buffer
-	if err := s.page.Execute(&b, map[string]string{"ListName": listName, "Title": title, "Message": message,
-		"Action": action, "Button": button}); err != nil {
+	if err := s.page.Execute(&b, map[string]any{"ListName": listName, "Title": title, "Message": message,
+		"Action": action, "Button": button, "Fields": fields}); err != nil {
 		return fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[PageFile], err)
 	}
 	_, err := b.WriteTo(w)

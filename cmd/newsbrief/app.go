@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"os"
@@ -121,14 +122,31 @@ func (a *app) deliverer() *pipeline.Deliverer {
 }
 
 // sender is the SMTP relay when NEWSBRIEF_SMTP_HOST is set, else the outbox.
-func (a *app) sender() pipeline.Sender {
+func (a *app) sender() mailSender {
 	if a.cfg.SMTPHost == "" {
 		ob := mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
-		return mailSender(func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) })
+		return func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) }
 	}
 	s := mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
 		Password: a.cfg.SMTPPassword, TLS: a.cfg.SMTPTLS, Timeout: a.cfg.SMTPTimeout, MaxPerConn: a.cfg.SMTPMaxPerConn}, a.identity)
-	return mailSender(func(ctx context.Context) (mailConn, error) { return s.Open(ctx) })
+	return func(ctx context.Context) (mailConn, error) { return s.Open(ctx) }
+}
+
+// SendConfirmation mails the double opt-in link (subscribers.ConfirmationMailer).
+func (a *app) SendConfirmation(ctx context.Context, to, name, link string) error {
+	c, err := a.sender()(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	text := "Hello,\n\nsomeone, probably you, asked to receive " + a.cfg.ListName + " at this address.\n\n" +
+		"To confirm, open this link and press the button:\n" + link + "\n\n" +
+		"If it was not you, ignore this message: without confirmation you will get nothing more.\n"
+	htmlBody := "<p>Hello,</p><p>someone, probably you, asked to receive " + html.EscapeString(a.cfg.ListName) +
+		" at this address.</p><p><a href=\"" + html.EscapeString(link) + "\">Confirm your subscription</a></p>" +
+		"<p>If it was not you, ignore this message: without confirmation you will get nothing more.</p>"
+	return c.Send(ctx, &mailer.Message{ToEmail: to, ToName: name, Subject: "Confirm your subscription to " + a.cfg.ListName,
+		Text: text, HTML: htmlBody})
 }
 
 // version is the module version and VCS revision the binary was built from.

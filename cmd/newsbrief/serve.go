@@ -123,6 +123,10 @@ func (a *app) routes() http.Handler {
 	unsub := &subscribers.UnsubscribeHandler{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, ListName: a.cfg.ListName,
 		Log: a.log.With("component", "unsubscribe")}
 	mux.Handle("/unsubscribe", unsub)
+	optin := &subscribers.OptIn{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, Mailer: a, BaseURL: a.cfg.BaseURL,
+		ListName: a.cfg.ListName, ConfirmTTL: 72 * time.Hour, Log: a.log.With("component", "subscribe"),
+		Wording: "I want to receive " + a.cfg.ListName + " by e-mail and can unsubscribe at any time."}
+	optin.Register(mux)
 	mux.HandleFunc("GET /archive/{id}", a.archive)
 	return logRequests(a.log.With("component", "http"), mux)
 }

@@ -160,3 +160,57 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		t.Errorf("no shutdown log:\n%s", errb.String())
 	}
 }
+
+// TestSubscribeConfirmReceive: the public form, the confirmation mail on a
+// real SMTP server, the link in it, the button, and then the next edition.
+func TestSubscribeConfirmReceive(t *testing.T) {
+	var handler http.Handler
+	var mu sync.Mutex
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := handler
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer web.Close()
+	relay := smtptest.Start(t)
+	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
+		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
+	a := openTestApp(t)
+	defer a.Close()
+	mu.Lock()
+	handler = a.routes()
+	mu.Unlock()
+
+	resp, err := http.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	msgs := relay.Messages()
+	if len(msgs) != 1 || msgs[0].To[0] != "fresh@example.com" {
+		t.Fatalf("confirmation mails: %+v", msgs)
+	}
+	_, text, _ := parts(t, msgs[0].Data)
+	i := strings.Index(text, web.URL+"/confirm?token=")
+	if i < 0 {
+		t.Fatalf("no confirmation link in:\n%s", text)
+	}
+	link := strings.Fields(text[i:])[0]
+	// not yet subscribed: an edition now does not reach them
+	e.seed(0, "%d", "Before confirming")
+	e.must("send")
+	if relay.ByRecipient()["fresh@example.com"] != 1 {
+		t.Fatal("a pending subscriber received an edition")
+	}
+	resp, err = http.Post(link, "application/x-www-form-urlencoded", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("confirm: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	e.write("articles/b.txt", "After confirming\n\nNews.\n")
+	e.must("run")
+	if got := relay.ByRecipient()["fresh@example.com"]; got != 2 {
+		t.Fatalf("fresh@example.com has %d messages, want the confirmation and one edition", got)
+	}
+}

@@ -6,12 +6,16 @@ CREATE TABLE subscribers (
 	email           TEXT NOT NULL,
 	email_key       TEXT NOT NULL UNIQUE,
 	name            TEXT NOT NULL DEFAULT '',
-	status          TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+	status          TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
 	consent         TEXT NOT NULL DEFAULT '',   -- what they agreed to, or where the consent came from
 	via             TEXT NOT NULL DEFAULT '',   -- cli | import | form | api
 	created_at      INTEGER NOT NULL,
 	updated_at      INTEGER NOT NULL,
 	unsubscribed_at INTEGER NOT NULL DEFAULT 0,
+	consent_at      INTEGER NOT NULL DEFAULT 0,   -- when they agreed (the confirmation, for double opt-in)
+	consent_ip      TEXT NOT NULL DEFAULT '',
+	consent_ua      TEXT NOT NULL DEFAULT '',
+	confirm_sent_at INTEGER NOT NULL DEFAULT 0,   -- last confirmation mail, for the rate limit
 	bounces         INTEGER NOT NULL DEFAULT 0,   -- soft bounces since the last delivery problem was cleared
 	bounced_at      INTEGER NOT NULL DEFAULT 0,
 	last_bounce     TEXT NOT NULL DEFAULT ''      -- code and text of the last bounce
