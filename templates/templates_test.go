@@ -30,7 +30,9 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func TestDefaultTemplatesGolden(t *testing.T) {
+// renderSample loads the default templates and renders Sample().
+func renderSample(t *testing.T) *Rendered {
+	t.Helper()
 	s, err := Load("")
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +41,11 @@ func TestDefaultTemplatesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestDefaultTemplatesGolden(t *testing.T) {
+	r := renderSample(t)
 	html, text := r.Personalize(Personal{Name: "Ada", Email: "ada@example.com", UnsubscribeURL: "https://brief.example/unsubscribe?token=t&x=1"})
 	golden(t, "sample.subject.txt", r.Subject+"\n")
 	golden(t, "sample.html", html)
@@ -49,14 +56,7 @@ func TestDefaultTemplatesGolden(t *testing.T) {
 }
 
 func TestPersonalizeEscapes(t *testing.T) {
-	s, err := Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Render(Sample())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := renderSample(t)
 	p := Personal{Name: `<script>alert("x")</script>`, Email: "a&b@example.com", UnsubscribeURL: `https://x.example/u?t="><script>`}
 	html, text := r.Personalize(p)
 	if strings.Contains(html, "<script>") || strings.Contains(html, `"><script>`) {

@@ -16,20 +16,38 @@ import (
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
+// lateServer starts a test server (https when tls) whose handler is set
+// later: its URL must be in the configuration the handler is built from.
+func lateServer(t *testing.T, tls bool) (*httptest.Server, func(http.Handler)) {
+	t.Helper()
+	var mu sync.Mutex
+	var handler http.Handler = http.NotFoundHandler()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cur := handler
+		mu.Unlock()
+		cur.ServeHTTP(w, r)
+	})
+	srv := httptest.NewUnstartedServer(h)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv, func(next http.Handler) {
+		mu.Lock()
+		handler = next
+		mu.Unlock()
+	}
+}
+
 // TestOneClickUnsubscribeFromTheMessage sends an edition over SMTP, takes
 // the List-Unsubscribe URL from the very message the relay received, POSTs
 // the RFC 8058 body to it (served over https), and checks that the next
 // edition does not go to that address.
 func TestOneClickUnsubscribeFromTheMessage(t *testing.T) {
-	var handler http.Handler
-	var mu sync.Mutex
-	web := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		h := handler
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	defer web.Close()
+	web, setHandler := lateServer(t, true)
 	relay := smtptest.Start(t)
 	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
@@ -37,9 +55,7 @@ func TestOneClickUnsubscribeFromTheMessage(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
-	mu.Lock()
-	handler = a.routes()
-	mu.Unlock()
+	setHandler(a.routes())
 
 	var unsubURL string
 	for _, m := range relay.Messages() {
@@ -164,23 +180,13 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 // TestSubscribeConfirmReceive: the public form, the confirmation mail on a
 // real SMTP server, the link in it, the button, and then the next edition.
 func TestSubscribeConfirmReceive(t *testing.T) {
-	var handler http.Handler
-	var mu sync.Mutex
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		h := handler
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	defer web.Close()
+	web, setHandler := lateServer(t, false)
 	relay := smtptest.Start(t)
 	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
 	a := openTestApp(t)
 	defer a.Close()
-	mu.Lock()
-	handler = a.routes()
-	mu.Unlock()
+	setHandler(a.routes())
 
 	resp, err := http.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})
 	if err != nil || resp.StatusCode != 200 {
