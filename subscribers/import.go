@@ -15,7 +15,10 @@ import (
 // ImportOptions change what Import does.
 type ImportOptions struct {
 	DryRun  bool   // check every row, store nothing
-	Consent string // recorded as where the consent came from
+	Consent string // where the consent came from; with it new rows are active, without it pending
+	// Pending, if set, is called for each new pending subscriber (after
+	// its batch is committed), so the caller can mail a confirmation.
+	Pending func(id int64, email, name string) error
 }
 
 // RowError is one bad import row.
@@ -30,6 +33,7 @@ func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.R
 // ImportReport tells what an import did (or, on a dry run, would do).
 type ImportReport struct {
 	Added     int
+	Pending   int // of Added: waiting for their confirmation (no --consent)
 	Updated   int // existing subscribers whose name changed
 	Unchanged int // already on the list as given
 	Bad       []RowError
@@ -158,6 +162,11 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 	}
 	defer tx.Rollback()
 	now := s.now().UnixMilli()
+	type newPending struct {
+		id          int64
+		email, name string
+	}
+	var pending []newPending
 	for _, r := range batch {
 		var id int64
 		var name string
@@ -177,9 +186,20 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 		case errors.Is(err, sql.ErrNoRows):
 			err = nil
 			rep.Added++
+			status, consentAt, sentAt := Active, now, int64(0)
+			if opts.Consent == "" {
+				status, consentAt, sentAt = Pending, 0, now
+				rep.Pending++
+			}
 			if !opts.DryRun {
-				_, err = tx.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)
-					VALUES (?, ?, ?, 'active', ?, 'import', ?, ?)`, r.email, strings.ToLower(r.email), r.name, opts.Consent, now, now)
+				var res sql.Result
+				res, err = tx.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via,
+					consent_at, confirm_sent_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)`,
+					r.email, strings.ToLower(r.email), r.name, status, opts.Consent, consentAt, sentAt, now, now)
+				if err == nil && status == Pending {
+					id, _ := res.LastInsertId()
+					pending = append(pending, newPending{id, r.email, r.name})
+				}
 			}
 		case err != nil:
 		case r.name != "" && r.name != name:
@@ -199,6 +219,13 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("import: %w", err)
+	}
+	if opts.Pending != nil {
+		for _, p := range pending {
+			if err := opts.Pending(p.id, p.email, p.name); err != nil {
+				return fmt.Errorf("import: confirmation to %s: %w", p.email, err)
+			}
+		}
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ var migrations embed.FS
 const (
 	Active       = "active"
 	Unsubscribed = "unsubscribed"
-	Bounced      = "bounced" // the relay said the mailbox does not exist (or kept refusing it)
+	Bounced      = "bounced"    // the relay said the mailbox does not exist (or kept refusing it)
+	Complained   = "complained" // the recipient reported a message as spam
 )
 
 // Sentinel errors; test with errors.Is.
@@ -260,4 +261,20 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// RecordComplaint marks a subscriber who reported a message as spam: they
+// are never mailed again and an import does not bring them back. It
+// returns ErrNotFound for an unknown address.
+func (s *Store) RecordComplaint(ctx context.Context, email, detail string) error {
+	now := s.now().UnixMilli()
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET status = 'complained', last_bounce = ?, updated_at = ?
+		WHERE email_key = ?`, truncate("complaint: "+detail, 500), now, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return fmt.Errorf("record complaint: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("record complaint for %s: %w", email, ErrNotFound)
+	}
+	return nil
 }

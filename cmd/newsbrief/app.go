@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -130,6 +131,11 @@ func (a *app) sender() mailSender {
 	s := mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
 		Password: a.cfg.SMTPPassword, TLS: a.cfg.SMTPTLS, Timeout: a.cfg.SMTPTimeout, MaxPerConn: a.cfg.SMTPMaxPerConn}, a.identity)
 	return func(ctx context.Context) (mailConn, error) { return s.Open(ctx) }
+}
+
+// confirmURL is the double opt-in link of a subscriber.
+func (a *app) confirmURL(id int64) string {
+	return a.cfg.BaseURL + "/confirm?token=" + url.QueryEscape(a.tokens.Sign(subscribers.PurposeConfirm, id))
 }
 
 // SendConfirmation mails the double opt-in link (subscribers.ConfirmationMailer).

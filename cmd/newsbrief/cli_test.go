@@ -171,7 +171,7 @@ func TestSendDryRunAndTest(t *testing.T) {
 	e := newEnv(t)
 	e.write("articles/a.md", "---\ntitle: Dry run story\n---\nBody text.\n")
 	e.write("subs.csv", "email,name\na@example.com,A\nb@example.com,B\n")
-	e.must("subscribers", "import", "subs.csv")
+	e.must("subscribers", "import", "--consent", "test list", "subs.csv")
 	e.must("collect")
 	out := e.must("send", "--dry-run")
 	if !strings.Contains(out, "would go to 2 subscribers with 1 articles") {
@@ -283,5 +283,37 @@ func TestSubscribersForget(t *testing.T) {
 	e.write("again.csv", "email\nuser1@example.com\n")
 	if out := e.must("subscribers", "import", "again.csv"); !strings.Contains(out, "again.csv:2: address was erased") {
 		t.Errorf("import of an erased address:\n%s", out)
+	}
+}
+
+func TestImportWithoutConsentAsksForConfirmation(t *testing.T) {
+	e := newEnv(t)
+	e.write("subs.csv", "email,name\nada@example.com,Ada\nbob@example.com,Bob\n")
+	out := e.must("subscribers", "import", "--dry-run", "subs.csv")
+	if !strings.Contains(out, "2 added") {
+		t.Errorf("dry run: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "outbox")); err == nil {
+		t.Fatal("a dry run mailed confirmations")
+	}
+	out = e.must("subscribers", "import", "subs.csv")
+	if !strings.Contains(out, "2 of the added are pending") {
+		t.Errorf("import: %s", out)
+	}
+	emls, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	if len(emls) != 2 {
+		t.Fatalf("%d confirmation mails, want 2", len(emls))
+	}
+	raw, _ := os.ReadFile(emls[0])
+	if !strings.Contains(string(raw), "/confirm?token=3D") && !strings.Contains(string(raw), "/confirm?token=") {
+		t.Errorf("no confirmation link in:\n%s", raw)
+	}
+	if out := e.must("subscribers", "list", "--status", "pending"); strings.Count(out, "@example.com") != 2 {
+		t.Errorf("pending subscribers:\n%s", out)
+	}
+	// pending subscribers get no edition
+	e.write("articles/a.txt", "A story\n\nBody.\n")
+	if out := e.must("run"); !strings.Contains(out, "no recipients") {
+		t.Errorf("run with only pending subscribers:\n%s", out)
 	}
 }

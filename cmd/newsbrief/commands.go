@@ -364,7 +364,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		}
 		fmt.Fprintf(a.stdout, "subscriber %d added: %s\n", s.ID, s.Email)
 	case "list":
-		fs := newFlags("subscribers list", "subscribers list [--status active|unsubscribed|bounced]", stderr)
+		fs := newFlags("subscribers list", "subscribers list [--status pending|active|unsubscribed|bounced|complained]", stderr)
 		status := fs.String("status", "", "only subscribers with this status")
 		if _, err := parse(fs, rest, 0, 0); err != nil {
 			return err
@@ -415,7 +415,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 	case "import":
 		fs := newFlags("subscribers import", "subscribers import [--dry-run] [--consent TEXT] FILE.csv", stderr)
 		dry := fs.Bool("dry-run", false, "check every row and report; store nothing")
-		consent := fs.String("consent", "", "where the consent of these subscribers came from (recorded with each)")
+		consent := fs.String("consent", "", "where these subscribers' consent came from (recorded with each); without it new subscribers are pending and get a confirmation mail")
 		pos, err := parse(fs, rest, 1, 1)
 		if err != nil {
 			return err
@@ -425,7 +425,14 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 			return fmt.Errorf("subscribers import: %w", err)
 		}
 		defer f.Close()
-		rep, err := a.subs.Import(ctx, f, subscribers.ImportOptions{DryRun: *dry, Consent: *consent})
+		opts := subscribers.ImportOptions{DryRun: *dry, Consent: *consent}
+		if *consent == "" && !*dry {
+			// no recorded consent: each new subscriber is pending and gets a confirmation mail
+			opts.Pending = func(id int64, email, name string) error {
+				return a.SendConfirmation(ctx, email, name, a.confirmURL(id))
+			}
+		}
+		rep, err := a.subs.Import(ctx, f, opts)
 		for _, b := range rep.Bad {
 			fmt.Fprintf(a.stdout, "%s:%d: %s\n", pos[0], b.Line, b.Reason)
 		}
@@ -440,6 +447,9 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 			prefix = "dry run, nothing stored: "
 		}
 		fmt.Fprintf(a.stdout, "%s%d added, %d updated, %d unchanged, %d bad rows\n", prefix, rep.Added, rep.Updated, rep.Unchanged, len(rep.Bad))
+		if rep.Pending > 0 {
+			fmt.Fprintf(a.stdout, "%d of the added are pending: without --consent each gets a confirmation mail and receives editions only once confirmed\n", rep.Pending)
+		}
 	case "export":
 		if _, err := parse(newFlags("subscribers export", "subscribers export", stderr), rest, 0, 0); err != nil {
 			return err

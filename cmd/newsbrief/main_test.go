@@ -88,7 +88,7 @@ func (e *env) seed(n int, format, title string) {
 		fmt.Fprintf(&csv, format+"\n", i)
 	}
 	e.write("subs.csv", csv.String())
-	e.must("subscribers", "import", "subs.csv")
+	e.must("subscribers", "import", "--consent", "test list", "subs.csv")
 	e.must("collect")
 }
 
@@ -191,7 +191,7 @@ func TestRunEndToEndOverSMTP(t *testing.T) {
 	)
 	e.write("articles/lighthouse.md", "---\ntitle: Lighthouse keeper retires after forty years\nurl: https://example.org/lighthouse\n---\nHe climbed 120 steps every night.\n")
 	e.write("subs.csv", "email,name\nada@example.com,Ada\nbob@example.com,Bob\ncy@example.com,\ngone@example.com,Gone\n")
-	e.must("subscribers", "import", "subs.csv")
+	e.must("subscribers", "import", "--consent", "test list", "subs.csv")
 	e.must("subscribers", "remove", "gone@example.com")
 	e.must("subscribers", "add", "late@example.com")
 	// unsubscribe one through the store, as the unsubscribe link would
@@ -269,7 +269,7 @@ func TestRunReportsTemporaryAndPermanentFailures(t *testing.T) {
 		"NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port), "NEWSBRIEF_SMTP_TLS", "none")
 	e.write("articles/one.txt", "One story\n\nIts body.\n")
 	e.write("subs.csv", "email\na@example.com\nbusy@example.com\nb@example.com\nnobody@example.com\nc@example.com\n")
-	e.must("subscribers", "import", "subs.csv")
+	e.must("subscribers", "import", "--consent", "test list", "subs.csv")
 	out := e.must("run")
 	for _, want := range []string{"3 sent", "1 deferred", "1 failed", "busy@example.com", "451", "nobody@example.com", "550", "no such user"} {
 		if !strings.Contains(out, want) {

@@ -6,7 +6,7 @@ CREATE TABLE subscribers (
 	email           TEXT NOT NULL,
 	email_key       TEXT NOT NULL UNIQUE,
 	name            TEXT NOT NULL DEFAULT '',
-	status          TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+	status          TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
 	consent         TEXT NOT NULL DEFAULT '',   -- what they agreed to, or where the consent came from
 	via             TEXT NOT NULL DEFAULT '',   -- cli | import | form | api
 	created_at      INTEGER NOT NULL,
