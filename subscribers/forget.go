@@ -20,29 +20,46 @@ var ErrSuppressed = errors.New("address was erased at its owner's request and st
 // generated once and kept in the database, so the stored hashes cannot be
 // reversed by hashing guessed addresses without the database's key.
 func (s *Store) suppressionHash(ctx context.Context, q querier, addr string) (string, error) {
-	var key string
-	err := q.QueryRowContext(ctx, `SELECT value FROM subscriber_settings WHERE key = 'suppression_key'`).Scan(&key)
-	if errors.Is(err, sql.ErrNoRows) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO subscriber_settings (key, value) VALUES ('suppression_key', ?)
-			ON CONFLICT(key) DO NOTHING`, hex.EncodeToString(b)); err != nil {
-			return "", err
-		}
-		return s.suppressionHash(ctx, q, addr)
-	}
+	key, err := s.suppressionKey(ctx, q)
 	if err != nil {
 		return "", err
 	}
-	k, err := hex.DecodeString(key)
-	if err != nil {
-		return "", fmt.Errorf("suppression key: %w", err)
-	}
-	m := hmac.New(sha256.New, k)
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(strings.ToLower(strings.TrimSpace(addr))))
 	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// suppressionKey loads (generating it the first time) the key of the
+// suppression hashes; it never changes, so it is kept once loaded.
+func (s *Store) suppressionKey(ctx context.Context, q querier) ([]byte, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.supKey != nil {
+		return s.supKey, nil
+	}
+	var hexKey string
+	err := q.QueryRowContext(ctx, `SELECT value FROM subscriber_settings WHERE key = 'suppression_key'`).Scan(&hexKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		// another process may have raced us: keep whichever was stored first
+		if _, err := q.ExecContext(ctx, `INSERT INTO subscriber_settings (key, value) VALUES ('suppression_key', ?)
+			ON CONFLICT(key) DO NOTHING`, hex.EncodeToString(b)); err != nil {
+			return nil, err
+		}
+		err = q.QueryRowContext(ctx, `SELECT value FROM subscriber_settings WHERE key = 'suppression_key'`).Scan(&hexKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := hex.DecodeString(hexKey)
+	if err != nil {
+		return nil, fmt.Errorf("suppression key: %w", err)
+	}
+	s.supKey = k
+	return k, nil
 }
 
 // querier is what *sql.DB and *sql.Tx share.

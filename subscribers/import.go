@@ -86,13 +86,27 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	if _, err := s.suppressionHash(ctx, s.db, ""); err != nil {
 		return rep, fmt.Errorf("import: %w", err)
 	}
-	seen := make(map[string]int) // address key → line, to report duplicates in the file
+	// One pinned connection with a temporary table of the addresses seen so
+	// far (kept on disk by SQLite, not in memory), so duplicates are found
+	// and reported by line at any file size in flat memory.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("import: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_seen (key TEXT PRIMARY KEY, line INTEGER NOT NULL)`); err != nil {
+		return rep, fmt.Errorf("import: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.import_seen`)
+	if _, err := conn.ExecContext(ctx, `DELETE FROM temp.import_seen`); err != nil {
+		return rep, fmt.Errorf("import: %w", err)
+	}
 	batch := make([]importRow, 0, importBatch)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := s.importBatch(ctx, batch, opts, &rep)
+		err := s.importBatch(ctx, conn, batch, opts, &rep)
 		batch = batch[:0]
 		return err
 	}
@@ -129,12 +143,6 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				continue
 			}
 		}
-		key := strings.ToLower(addr)
-		if first, dup := seen[key]; dup {
-			rep.Bad = append(rep.Bad, RowError{Line: line, Email: addr, Reason: fmt.Sprintf("duplicate of line %d", first)})
-			continue
-		}
-		seen[key] = line
 		batch = append(batch, importRow{line, addr, name})
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
@@ -155,28 +163,64 @@ type importRow struct {
 
 // importBatch upserts one batch in one transaction; on a dry run it only
 // reads, to count what would change.
-func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportOptions, rep *ImportReport) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: opts.DryRun})
+func (s *Store) importBatch(ctx context.Context, conn *sql.Conn, batch []importRow, opts ImportOptions, rep *ImportReport) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now().UnixMilli()
+	// statements prepared once per batch, not once per row
+	seenStmt, err := tx.PrepareContext(ctx, `INSERT INTO temp.import_seen (key, line) VALUES (?, ?)
+		ON CONFLICT(key) DO UPDATE SET key = key RETURNING line`)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer seenStmt.Close()
+	findStmt, err := tx.PrepareContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer findStmt.Close()
+	insStmt, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via,
+		consent_at, confirm_sent_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer insStmt.Close()
+	supStmt, err := tx.PrepareContext(ctx, `SELECT COUNT(*) FROM suppressions WHERE hash = ?`)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer supStmt.Close()
 	type newPending struct {
 		id          int64
 		email, name string
 	}
 	var pending []newPending
 	for _, r := range batch {
+		var first int
+		err := seenStmt.QueryRowContext(ctx, strings.ToLower(r.email), r.line).Scan(&first)
+		if err != nil {
+			return fmt.Errorf("import line %d: %w", r.line, err)
+		}
+		if first != r.line {
+			rep.Bad = append(rep.Bad, RowError{Line: r.line, Email: r.email, Reason: fmt.Sprintf("duplicate of line %d", first)})
+			continue
+		}
 		var id int64
 		var name string
-		err := tx.QueryRowContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`, strings.ToLower(r.email)).Scan(&id, &name)
+		err = findStmt.QueryRowContext(ctx, strings.ToLower(r.email)).Scan(&id, &name)
 		if errors.Is(err, sql.ErrNoRows) {
-			var sup bool
-			if sup, err = s.suppressed(ctx, tx, r.email); err != nil {
-				return err
+			h, err := s.suppressionHash(ctx, tx, r.email)
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
 			}
-			if sup {
+			var sup int
+			if err := supStmt.QueryRowContext(ctx, h).Scan(&sup); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			if sup > 0 {
 				rep.Bad = append(rep.Bad, RowError{Line: r.line, Email: r.email, Reason: ErrSuppressed.Error()})
 				continue
 			}
@@ -193,9 +237,8 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 			}
 			if !opts.DryRun {
 				var res sql.Result
-				res, err = tx.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via,
-					consent_at, confirm_sent_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)`,
-					r.email, strings.ToLower(r.email), r.name, status, opts.Consent, consentAt, sentAt, now, now)
+				res, err = insStmt.ExecContext(ctx, r.email, strings.ToLower(r.email), r.name, status, opts.Consent,
+					consentAt, sentAt, now, now)
 				if err == nil && status == Pending {
 					id, _ := res.LastInsertId()
 					pending = append(pending, newPending{id, r.email, r.name})
@@ -214,9 +257,7 @@ func (s *Store) importBatch(ctx context.Context, batch []importRow, opts ImportO
 			return fmt.Errorf("import line %d: %w", r.line, err)
 		}
 	}
-	if opts.DryRun {
-		return nil
-	}
+	// on a dry run only the temporary table was written
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

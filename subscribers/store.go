@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
@@ -47,6 +48,9 @@ type Subscriber struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	UnsubscribedAt time.Time
+	ConsentAt      time.Time // when they agreed (confirmed, for double opt-in)
+	ConsentIP      string
+	ConsentUA      string
 	Bounces        int       // soft bounces counted
 	BouncedAt      time.Time // when the status became bounced
 	LastBounce     string    // code and text of the last bounce
@@ -56,6 +60,9 @@ type Subscriber struct {
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+
+	keyMu  sync.Mutex
+	supKey []byte // the suppression hashes' key, once loaded
 }
 
 // Open applies the package's migrations to db and returns a Store; now may
@@ -95,9 +102,9 @@ func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subs
 		return Subscriber{}, fmt.Errorf("add %s: %w", addr, ErrSuppressed)
 	}
 	now := s.now().UnixMilli()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, created_at, updated_at)
-		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING`,
-		addr, strings.ToLower(addr), name, consent, via, now, now)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via, consent_at, created_at, updated_at)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING`,
+		addr, strings.ToLower(addr), name, consent, via, now, now, now)
 	if err != nil {
 		return Subscriber{}, fmt.Errorf("add subscriber: %w", err)
 	}
@@ -109,14 +116,16 @@ func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subs
 		CreatedAt: fromMS(now), UpdatedAt: fromMS(now)}, nil
 }
 
-const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at, bounces, bounced_at, last_bounce`
+const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at, bounces, bounced_at, last_bounce,
+	consent_at, consent_ip, consent_ua`
 
 func scan(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var sub Subscriber
-	var c, u, un, b int64
+	var c, u, un, b, ca int64
 	err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un,
-		&sub.Bounces, &b, &sub.LastBounce)
+		&sub.Bounces, &b, &sub.LastBounce, &ca, &sub.ConsentIP, &sub.ConsentUA)
 	sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt, sub.BouncedAt = fromMS(c), fromMS(u), fromMS(un), fromMS(b)
+	sub.ConsentAt = fromMS(ca)
 	return sub, err
 }
 

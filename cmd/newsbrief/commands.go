@@ -455,7 +455,8 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 			return err
 		}
 		cw := csv.NewWriter(a.stdout)
-		cw.Write([]string{"email", "name", "status", "consent", "via", "created_at", "unsubscribed_at"})
+		cw.Write([]string{"email", "name", "status", "consent", "via", "consent_at", "consent_ip", "consent_user_agent",
+			"created_at", "unsubscribed_at", "bounced_at", "last_bounce"})
 		var after int64
 		for {
 			page, err := a.subs.List(ctx, "", after, 1000)
@@ -463,7 +464,8 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 				return err
 			}
 			for _, s := range page {
-				cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, fmtTime(s.CreatedAt), fmtTime(s.UnsubscribedAt)})
+				cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, isoTime(s.ConsentAt), s.ConsentIP, s.ConsentUA,
+					isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce})
 			}
 			if len(page) < 1000 {
 				break
@@ -592,6 +594,14 @@ func fmtTime(t time.Time) string {
 		return "-"
 	}
 	return t.Local().Format("2006-01-02 15:04")
+}
+
+// isoTime is t in RFC 3339 (UTC), or "" for the zero time: for exports.
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func orDash(s string) string {

@@ -127,6 +127,8 @@ func (a *app) routes() http.Handler {
 		ListName: a.cfg.ListName, ConfirmTTL: 72 * time.Hour, Log: a.log.With("component", "subscribe"),
 		Wording: "I want to receive " + a.cfg.ListName + " by e-mail and can unsubscribe at any time."}
 	optin.Register(mux)
+	mux.Handle("POST /api/bounces", &subscribers.BounceAPI{Store: a.subs, Token: a.cfg.AdminToken,
+		SoftLimit: a.cfg.SoftBounceLimit, Log: a.log.With("component", "api")})
 	mux.HandleFunc("GET /archive/{id}", a.archive)
 	return logRequests(a.log.With("component", "http"), mux)
 }

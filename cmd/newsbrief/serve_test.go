@@ -177,18 +177,22 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	}
 }
 
-// TestSubscribeConfirmReceive: the public form, the confirmation mail on a
-// real SMTP server, the link in it, the button, and then the next edition.
-func TestSubscribeConfirmReceive(t *testing.T) {
-	web, setHandler := lateServer(t, false)
+// TestSubscriberLifecycle is the whole journey over real HTTP (https) and a
+// real SMTP server on 127.0.0.1: the public form, the confirmation mail, the
+// link in it and its button, the next edition, a one-click POST to the
+// List-Unsubscribe URL of that very message, and nothing after.
+func TestSubscriberLifecycle(t *testing.T) {
+	web, setHandler := lateServer(t, true)
+	client := web.Client()
 	relay := smtptest.Start(t)
 	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
 	a := openTestApp(t)
 	defer a.Close()
 	setHandler(a.routes())
+	count := func() int { return relay.ByRecipient()["fresh@example.com"] }
 
-	resp, err := http.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})
+	resp, err := client.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("subscribe: %v %v", resp, err)
 	}
@@ -203,20 +207,55 @@ func TestSubscribeConfirmReceive(t *testing.T) {
 		t.Fatalf("no confirmation link in:\n%s", text)
 	}
 	link := strings.Fields(text[i:])[0]
-	// not yet subscribed: an edition now does not reach them
+	// still pending: an edition now does not reach them
 	e.seed(0, "%d", "Before confirming")
 	e.must("send")
-	if relay.ByRecipient()["fresh@example.com"] != 1 {
+	if count() != 1 {
 		t.Fatal("a pending subscriber received an edition")
 	}
-	resp, err = http.Post(link, "application/x-www-form-urlencoded", nil)
+	if resp, err := client.Get(link); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("confirm page: %v %v", resp, err)
+	}
+	if count() != 1 || !strings.Contains(e.must("subscribers", "list", "--status", "pending"), "fresh@example.com") {
+		t.Fatal("a GET of the link confirmed")
+	}
+	resp, err = client.Post(link, "application/x-www-form-urlencoded", nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("confirm: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	export := e.must("subscribers", "export")
+	if !strings.Contains(export, "fresh@example.com,Fresh,active,I want to receive") || !strings.Contains(export, ",127.0.0.1,Go-http-client") {
+		t.Errorf("export lacks the consent record:\n%s", export)
+	}
+
 	e.write("articles/b.txt", "After confirming\n\nNews.\n")
 	e.must("run")
-	if got := relay.ByRecipient()["fresh@example.com"]; got != 2 {
-		t.Fatalf("fresh@example.com has %d messages, want the confirmation and one edition", got)
+	if count() != 2 {
+		t.Fatalf("fresh@example.com has %d messages, want the confirmation and one edition", count())
+	}
+	var edition []byte
+	for _, m := range relay.Messages() {
+		if m.To[0] == "fresh@example.com" {
+			edition = m.Data
+		}
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(edition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Fatalf("List-Unsubscribe-Post = %q", msg.Header.Get("List-Unsubscribe-Post"))
+	}
+	unsub := strings.Trim(strings.Split(msg.Header.Get("List-Unsubscribe"), ",")[0], "<> ")
+	resp, err = client.Post(unsub, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one-click: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	e.write("articles/c.txt", "After unsubscribing\n\nMore news.\n")
+	e.must("run")
+	if count() != 2 {
+		t.Fatalf("fresh@example.com got %d messages; nothing may arrive after the unsubscribe", count())
 	}
 }
