@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,12 +72,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		return rep, fmt.Errorf("import: header: %w", err)
 	}
 	emailCol, nameCol := -1, -1
+	attrCols := map[int]string{} // any other column is kept as an attribute
 	for i, h := range header {
-		switch strings.ToLower(strings.TrimSpace(h)) {
+		switch key := strings.ToLower(strings.TrimSpace(h)); key {
 		case "email", "e-mail", "email address":
 			emailCol = i
 		case "name":
 			nameCol = i
+		default:
+			if key != "" {
+				attrCols[i] = strings.TrimSpace(h)
+			}
 		}
 	}
 	if emailCol < 0 {
@@ -143,7 +149,20 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				continue
 			}
 		}
-		batch = append(batch, importRow{line, addr, name})
+		attrs := "{}"
+		if len(attrCols) > 0 {
+			m := make(map[string]string, len(attrCols))
+			for i, k := range attrCols {
+				if i < len(rec) && strings.TrimSpace(rec[i]) != "" {
+					m[k] = strings.TrimSpace(rec[i])
+				}
+			}
+			if len(m) > 0 {
+				b, _ := json.Marshal(m)
+				attrs = string(b)
+			}
+		}
+		batch = append(batch, importRow{line, addr, name, attrs})
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
 				return rep, err
@@ -159,6 +178,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 type importRow struct {
 	line        int
 	email, name string
+	attrs       string // JSON object
 }
 
 // importBatch upserts one batch in one transaction; on a dry run it only
@@ -177,13 +197,13 @@ func (s *Store) importBatch(ctx context.Context, conn *sql.Conn, batch []importR
 		return fmt.Errorf("import: %w", err)
 	}
 	defer seenStmt.Close()
-	findStmt, err := tx.PrepareContext(ctx, `SELECT id, name FROM subscribers WHERE email_key = ?`)
+	findStmt, err := tx.PrepareContext(ctx, `SELECT id, name, json_patch(attributes, ?) != attributes FROM subscribers WHERE email_key = ?`)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	defer findStmt.Close()
 	insStmt, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, email_key, name, status, consent, via,
-		consent_at, confirm_sent_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)`)
+		consent_at, confirm_sent_at, created_at, updated_at, attributes) VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -210,7 +230,8 @@ func (s *Store) importBatch(ctx context.Context, conn *sql.Conn, batch []importR
 		}
 		var id int64
 		var name string
-		err = findStmt.QueryRowContext(ctx, strings.ToLower(r.email)).Scan(&id, &name)
+		var attrsChange bool
+		err = findStmt.QueryRowContext(ctx, r.attrs, strings.ToLower(r.email)).Scan(&id, &name, &attrsChange)
 		if errors.Is(err, sql.ErrNoRows) {
 			h, err := s.suppressionHash(ctx, tx, r.email)
 			if err != nil {
@@ -238,17 +259,18 @@ func (s *Store) importBatch(ctx context.Context, conn *sql.Conn, batch []importR
 			if !opts.DryRun {
 				var res sql.Result
 				res, err = insStmt.ExecContext(ctx, r.email, strings.ToLower(r.email), r.name, status, opts.Consent,
-					consentAt, sentAt, now, now)
+					consentAt, sentAt, now, now, r.attrs)
 				if err == nil && status == Pending {
 					id, _ := res.LastInsertId()
 					pending = append(pending, newPending{id, r.email, r.name})
 				}
 			}
 		case err != nil:
-		case r.name != "" && r.name != name:
+		case (r.name != "" && r.name != name) || attrsChange:
 			rep.Updated++
 			if !opts.DryRun {
-				_, err = tx.ExecContext(ctx, `UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?`, r.name, now, id)
+				_, err = tx.ExecContext(ctx, `UPDATE subscribers SET name = CASE WHEN ? = '' THEN name ELSE ? END,
+					attributes = json_patch(attributes, ?), updated_at = ? WHERE id = ?`, r.name, r.name, r.attrs, now, id)
 			}
 		default:
 			rep.Unchanged++

@@ -48,6 +48,7 @@ type Subscriber struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	UnsubscribedAt time.Time
+	Attributes     string    // JSON object of extra import columns, "{}" when none
 	ConsentAt      time.Time // when they agreed (confirmed, for double opt-in)
 	ConsentIP      string
 	ConsentUA      string
@@ -117,13 +118,13 @@ func (s *Store) Add(ctx context.Context, email, name, consent, via string) (Subs
 }
 
 const columns = `id, email, name, status, consent, via, created_at, updated_at, unsubscribed_at, bounces, bounced_at, last_bounce,
-	consent_at, consent_ip, consent_ua`
+	consent_at, consent_ip, consent_ua, attributes`
 
 func scan(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var sub Subscriber
 	var c, u, un, b, ca int64
 	err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un,
-		&sub.Bounces, &b, &sub.LastBounce, &ca, &sub.ConsentIP, &sub.ConsentUA)
+		&sub.Bounces, &b, &sub.LastBounce, &ca, &sub.ConsentIP, &sub.ConsentUA, &sub.Attributes)
 	sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt, sub.BouncedAt = fromMS(c), fromMS(u), fromMS(un), fromMS(b)
 	sub.ConsentAt = fromMS(ca)
 	return sub, err

@@ -269,3 +269,25 @@ func TestForget(t *testing.T) {
 		t.Errorf("an address forgotten before it subscribed can be added: %v", err)
 	}
 }
+
+func TestImportKeepsOtherColumnsAsAttributes(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	in := "email,name,City,Plan\nada@example.com,Ada,London,gold\nbob@example.com,Bob,,\n"
+	if _, err := s.Import(ctx, strings.NewReader(in), ImportOptions{Consent: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	ada, _ := s.GetByEmail(ctx, "ada@example.com")
+	bob, _ := s.GetByEmail(ctx, "bob@example.com")
+	if ada.Attributes != `{"City":"London","Plan":"gold"}` || bob.Attributes != "{}" {
+		t.Fatalf("attributes: %q, %q", ada.Attributes, bob.Attributes)
+	}
+	rep, err := s.Import(ctx, strings.NewReader("email,Plan\nada@example.com,platinum\n"), ImportOptions{Consent: "x"})
+	if err != nil || rep.Updated != 1 {
+		t.Fatalf("update: %+v %v", rep, err)
+	}
+	ada, _ = s.GetByEmail(ctx, "ada@example.com")
+	if ada.Attributes != `{"City":"London","Plan":"platinum"}` || ada.Name != "Ada" {
+		t.Errorf("after the update: %q %q", ada.Attributes, ada.Name)
+	}
+}

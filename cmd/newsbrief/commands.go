@@ -456,7 +456,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		}
 		cw := csv.NewWriter(a.stdout)
 		cw.Write([]string{"email", "name", "status", "consent", "via", "consent_at", "consent_ip", "consent_user_agent",
-			"created_at", "unsubscribed_at", "bounced_at", "last_bounce"})
+			"created_at", "unsubscribed_at", "bounced_at", "last_bounce", "attributes"})
 		var after int64
 		for {
 			page, err := a.subs.List(ctx, "", after, 1000)
@@ -465,7 +465,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 			}
 			for _, s := range page {
 				cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, isoTime(s.ConsentAt), s.ConsentIP, s.ConsentUA,
-					isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce})
+					isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce, s.Attributes})
 			}
 			if len(page) < 1000 {
 				break

@@ -12,6 +12,7 @@ CREATE TABLE subscribers (
 	created_at      INTEGER NOT NULL,
 	updated_at      INTEGER NOT NULL,
 	unsubscribed_at INTEGER NOT NULL DEFAULT 0,
+	attributes      TEXT NOT NULL DEFAULT '{}',   -- JSON object: extra columns of an import
 	consent_at      INTEGER NOT NULL DEFAULT 0,   -- when they agreed (the confirmation, for double opt-in)
 	consent_ip      TEXT NOT NULL DEFAULT '',
 	consent_ua      TEXT NOT NULL DEFAULT '',
