@@ -39,6 +39,7 @@ type FileError struct {
 	Err  error
 }
 
+// Error renders "path:line: problem".
 func (e *FileError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err)
@@ -46,6 +47,7 @@ func (e *FileError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Path, e.Err)
 }
 
+// Unwrap returns the underlying problem.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // yamlLine finds the line number in a YAML error message.

@@ -40,6 +40,7 @@ func (h *UnsubscribeHandler) page(w http.ResponseWriter, status int, title, msg,
 	}
 }
 
+// ServeHTTP handles GET (a page with a button) and POST (unsubscribe now).
 func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD, POST")

@@ -29,6 +29,7 @@ type RowError struct {
 	Reason string
 }
 
+// Error renders "line N: reason".
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
 // ImportReport tells what an import did (or, on a dry run, would do).

@@ -1,9 +1,10 @@
 // Package subscribers keeps the people an edition goes to.
 //
-// Addresses flow in from the CLI and CSV imports (and, later, the public
-// forms), are validated and normalised, and are stored with their status
-// and consent; the pipeline reads the active ones page by page when it sends,
-// and signed tokens in every message let a subscriber unsubscribe.
+// Addresses flow in from the public forms (double opt-in), CSV imports, the
+// CLI and relay bounce reports; they are validated and normalised, and
+// stored with their status and consent record. The pipeline reads the
+// active ones page by page when it sends and reports bounces back; signed
+// tokens in every message let a subscriber confirm or unsubscribe.
 package subscribers
 
 import (
