@@ -122,3 +122,15 @@ func TestDKIMKeyErrors(t *testing.T) {
 		t.Error("missing key file accepted")
 	}
 }
+
+// ed25519Key writes a fresh Ed25519 key and returns its file and DNS record.
+func ed25519Key(t *testing.T) (string, string) {
+	t.Helper()
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	f := filepath.Join(t.TempDir(), "ed.pem")
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
+}

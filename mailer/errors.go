@@ -3,7 +3,8 @@ package mailer
 import (
 	"errors"
 	"mime"
-	"net"
+	"fmt"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -90,9 +91,17 @@ func classify(err error) *Error {
 		}
 		return e
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		e.Temp = true
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		e.Code, e.Msg = te.Code, te.Msg
+		if _, enh := parseReply(fmt.Sprintf("%d %s", te.Code, te.Msg)); enh != "" {
+			e.Enhanced = enh
+		}
+		e.Temp = te.Code < 500
+		return e
+	}
+	if code, enh := parseReply(err.Error()); code != 0 {
+		e.Code, e.Enhanced, e.Temp = code, enh, code < 500
 	}
 	return e
 }

@@ -242,3 +242,9 @@ func TestParseReply(t *testing.T) {
 		}
 	}
 }
+
+func smtpErr(code int, msg string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: msg}
+}
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }

@@ -3,6 +3,7 @@ package mailer
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,14 @@ func (c *OutboxConn) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
 	}
+	return c.write(FileName(m), func(w io.Writer) error {
+		_, err := msg.WriteTo(w)
+		return err
+	})
+}
+
+// write creates name in the outbox through a temporary file and a rename.
+func (c *OutboxConn) write(name string, fill func(io.Writer) error) error {
 	fail := func(err error) error {
 		return &Error{Msg: fmt.Sprintf("outbox: %v", err), Temp: true, Err: err}
 	}
@@ -65,14 +74,14 @@ func (c *OutboxConn) Send(ctx context.Context, m *Message) error {
 		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := msg.WriteTo(tmp); err != nil {
+	if err := fill(tmp); err != nil {
 		tmp.Close()
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(c.o.dir, FileName(m))); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(c.o.dir, name)); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -80,3 +89,16 @@ func (c *OutboxConn) Send(ctx context.Context, m *Message) error {
 
 // Close does nothing; it satisfies the connection interface.
 func (c *OutboxConn) Close() error { return nil }
+
+// SendPrepared writes one message of a prepared edition into the outbox,
+// like Send.
+func (c *OutboxConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) error {
+	raw, err := p.AppendMessage(nil, r)
+	if err != nil {
+		return &Error{Msg: err.Error(), Temp: false, Err: err}
+	}
+	return c.write(FileName(&Message{ToEmail: r.Email, EditionID: r.EditionID, SubscriberID: r.SubscriberID}), func(w io.Writer) error {
+		_, err := w.Write(raw)
+		return err
+	})
+}

@@ -1,13 +1,16 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
+	"net/mail"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // TLS modes for SMTPConfig.TLS.
@@ -87,56 +90,67 @@ func (s *SMTP) Open(ctx context.Context) (*SMTPConn, error) {
 }
 
 // SMTPConn is one connection to the relay, reused for many messages: reset
-// between messages, redialed after a drop, a 421 or MaxPerConn messages.
-// It is not safe for concurrent use; each worker has its own.
+// after a failed transaction, redialed after a drop, a 421 or MaxPerConn
+// messages. It is not safe for concurrent use; each worker has its own.
 type SMTPConn struct {
-	s      *SMTP
-	client *gomail.Client
-	sent   int
+	s    *SMTP
+	gm   *gomail.Client // dials, negotiates TLS and authenticates
+	sc   *smtp.Client   // the live connection
+	sent int
+	buf  []byte // reused message buffer
 }
 
 func (c *SMTPConn) dial(ctx context.Context) error {
-	cl, err := c.s.client()
+	gm, err := c.s.client()
 	if err != nil {
 		return err
 	}
-	if err := cl.DialWithContext(ctx); err != nil {
+	sc, err := gm.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		e := classify(err)
 		e.Msg = fmt.Sprintf("connect to %s:%d: %s", c.s.cfg.Host, c.s.cfg.Port, e.Msg)
 		return e
 	}
-	c.client, c.sent = cl, 0
+	c.gm, c.sc, c.sent = gm, sc, 0
 	return nil
 }
 
 func (c *SMTPConn) drop() {
-	if c.client != nil {
-		c.client.Close()
-		c.client = nil
+	if c.sc != nil {
+		c.gm.CloseWithSMTPClient(c.sc)
+		c.sc = nil
 	}
 }
 
-// Send delivers one message. Failures are *Error values.
+// ready redials when the connection is gone or has carried MaxPerConn
+// messages.
+func (c *SMTPConn) ready(ctx context.Context) error {
+	if c.s.cfg.MaxPerConn > 0 && c.sent >= c.s.cfg.MaxPerConn {
+		c.drop()
+	}
+	if c.sc == nil {
+		return c.dial(ctx)
+	}
+	return nil
+}
+
+// Send delivers one message built from m (go-mail MIME). Failures are
+// *Error values.
 func (c *SMTPConn) Send(ctx context.Context, m *Message) error {
 	msg, err := c.s.id.Build(m)
 	if err != nil {
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
 	}
-	if c.s.cfg.MaxPerConn > 0 && c.sent >= c.s.cfg.MaxPerConn {
-		c.drop()
+	if err := c.ready(ctx); err != nil {
+		return err
 	}
-	if c.client == nil {
-		if err := c.dial(ctx); err != nil {
-			return err
-		}
-	}
-	err = c.client.Send(msg)
+	err = c.gm.SendWithSMTPClient(c.sc, msg)
 	c.sent++
 	if err == nil {
 		return nil
 	}
 	if msg.IsDelivered() {
-		// the DATA was accepted; only the RSET after it failed
+		// the DATA was accepted; only what came after it failed
 		c.drop()
 		return nil
 	}
@@ -152,12 +166,58 @@ func (c *SMTPConn) Send(ctx context.Context, m *Message) error {
 	return e
 }
 
+// SendPrepared delivers one message of a prepared edition: MAIL, RCPT and
+// DATA with the message's bytes written as they are (they need no
+// dot-stuffing). Failures are *Error values.
+func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) error {
+	var err error
+	c.buf, err = p.AppendMessage(c.buf[:0], r)
+	if err != nil {
+		return &Error{Msg: err.Error(), Temp: false, Err: err}
+	}
+	if err := c.ready(ctx); err != nil {
+		return err
+	}
+	c.sent++
+	from, _ := mail.ParseAddress(c.s.id.From)
+	if err := c.sc.Mail(from.Address); err != nil {
+		return c.failed(err, true)
+	}
+	if err := c.sc.Rcpt(r.Email); err != nil {
+		return c.failed(err, true)
+	}
+	w, err := c.sc.Data()
+	if err != nil {
+		return c.failed(err, false)
+	}
+	// straight into the connection's buffer, past the dot writer; its Close
+	// then adds the final CRLF and the terminating dot
+	if _, err := c.sc.Text.W.Write(bytes.TrimSuffix(c.buf, []byte("\r\n"))); err != nil {
+		return c.failed(err, false)
+	}
+	if err := w.Close(); err != nil {
+		return c.failed(err, false)
+	}
+	return nil
+}
+
+// failed classifies an error of the transaction and leaves the connection
+// clean: a refused MAIL or RCPT is reset with RSET; anything else, or a
+// reset that fails, drops the connection for a redial.
+func (c *SMTPConn) failed(err error, resettable bool) error {
+	e := classify(err)
+	if e.Code == 0 || e.Code == 421 || !resettable || c.sc.Reset() != nil {
+		c.drop()
+	}
+	return e
+}
+
 // Close says QUIT and closes the connection.
 func (c *SMTPConn) Close() error {
-	if c.client == nil {
+	if c.sc == nil {
 		return nil
 	}
-	err := c.client.Close()
-	c.client = nil
+	err := c.gm.CloseWithSMTPClient(c.sc)
+	c.sc = nil
 	return err
 }

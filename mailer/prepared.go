@@ -1,0 +1,258 @@
+package mailer
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+)
+
+// Slots of a Body: the per-recipient values, in Recipient.Values order.
+const (
+	SlotName = iota
+	SlotEmail
+	SlotGreeting
+	SlotUnsubscribeURL
+	slotCount
+)
+
+// Body is a message body as static pieces with a per-recipient slot between
+// each two: Static[0] Slots[0] Static[1] … Slots[n-1] Static[n].
+type Body struct {
+	Static []string
+	Slots  []int
+}
+
+// Edition is what all the messages of one edition share.
+type Edition struct {
+	Subject string
+	HTML    Body
+	Text    Body
+}
+
+// Recipient is one message's own parts.
+type Recipient struct {
+	Email          string
+	Name           string
+	Values         [slotCount]string // raw slot values; escaped for the HTML part here
+	UnsubscribeURL string
+	EditionID      int64
+	SubscriberID   int64
+}
+
+// Prepared is an edition's MIME encoded once: the static pieces of both
+// bodies are quoted-printable encoded here, and each message only encodes
+// its few personal values and headers. Every encoded line is at most 76
+// characters and none starts with ".", so the bytes go into SMTP DATA as
+// they are, with no dot-stuffing pass. It is safe for concurrent use.
+type Prepared struct {
+	id       *Identity
+	head     []byte // headers the same for every message
+	boundary string
+	html     encodedBody
+	text     encodedBody
+}
+
+type encodedBody struct {
+	static [][]byte
+	slots  []int
+}
+
+// Prepare encodes an edition once for all its messages.
+func (id *Identity) Prepare(e Edition) (*Prepared, error) {
+	from, err := mail.ParseAddress(id.From)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: from %q: %w", id.From, err)
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	p := &Prepared{id: id, boundary: "nb-" + hex.EncodeToString(b)}
+	var h bytes.Buffer
+	h.WriteString("From: " + from.String() + "\r\n")
+	if id.ReplyTo != "" {
+		rt, err := mail.ParseAddress(id.ReplyTo)
+		if err != nil {
+			return nil, fmt.Errorf("prepare: reply-to %q: %w", id.ReplyTo, err)
+		}
+		h.WriteString("Reply-To: " + rt.String() + "\r\n")
+	}
+	h.WriteString("Subject: " + foldWords(mime.QEncoding.Encode("UTF-8", headerSafe(e.Subject))) + "\r\n")
+	if id.ListID != "" {
+		h.WriteString("List-Id: " + listID(id.ListName, id.ListID) + "\r\n")
+	}
+	h.WriteString("Precedence: bulk\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
+	h.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"" + p.boundary + "\"\r\n")
+	p.head = h.Bytes()
+	p.text = encodeBody(e.Text)
+	p.html = encodeBody(e.HTML)
+	return p, nil
+}
+
+func encodeBody(b Body) encodedBody {
+	out := encodedBody{slots: b.Slots}
+	for i, s := range b.Static {
+		enc := qpAppend(nil, s)
+		if i < len(b.Slots) && len(enc) > 0 && !bytes.HasSuffix(enc, []byte("\r\n")) {
+			enc = append(enc, "=\r\n"...) // soft break: the slot starts a line of its own
+		}
+		out.static = append(out.static, enc)
+	}
+	return out
+}
+
+// AppendMessage appends the whole message for r to dst: headers, then the
+// text part and the HTML part, CRLF line ends, a DKIM signature first when
+// the identity signs.
+func (p *Prepared) AppendMessage(dst []byte, r *Recipient) ([]byte, error) {
+	if strings.ContainsAny(r.Email, "\r\n") || strings.ContainsAny(r.UnsubscribeURL, "\r\n") {
+		return dst, fmt.Errorf("build message: %w", ErrHeaderInjection)
+	}
+	start := len(dst)
+	to := (&mail.Address{Name: headerSafe(r.Name), Address: r.Email}).String()
+	dst = append(dst, "Date: "+time.Now().Format(time.RFC1123Z)+"\r\n"...)
+	dst = append(dst, "Message-ID: <"+p.id.messageID(&Message{EditionID: r.EditionID, SubscriberID: r.SubscriberID})+">\r\n"...)
+	dst = append(dst, "To: "+to+"\r\n"...)
+	if v := p.id.unsubscribeHeader(r.UnsubscribeURL); v != "" {
+		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)
+		if strings.HasPrefix(r.UnsubscribeURL, "https://") {
+			dst = append(dst, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
+		}
+	}
+	dst = append(dst, p.head...)
+	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = p.text.appendFilled(dst, &r.Values, false)
+	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = p.html.appendFilled(dst, &r.Values, true)
+	dst = append(dst, "\r\n--"+p.boundary+"--\r\n"...)
+	if p.id.DKIM == nil {
+		return dst, nil
+	}
+	s, err := dkim.NewSigner(p.id.DKIM)
+	if err != nil {
+		return dst, fmt.Errorf("dkim: %w", err)
+	}
+	if _, err := s.Write(dst[start:]); err != nil {
+		return dst, fmt.Errorf("dkim: %w", err)
+	}
+	if err := s.Close(); err != nil {
+		return dst, fmt.Errorf("dkim: %w", err)
+	}
+	sig := s.Signature()
+	msg := append([]byte(nil), dst[start:]...)
+	dst = append(append(dst[:start], sig...), msg...)
+	return dst, nil
+}
+
+func (b *encodedBody) appendFilled(dst []byte, vals *[slotCount]string, escape bool) []byte {
+	for i, st := range b.static {
+		dst = append(dst, st...)
+		if i < len(b.slots) {
+			v := vals[b.slots[i]]
+			if escape {
+				v = html.EscapeString(v)
+			}
+			if v != "" {
+				dst = qpAppend(dst, v)
+				if !bytes.HasSuffix(dst, []byte("\r\n")) {
+					dst = append(dst, "=\r\n"...)
+				}
+			}
+		}
+	}
+	// the body ends with a line end before the boundary
+	if !bytes.HasSuffix(dst, []byte("\r\n")) {
+		dst = append(dst, "=\r\n"...)
+	}
+	return dst
+}
+
+// unsubscribeHeader is the List-Unsubscribe value: the URL (one-click when
+// https) and the mailto when configured.
+func (id *Identity) unsubscribeHeader(u string) string {
+	var parts []string
+	if u != "" {
+		parts = append(parts, "<"+u+">")
+	}
+	if id.UnsubscribeMailto != "" {
+		parts = append(parts, "<mailto:"+id.UnsubscribeMailto+"?subject=unsubscribe>")
+	}
+	return strings.Join(parts, ",\r\n ")
+}
+
+// foldWords folds a header value of space-separated encoded words so that
+// no line is much longer than 76 characters.
+func foldWords(v string) string {
+	words := strings.Split(v, " ")
+	var b strings.Builder
+	n := len("Subject: ")
+	for i, w := range words {
+		if i == 0 && n+len(w) > 76 {
+			b.WriteString("\r\n ")
+			n = 1
+		}
+		if i > 0 {
+			if n+1+len(w) > 76 {
+				b.WriteString("\r\n ")
+				n = 1
+			} else {
+				b.WriteByte(' ')
+				n++
+			}
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// qpAppend appends s quoted-printable encoded (RFC 2045): lines of at most
+// 76 characters with soft breaks, "\n" as a hard CRLF line end, "=", control
+// characters and non-ASCII bytes escaped, white space before a line end
+// escaped, and a "." at the start of a line escaped so that the result can
+// go into SMTP DATA unchanged.
+func qpAppend(dst []byte, s string) []byte {
+	col := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+			continue
+		}
+		if c == '\n' {
+			dst = append(dst, '\r', '\n')
+			col = 0
+			continue
+		}
+		atEOL := i+1 == len(s) || s[i+1] == '\n' || (s[i+1] == '\r' && i+2 < len(s) && s[i+2] == '\n')
+		literal := (c >= '!' && c <= '~' && c != '=') || ((c == ' ' || c == '\t') && !atEOL)
+		if c == '.' && col == 0 {
+			literal = false
+		}
+		w := 3
+		if literal {
+			w = 1
+		}
+		if col+w > 75 {
+			dst = append(dst, '=', '\r', '\n')
+			col = 0
+			if c == '.' {
+				literal, w = false, 3
+			}
+		}
+		if literal {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '=', hexDigits[c>>4], hexDigits[c&15])
+		}
+		col += w
+	}
+	return dst
+}

@@ -1,0 +1,220 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/newsbrief/newsbrief/internal/smtptest"
+)
+
+func testEdition() Edition {
+	long := strings.Repeat("word ", 40) + "=equals= and ünïcödé · “quotes” "
+	return Edition{
+		Subject: "Today's brief · Grüße and a long subject line that goes on and on past seventy-six characters",
+		Text: Body{
+			Static: []string{"", "\n.leading dot line\n" + long + "\nTrailing space   \n\nUnsubscribe: ", "\n.\n"},
+			Slots:  []int{SlotGreeting, SlotUnsubscribeURL},
+		},
+		HTML: Body{
+			Static: []string{"<p>", "</p><p style=\"a=b\">" + long + "</p><a href=\"", "\">Unsubscribe</a>\r\n.end"},
+			Slots:  []int{SlotGreeting, SlotUnsubscribeURL},
+		},
+	}
+}
+
+func testRecipient() *Recipient {
+	r := &Recipient{Email: "reader@example.com", Name: "Zoë <Reader>", UnsubscribeURL: "https://brief.example/unsubscribe?token=a&b=c",
+		EditionID: 3, SubscriberID: 9}
+	r.Values[SlotGreeting] = "Hello Zoë <Reader>,"
+	r.Values[SlotUnsubscribeURL] = r.UnsubscribeURL
+	return r
+}
+
+// fill joins a body as the receiver should see it.
+func fill(b Body, r *Recipient, escape func(string) string) string {
+	var s strings.Builder
+	for i, st := range b.Static {
+		s.WriteString(st)
+		if i < len(b.Slots) {
+			s.WriteString(escape(r.Values[b.Slots[i]]))
+		}
+	}
+	return s.String()
+}
+
+func decodeParts(t *testing.T, raw []byte) (*mail.Message, string, string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, raw)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var bodies []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("%d parts", len(bodies))
+	}
+	return msg, bodies[0], bodies[1]
+}
+
+func TestPreparedMessageDecodesToTheBodies(t *testing.T) {
+	id := testIdentity()
+	e := testEdition()
+	p, err := id.Prepare(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testRecipient()
+	raw, err := p.AppendMessage(nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+	for i, line := range strings.Split(string(raw), "\r\n") {
+		limit := 76 // body lines
+		if i < strings.Count(head, "\r\n")+1 {
+			limit = 998 // header lines: a URL cannot be folded
+		}
+		if len(line) > limit {
+			t.Errorf("line %d is %d characters: %q", i, len(line), line)
+		}
+		if strings.HasPrefix(line, ".") {
+			t.Errorf("line %d starts with a dot: %q", i, line)
+		}
+		if strings.ContainsAny(line, "\r\n") {
+			t.Errorf("bare CR or LF in line %d", i)
+		}
+	}
+	msg, text, htmlBody := decodeParts(t, raw)
+	norm := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+	wantText := fill(e.Text, r, func(s string) string { return s })
+	if norm(text) != norm(wantText) {
+		t.Errorf("text part:\n%q\nwant\n%q", text, wantText)
+	}
+	wantHTML := fill(e.HTML, r, htmlEscape)
+	if norm(htmlBody) != norm(wantHTML) {
+		t.Errorf("html part:\n%q\nwant\n%q", htmlBody, wantHTML)
+	}
+	dec := new(mime.WordDecoder)
+	subj, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if subj != e.Subject {
+		t.Errorf("Subject = %q", subj)
+	}
+	to, err := mail.ParseAddress(msg.Header.Get("To"))
+	if err != nil || to.Name != "Zoë <Reader>" || to.Address != "reader@example.com" {
+		t.Errorf("To = %q (%v)", msg.Header.Get("To"), err)
+	}
+	for k, v := range map[string]string{"List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Precedence": "bulk",
+		"Auto-Submitted": "auto-generated", "List-Id": "Town Brief <brief.news.example>"} {
+		if msg.Header.Get(k) != v {
+			t.Errorf("%s = %q", k, msg.Header.Get(k))
+		}
+	}
+	if !strings.HasPrefix(msg.Header.Get("List-Unsubscribe"), "<https://brief.example/unsubscribe?token=a&b=c>") {
+		t.Errorf("List-Unsubscribe = %q", msg.Header.Get("List-Unsubscribe"))
+	}
+	bad := testRecipient()
+	bad.Email = "a@example.com\r\nBcc: v@example.com"
+	if _, err := p.AppendMessage(nil, bad); err == nil {
+		t.Error("an address with CR/LF was accepted")
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}
+
+func TestQPAppend(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a=b", "a=3Db"},
+		{".dot", "=2Edot"},
+		{"x\n.dot", "x\r\n=2Edot"},
+		{"trailing \nx", "trailing=20\r\nx"},
+		{"é", "=C3=A9"},
+		{strings.Repeat("a", 80), strings.Repeat("a", 75) + "=\r\n" + strings.Repeat("a", 5)},
+	}
+	for _, tt := range tests {
+		if got := string(qpAppend(nil, tt.in)); got != tt.want {
+			t.Errorf("qpAppend(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
+	srv := smtptest.Start(t)
+	id := testIdentity()
+	keyFile, record := ed25519Key(t)
+	signer, err := NewDKIMSigner("news.example", "brief", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id.DKIM = signer
+	p, err := id.Prepare(testEdition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone}, id).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 3 {
+		if err := c.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := srv.Messages()
+	if len(got) != 3 || srv.Sessions() != 1 {
+		t.Fatalf("%d messages over %d sessions", len(got), srv.Sessions())
+	}
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(got[0].Data), &dkim.VerifyOptions{
+		LookupTXT: func(string) ([]string, error) { return []string{record}, nil },
+	})
+	if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
+		t.Fatalf("DKIM on the relayed prepared message: %v %+v", err, verifs)
+	}
+	decodeParts(t, got[0].Data)
+	// a refused recipient leaves the connection usable
+	srv.Script = func(rcpt string) smtptest.Fault {
+		if rcpt == "reader@example.com" {
+			return smtptest.Fault{Err: smtpErr(550, "no such user")}
+		}
+		return smtptest.Fault{}
+	}
+	err = c.SendPrepared(context.Background(), p, testRecipient())
+	var e *Error
+	if !asError(err, &e) || e.Code != 550 || e.Temporary() {
+		t.Fatalf("550: %v", err)
+	}
+	other := testRecipient()
+	other.Email = "other@example.com"
+	if err := c.SendPrepared(context.Background(), p, other); err != nil {
+		t.Fatalf("after a 550: %v", err)
+	}
+}
