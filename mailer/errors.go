@@ -2,8 +2,8 @@ package mailer
 
 import (
 	"errors"
-	"mime"
 	"fmt"
+	"mime"
 	"net/textproto"
 	"strconv"
 	"strings"

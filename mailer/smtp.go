@@ -3,10 +3,10 @@ package mailer
 import (
 	"bytes"
 	"context"
-	"net/mail"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/mail"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,10 +38,49 @@ type SubscriberSource interface {
 }
 
 // Rendered is one edition rendered once; Personalize fills in one
-// recipient's parts (greeting, unsubscribe link) cheaply.
+// recipient's parts (greeting, unsubscribe link) cheaply. HTML, Text and
+// Values give the same bodies as pieces and per-recipient values, for
+// senders that encode an edition once.
 type Rendered struct {
 	Subject     string
 	Personalize func(r Recipient, unsubscribeURL string) (html, text string)
+	HTML, Text  Body
+	Values      func(r Recipient, unsubscribeURL string) [4]string
+}
+
+// Body is a rendered body as static pieces with a per-recipient slot
+// between each two: Static[0] Slots[0] Static[1] … Static[n]. A slot is an
+// index into Message.Values; in the HTML body its value must be escaped.
+type Body struct {
+	Static []string
+	Slots  []int
+}
+
+// Fill joins b with vals, escaping them with escape (nil for none).
+func (b Body) Fill(vals *[4]string, escape func(string) string) string {
+	var s strings.Builder
+	for i, st := range b.Static {
+		s.WriteString(st)
+		if i < len(b.Slots) {
+			v := vals[b.Slots[i]]
+			if escape != nil {
+				v = escape(v)
+			}
+			s.WriteString(v)
+		}
+	}
+	return s.String()
+}
+
+// EditionBodies is what all the messages of one edition share. A Sender
+// may keep its own encoding of the bodies in Prepared, set once through
+// Once.
+type EditionBodies struct {
+	Subject    string
+	HTML, Text Body
+	Once       sync.Once
+	Prepared   any
+	Err        error
 }
 
 // Renderer renders an edition. The templates package satisfies it through
@@ -49,7 +89,9 @@ type Renderer interface {
 	Render(ctx context.Context, e Edition) (Rendered, error)
 }
 
-// Message is one e-mail of an edition to one recipient.
+// Message is one e-mail of an edition to one recipient: either whole
+// bodies (HTML, Text: previews and test sends) or the edition's shared
+// pieces and this recipient's values (Edition, Values: the edition's send).
 type Message struct {
 	EditionID      int64
 	Recipient      Recipient
@@ -57,6 +99,16 @@ type Message struct {
 	HTML           string
 	Text           string
 	UnsubscribeURL string
+	Edition        *EditionBodies
+	Values         [4]string
+}
+
+// TextBody is the message's text body, joined from the pieces if need be.
+func (m *Message) TextBody() string {
+	if m.Edition == nil {
+		return m.Text
+	}
+	return m.Edition.Text.Fill(&m.Values, nil)
 }
 
 // Conn is one connection to the mail relay (or the outbox), used by one
@@ -326,12 +378,13 @@ func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered,
 	abort := func(err error) {
 		stopOnce.Do(func() { fatalErr = err; close(stop) })
 	}
+	bodies := &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.worker(ctx, ed.ID, r, limiter, jobs, results, stop, abort)
+			d.worker(ctx, ed.ID, r, bodies, limiter, jobs, results, stop, abort)
 		}()
 	}
 
@@ -448,7 +501,7 @@ claim:
 
 // worker sends jobs over one connection, opened on first use and kept for
 // the whole run.
-func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, limiter *rate.Limiter,
+func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bodies *EditionBodies, limiter *rate.Limiter,
 	jobs <-chan job, results chan<- result, stop <-chan struct{}, abort func(error)) {
 	var conn Conn
 	defer func() {
@@ -483,8 +536,13 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, lim
 			conn = c
 		}
 		unsub := d.Subscribers.UnsubscribeURL(j.rcpt.ID)
-		html, text := r.Personalize(j.rcpt, unsub)
-		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}
+		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, UnsubscribeURL: unsub, Edition: bodies}
+		if r.Values != nil {
+			m.Values = r.Values(j.rcpt, unsub)
+		} else {
+			m.Edition = nil
+			m.HTML, m.Text = r.Personalize(j.rcpt, unsub)
+		}
 		// the message is not interrupted by ctx once its DATA may be on the wire
 		err := conn.Send(context.WithoutCancel(ctx), m)
 		res := classify(j, err, d.Store.now(), d.RetryBase)

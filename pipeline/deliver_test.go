@@ -69,9 +69,14 @@ type fakeRenderer struct{}
 
 func (fakeRenderer) Render(_ context.Context, e Edition) (Rendered, error) {
 	body := strings.Join(titles(e.Articles), "\n")
-	return Rendered{Subject: "Brief: " + e.Articles[0].Title, Personalize: func(r Recipient, u string) (string, string) {
-		return "<p>" + r.Name + "</p>" + body, r.Name + "\n" + body + "\n" + u
-	}}, nil
+	return Rendered{Subject: "Brief: " + e.Articles[0].Title,
+		Personalize: func(r Recipient, u string) (string, string) {
+			return "<p>" + r.Name + "</p>" + body, r.Name + "\n" + body + "\n" + u
+		},
+		HTML:   Body{Static: []string{"<p>", "</p>" + body}, Slots: []int{0}},
+		Text:   Body{Static: []string{"", "\n" + body + "\n", ""}, Slots: []int{0, 3}},
+		Values: func(r Recipient, u string) [4]string { return [4]string{r.Name, r.Email, "Hello", u} },
+	}, nil
 }
 
 // sendErr is an error a Conn may return, with the classification methods.
@@ -131,7 +136,7 @@ func (c fakeConn) Send(_ context.Context, m *Message) error {
 			return err
 		}
 	}
-	if !strings.Contains(m.Text, m.UnsubscribeURL) || m.Subject == "" {
+	if !strings.Contains(m.TextBody(), m.UnsubscribeURL) || m.Subject == "" {
 		return errors.New("message without unsubscribe link or subject")
 	}
 	c.f.got[m.Recipient.Email]++

@@ -249,6 +249,42 @@ func split(s string, m marks) body {
 	}
 }
 
+// Slots of Pieces: which per-subscriber part stands between two pieces.
+const (
+	SlotName           = int(slotName)
+	SlotEmail          = int(slotEmail)
+	SlotGreeting       = int(slotGreeting)
+	SlotUnsubscribeURL = int(slotUnsubscribe)
+)
+
+// Pieces is a rendered body as static text with a per-subscriber slot
+// between each two pieces: Static[0] Slots[0] Static[1] … Static[n]. The
+// HTML body's slot values must be HTML-escaped by whoever fills them in.
+type Pieces struct {
+	Static []string
+	Slots  []int
+}
+
+// Pieces returns the two bodies as pieces, for senders that encode an
+// edition once and fill in each subscriber's parts themselves.
+func (r *Rendered) Pieces() (htmlBody, textBody Pieces) {
+	return r.html.pieces(), r.text.pieces()
+}
+
+func (b *body) pieces() Pieces {
+	p := Pieces{Static: b.static, Slots: make([]int, len(b.slots))}
+	for i, s := range b.slots {
+		p.Slots[i] = int(s)
+	}
+	return p
+}
+
+// Values returns one subscriber's slot values, unescaped, indexed by the
+// Slot constants.
+func (p Personal) Values() [4]string {
+	return [4]string{slotName: p.Name, slotEmail: p.Email, slotGreeting: p.Greeting(), slotUnsubscribe: p.UnsubscribeURL}
+}
+
 // fill joins the body with the values of the slots.
 func (b *body) fill(vals *[4]string) string {
 	n := b.size
@@ -336,10 +372,11 @@ func (p Personal) Greeting() string {
 // Personalize returns the HTML and text bodies for one subscriber, with
 // their parts escaped for HTML in the HTML body.
 func (r *Rendered) Personalize(p Personal) (htmlBody, textBody string) {
-	g := p.Greeting()
-	raw := [4]string{slotName: p.Name, slotEmail: p.Email, slotGreeting: g, slotUnsubscribe: p.UnsubscribeURL}
-	esc := [4]string{slotName: html.EscapeString(p.Name), slotEmail: html.EscapeString(p.Email),
-		slotGreeting: html.EscapeString(g), slotUnsubscribe: html.EscapeString(p.UnsubscribeURL)}
+	raw := p.Values()
+	var esc [4]string
+	for i, v := range raw {
+		esc[i] = html.EscapeString(v)
+	}
 	return r.html.fill(&esc), r.text.fill(&raw)
 }
 

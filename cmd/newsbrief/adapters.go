@@ -81,10 +81,16 @@ func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rend
 	if err != nil {
 		return pipeline.Rendered{}, err
 	}
+	h, t := out.Pieces()
 	return pipeline.Rendered{
 		Subject: out.Subject,
 		Personalize: func(rc pipeline.Recipient, unsub string) (string, string) {
 			return out.Personalize(templates.Personal{Name: rc.Name, Email: rc.Email, UnsubscribeURL: unsub})
+		},
+		HTML: pipeline.Body(h),
+		Text: pipeline.Body(t),
+		Values: func(rc pipeline.Recipient, unsub string) [4]string {
+			return templates.Personal{Name: rc.Name, Email: rc.Email, UnsubscribeURL: unsub}.Values()
 		},
 	}, nil
 }
@@ -92,25 +98,45 @@ func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rend
 // mailConn is what both mailer.SMTPConn and mailer.OutboxConn offer.
 type mailConn interface {
 	Send(ctx context.Context, m *mailer.Message) error
+	SendPrepared(ctx context.Context, p *mailer.Prepared, r *mailer.Recipient) error
 	Close() error
 }
 
-// mailSender serves pipeline.Sender from a mailer opener.
-type mailSender func(ctx context.Context) (mailConn, error)
+// mailSender serves pipeline.Sender from a mailer opener; id prepares
+// editions once for all their messages.
+type mailSender struct {
+	open func(ctx context.Context) (mailConn, error)
+	id   *mailer.Identity
+}
 
-var _ pipeline.Sender = mailSender(nil)
+var _ pipeline.Sender = mailSender{}
 
-func (f mailSender) Open(ctx context.Context) (pipeline.Conn, error) {
-	c, err := f(ctx)
+func (s mailSender) Open(ctx context.Context) (pipeline.Conn, error) {
+	c, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return conn{c}, nil
+	return conn{c: c, id: s.id}, nil
 }
 
-type conn struct{ c mailConn }
+type conn struct {
+	c  mailConn
+	id *mailer.Identity
+}
 
 func (c conn) Send(ctx context.Context, m *pipeline.Message) error {
+	if e := m.Edition; e != nil {
+		e.Once.Do(func() {
+			e.Prepared, e.Err = c.id.Prepare(mailer.Edition{Subject: e.Subject, HTML: mailer.Body(e.HTML), Text: mailer.Body(e.Text)})
+		})
+		if e.Err != nil {
+			return e.Err
+		}
+		return c.c.SendPrepared(ctx, e.Prepared.(*mailer.Prepared), &mailer.Recipient{
+			Email: m.Recipient.Email, Name: m.Recipient.Name, Values: m.Values, UnsubscribeURL: m.UnsubscribeURL,
+			EditionID: m.EditionID, SubscriberID: m.Recipient.ID,
+		})
+	}
 	return c.c.Send(ctx, &mailer.Message{
 		ToEmail: m.Recipient.Email, ToName: m.Recipient.Name, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		UnsubscribeURL: m.UnsubscribeURL, EditionID: m.EditionID, SubscriberID: m.Recipient.ID,

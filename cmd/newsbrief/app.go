@@ -126,11 +126,11 @@ func (a *app) deliverer() *pipeline.Deliverer {
 func (a *app) sender() mailSender {
 	if a.cfg.SMTPHost == "" {
 		ob := mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
-		return func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) }
+		return mailSender{open: func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) }, id: a.identity}
 	}
 	s := mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
 		Password: a.cfg.SMTPPassword, TLS: a.cfg.SMTPTLS, Timeout: a.cfg.SMTPTimeout, MaxPerConn: a.cfg.SMTPMaxPerConn}, a.identity)
-	return func(ctx context.Context) (mailConn, error) { return s.Open(ctx) }
+	return mailSender{open: func(ctx context.Context) (mailConn, error) { return s.Open(ctx) }, id: a.identity}
 }
 
 // confirmURL is the double opt-in link of a subscriber.
@@ -140,7 +140,7 @@ func (a *app) confirmURL(id int64) string {
 
 // SendConfirmation mails the double opt-in link (subscribers.ConfirmationMailer).
 func (a *app) SendConfirmation(ctx context.Context, to, name, link string) error {
-	c, err := a.sender()(ctx)
+	c, err := a.sender().open(ctx)
 	if err != nil {
 		return err
 	}
