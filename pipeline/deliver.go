@@ -363,7 +363,7 @@ func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered,
 	workers := max(d.Concurrency, 1)
 	// small claims: a process killed mid-send leaves at most one claim plus
 	// the messages in flight as unknown
-	batchSize := max(16, 4*workers)
+	batchSize := max(64, 8*workers)
 	jobs := make(chan job, workers)
 	results := make(chan result, recordBatch)
 	recErr := make(chan error, 1)
