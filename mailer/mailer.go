@@ -2,11 +2,14 @@
 // go-mail (one connection per worker, reused for many messages), or into a
 // folder of .eml files when no relay is configured.
 //
-// A Message flows in with its subject, bodies and recipient; Build makes the
-// multipart/alternative MIME with every header a bulk message needs (and a
-// DKIM signature when configured); SMTP.Open and Outbox.Open return a Conn
-// whose Send reports failures as *Error, which says whether the failure is
-// temporary (retry) or permanent (give up).
+// An edition flows in once as static pieces and per-recipient slots;
+// Identity.Prepare encodes it (multipart/alternative, quoted-printable) for
+// all its messages, and each message is then only its headers and personal
+// values around those bytes, written straight into SMTP DATA (or an .eml
+// file), DKIM-signed when configured. One-off messages (confirmations) are
+// built with go-mail by Identity.Build. SMTP.Open and Outbox.Open return
+// connections whose Send and SendPrepared report failures as *Error, which
+// says whether the failure is temporary (retry) or permanent (give up).
 package mailer
 
 import (
