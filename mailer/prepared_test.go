@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 
@@ -216,5 +217,30 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 	other.Email = "other@example.com"
 	if err := c.SendPrepared(context.Background(), p, other); err != nil {
 		t.Fatalf("after a 550: %v", err)
+	}
+}
+
+// TestPreparedConnectionOutlivesTimeout sends over one connection for
+// longer than the SMTP timeout: the timeout applies to each message.
+func TestPreparedConnectionOutlivesTimeout(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 150 * time.Millisecond} }
+	id := testIdentity()
+	p, err := id.Prepare(testEdition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone, Timeout: 500 * time.Millisecond}, id).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 8 { // 8 x 150 ms > 500 ms
+		if err := c.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if srv.Sessions() != 1 {
+		t.Errorf("%d sessions, want 1", srv.Sessions())
 	}
 }

@@ -178,6 +178,11 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 	if err := c.ready(ctx); err != nil {
 		return err
 	}
+	// the timeout is per message, not per connection: go-mail's own send
+	// path extends the deadline the same way
+	if err := c.sc.UpdateDeadline(c.s.cfg.Timeout); err != nil {
+		return c.failed(err, false)
+	}
 	c.sent++
 	from, _ := mail.ParseAddress(c.s.id.From)
 	if err := c.sc.Mail(from.Address); err != nil {
