@@ -23,6 +23,32 @@ func benchMessage() *Message {
 	return m
 }
 
+// signingCase is an identity that signs with key, or not at all.
+type signingCase struct {
+	name string
+	key  crypto.Signer
+}
+
+func signingCases(b *testing.B) []signingCase {
+	b.Helper()
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	return []signingCase{{"unsigned", nil}, {"dkim-rsa2048", rsaKey}, {"dkim-ed25519", edKey}}
+}
+
+func (tc signingCase) identity(b *testing.B) *Identity {
+	b.Helper()
+	id := testIdentity()
+	if tc.key != nil {
+		s, err := NewDKIMSigner("news.example", "b", keyFile(b, tc.key))
+		if err != nil {
+			b.Fatal(err)
+		}
+		id.DKIM = s
+	}
+	return id
+}
+
 func keyFile(b *testing.B, key crypto.Signer) string {
 	b.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
@@ -39,21 +65,9 @@ func keyFile(b *testing.B, key crypto.Signer) string {
 // digest with the same keys. DKIM's cost per message = signed - unsigned;
 // compare it with the signature alone.
 func BenchmarkBuildAndWrite(b *testing.B) {
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	for _, tc := range []struct {
-		name string
-		key  crypto.Signer
-	}{{"unsigned", nil}, {"dkim-rsa2048", rsaKey}, {"dkim-ed25519", edKey}} {
+	for _, tc := range signingCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
-			id := testIdentity()
-			if tc.key != nil {
-				s, err := NewDKIMSigner("news.example", "b", keyFile(b, tc.key))
-				if err != nil {
-					b.Fatal(err)
-				}
-				id.DKIM = s
-			}
+			id := tc.identity(b)
 			m := benchMessage()
 			var buf bytes.Buffer
 			b.ReportAllocs()
@@ -97,24 +111,12 @@ func BenchmarkSignatureOnly(b *testing.B) {
 // DKIM-signed. Compare the signed cost minus the unsigned one with
 // BenchmarkSignatureOnly.
 func BenchmarkAppendPrepared(b *testing.B) {
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	m := benchMessage()
 	e := Edition{Subject: m.Subject, HTML: Body{Static: []string{m.HTML[:100], m.HTML[100:]}, Slots: []int{SlotGreeting}},
 		Text: Body{Static: []string{"", m.Text, ""}, Slots: []int{SlotGreeting, SlotUnsubscribeURL}}}
-	for _, tc := range []struct {
-		name string
-		key  crypto.Signer
-	}{{"unsigned", nil}, {"dkim-rsa2048", rsaKey}, {"dkim-ed25519", edKey}} {
+	for _, tc := range signingCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
-			id := testIdentity()
-			if tc.key != nil {
-				s, err := NewDKIMSigner("news.example", "b", keyFile(b, tc.key))
-				if err != nil {
-					b.Fatal(err)
-				}
-				id.DKIM = s
-			}
+			id := tc.identity(b)
 			p, err := id.Prepare(e)
 			if err != nil {
 				b.Fatal(err)
