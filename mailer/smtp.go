@@ -184,11 +184,12 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 		return c.failed(err, false)
 	}
 	c.sent++
+	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
 	from, _ := mail.ParseAddress(c.s.id.From)
-	if err := c.sc.Mail(from.Address); err != nil {
+	if err := c.sc.Mail("<" + from.Address + ">"); err != nil {
 		return c.failed(err, true)
 	}
-	if err := c.sc.Rcpt(r.Email); err != nil {
+	if err := c.sc.Rcpt("<" + r.Email + ">"); err != nil {
 		return c.failed(err, true)
 	}
 	w, err := c.sc.Data()
