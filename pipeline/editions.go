@@ -203,3 +203,55 @@ func (s *Store) DeliveryState(ctx context.Context, editionID int64, email string
 	}
 	return f, err
 }
+
+// Stats is a snapshot of the store for monitoring.
+type Stats struct {
+	Articles        int            // articles stored
+	Sources         int            // feeds configured
+	SourcesFailing  int            // feeds whose last fetch failed
+	Editions        map[string]int // editions by status
+	Deliveries      map[string]int // ledger rows by state, all editions
+	LastSentAt      time.Time      // when the last edition finished sending
+	LastSendSeconds float64        // how long the last finished edition took, creation to finish
+}
+
+// Stats returns counts for monitoring; it reads aggregates only.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Editions: map[string]int{}, Deliveries: map[string]int{}}
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM sources),
+		(SELECT COUNT(*) FROM sources WHERE last_status = 'error')`).Scan(&st.Articles, &st.Sources, &st.SourcesFailing); err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	for _, q := range []struct {
+		sql string
+		m   map[string]int
+	}{
+		{`SELECT status, COUNT(*) FROM editions GROUP BY status`, st.Editions},
+		{`SELECT state, COUNT(*) FROM deliveries GROUP BY state`, st.Deliveries},
+	} {
+		rows, err := s.db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return st, fmt.Errorf("stats: %w", err)
+			}
+			q.m[k] = n
+		}
+		rows.Close()
+	}
+	var created, finished int64
+	err := s.db.QueryRowContext(ctx, `SELECT created_at, finished_at FROM editions WHERE status = 'sent'
+		ORDER BY finished_at DESC LIMIT 1`).Scan(&created, &finished)
+	if err == nil {
+		st.LastSentAt = fromMS(finished)
+		st.LastSendSeconds = float64(finished-created) / 1000
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}

@@ -120,6 +120,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", a.metricsHandler())
 	unsub := &subscribers.UnsubscribeHandler{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, ListName: a.cfg.ListName,
 		Log: a.log.With("component", "unsubscribe")}
 	mux.Handle("/unsubscribe", unsub)

@@ -110,6 +110,10 @@ func TestServeRoutes(t *testing.T) {
 	}{
 		{"/healthz", 200, "ok", ""},
 		{"/readyz", 200, "ready", ""},
+		{"/metrics", 200, `newsbrief_deliveries{state="sent"} 2`, ""},
+		{"/metrics", 200, "newsbrief_queue_depth 0", ""},
+		{"/metrics", 200, "newsbrief_last_send_success_timestamp_seconds", ""},
+		{"/metrics", 200, `newsbrief_editions{status="sent"} 1`, ""},
 		{"/archive/1", 200, "Archived story", "reader0@example.com"},
 		{"/archive/2", 404, "", ""},
 		{"/archive/x", 404, "", ""},
