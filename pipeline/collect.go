@@ -21,6 +21,9 @@ type SourceResult struct {
 	New    int    // articles stored (new or updated)
 	Seen   int    // items read, duplicates included
 	Err    error
+	// Skipped is set when the source was not fetched because its server
+	// asked (Retry-After) not to be asked again yet.
+	Skipped bool
 }
 
 // CollectReport is the outcome of one Collect.
@@ -80,10 +83,20 @@ func (c *Collector) Collect(ctx context.Context) (CollectReport, error) {
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	client := c.Fetch.client()
+	// one request at a time per host: a host's feeds are fetched in turn
+	hosts := map[string]*sync.Mutex{}
+	for _, src := range srcs {
+		if _, ok := hosts[hostOf(src.URL)]; !ok {
+			hosts[hostOf(src.URL)] = &sync.Mutex{}
+		}
+	}
 	for i, src := range srcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			hostLock := hosts[hostOf(src.URL)]
+			hostLock.Lock()
+			defer hostLock.Unlock()
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -115,7 +128,13 @@ func (c *Collector) Collect(ctx context.Context) (CollectReport, error) {
 func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src Source) SourceResult {
 	res := SourceResult{Source: src.URL}
 	log := c.logger().With("source", src.URL)
-	fr, err := fetch(ctx, c.Fetch, client, src)
+	if now := c.Store.now(); src.RetryAfter.After(now) {
+		log.Info("feed skipped: the server asked us to wait", "until", src.RetryAfter)
+		res.Skipped = true
+		return res
+	}
+	fr, err := fetch(ctx, c.Fetch, client, src, c.Store.now())
+	src.RetryAfter = fr.retryAfter
 	if err == nil && fr.notModified {
 		log.Debug("feed not modified")
 		res.Err = c.Store.recordFetch(ctx, src, "not-modified", nil, 0)
@@ -241,4 +260,13 @@ func (c *Collector) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Log
+}
+
+// hostOf is the host (with port) of a feed URL, for per-host politeness.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Host)
 }

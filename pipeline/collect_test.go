@@ -153,3 +153,85 @@ func TestCollectMissingFolderIsNotAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCollectHonoursRetryAfter(t *testing.T) {
+	var requests atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprintf(w, testRSS, srv.URL)
+	}))
+	defer srv.Close()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	s.AddSource(ctx, srv.URL+"/feed", "cli")
+	c := newCollector(s, "")
+	rep, err := c.Collect(ctx)
+	if err == nil || !strings.Contains(rep.Results[0].Err.Error(), "429") || !strings.Contains(rep.Results[0].Err.Error(), "not fetched again before") {
+		t.Fatalf("first collect: %+v, %v", rep.Results, err)
+	}
+	clk.add(time.Minute)
+	rep, err = c.Collect(ctx)
+	if err != nil || !rep.Results[0].Skipped || requests.Load() != 1 {
+		t.Fatalf("within Retry-After: %+v %v, %d requests", rep.Results, err, requests.Load())
+	}
+	clk.add(2 * time.Minute)
+	if rep, err = c.Collect(ctx); err != nil || rep.New() != 2 || requests.Load() != 2 {
+		t.Fatalf("after Retry-After: %+v %v, %d requests", rep.Results, err, requests.Load())
+	}
+}
+
+func TestCollectOneRequestPerHostAtATime(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+		fmt.Fprintf(w, `<rss version="2.0"><channel><title>%s</title><item><title>Item %s</title><guid>%s</guid></item></channel></rss>`, r.URL.Path, r.URL.Path, r.URL.Path)
+	}))
+	defer srv.Close()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	for i := range 4 {
+		s.AddSource(ctx, fmt.Sprintf("%s/feed%d", srv.URL, i), "cli")
+	}
+	c := newCollector(s, "")
+	c.Concurrency = 4
+	rep, err := c.Collect(ctx)
+	if err != nil || rep.New() != 4 {
+		t.Fatalf("collect: %+v %v", rep.Results, err)
+	}
+	if peak.Load() != 1 {
+		t.Errorf("%d requests at once to one host, want 1", peak.Load())
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"120", now.Add(2 * time.Minute)},
+		{"Mon, 23 Nov 2026 09:00:00 GMT", now.Add(time.Hour)},
+		{"999999999", now.Add(maxRetryAfter)},
+		{"soon", time.Time{}},
+		{"", time.Time{}},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.in, now); !got.Equal(tt.want) {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,30 @@ type fetchResult struct {
 	notModified  bool
 	etag         string
 	lastModified string
+	retryAfter   time.Time // set on 429 and 503 with a Retry-After header
+}
+
+// maxRetryAfter caps how long a server may ask us to stay away.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After value (seconds or an HTTP date).
+func parseRetryAfter(v string, now time.Time) time.Time {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}
+	}
+	var t time.Time
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		t = now.Add(time.Duration(secs) * time.Second)
+	} else if d, err := http.ParseTime(v); err == nil {
+		t = d
+	} else {
+		return time.Time{}
+	}
+	if t.After(now.Add(maxRetryAfter)) {
+		t = now.Add(maxRetryAfter)
+	}
+	return t
 }
 
 func (o FetchOptions) client() *http.Client {
@@ -45,7 +71,7 @@ func (o FetchOptions) client() *http.Client {
 
 // fetch performs a conditional GET of src, sending back the validators the
 // source stored, and reads at most MaxBytes of the body.
-func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source) (fetchResult, error) {
+func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source, now time.Time) (fetchResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
@@ -73,6 +99,13 @@ func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source)
 	case resp.StatusCode == http.StatusNotModified:
 		res.notModified = true
 		return res, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		if !res.retryAfter.IsZero() {
+			return res, fmt.Errorf("http status %s; not fetched again before %s", resp.Status, res.retryAfter.UTC().Format(time.RFC3339))
+		}
+		return res, fmt.Errorf("http status %s", resp.Status)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return res, fmt.Errorf("http status %s", resp.Status)

@@ -21,6 +21,7 @@ type Source struct {
 	LastStatus    string // "ok", "not-modified", "error" or "" when never fetched
 	LastError     string
 	LastNewItems  int
+	RetryAfter    time.Time // not fetched again before this (the server's Retry-After)
 }
 
 // ValidateFeedURL checks that raw is an absolute http or https URL without
@@ -87,7 +88,7 @@ func (s *Store) RemoveSource(ctx context.Context, idOrURL string) error {
 // Sources lists every source, oldest first.
 func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, origin, etag, last_modified,
-		last_fetched_at, last_status, last_error, last_new_items FROM sources ORDER BY id`)
+		last_fetched_at, last_status, last_error, last_new_items, retry_after_at FROM sources ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -95,12 +96,12 @@ func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 	var out []Source
 	for rows.Next() {
 		var src Source
-		var fetched int64
+		var fetched, retry int64
 		if err := rows.Scan(&src.ID, &src.URL, &src.Title, &src.Origin, &src.ETag, &src.LastModified,
-			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems); err != nil {
+			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems, &retry); err != nil {
 			return nil, fmt.Errorf("list sources: %w", err)
 		}
-		src.LastFetchedAt = fromMS(fetched)
+		src.LastFetchedAt, src.RetryAfter = fromMS(fetched), fromMS(retry)
 		out = append(out, src)
 	}
 	return out, rows.Err()
@@ -112,9 +113,13 @@ func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetc
 	if fetchErr != nil {
 		msg = fetchErr.Error()
 	}
+	var retry int64
+	if !src.RetryAfter.IsZero() {
+		retry = src.RetryAfter.UnixMilli()
+	}
 	_, err := s.db.ExecContext(ctx, `UPDATE sources SET title = ?, etag = ?, last_modified = ?,
-		last_fetched_at = ?, last_status = ?, last_error = ?, last_new_items = ? WHERE id = ?`,
-		src.Title, src.ETag, src.LastModified, s.nowMS(), status, msg, newItems, src.ID)
+		last_fetched_at = ?, last_status = ?, last_error = ?, last_new_items = ?, retry_after_at = ? WHERE id = ?`,
+		src.Title, src.ETag, src.LastModified, s.nowMS(), status, msg, newItems, retry, src.ID)
 	if err != nil {
 		return fmt.Errorf("record fetch of %s: %w", src.URL, err)
 	}

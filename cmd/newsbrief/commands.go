@@ -47,6 +47,10 @@ func collect(ctx context.Context, a *app) error {
 	report, err := a.collector().Collect(ctx)
 	w := a.stdout
 	for _, r := range report.Results {
+		if r.Skipped {
+			fmt.Fprintf(w, "wait    %s: its server asked not to be fetched again yet (Retry-After)\n", r.Source)
+			continue
+		}
 		if r.Err != nil {
 			fmt.Fprintf(w, "FAILED  %s: %v\n", r.Source, r.Err)
 			continue

@@ -10,6 +10,7 @@ CREATE TABLE sources (
 	last_status       TEXT NOT NULL DEFAULT '',      -- ok | not-modified | error
 	last_error        TEXT NOT NULL DEFAULT '',
 	last_new_items    INTEGER NOT NULL DEFAULT 0,
+	retry_after_at    INTEGER NOT NULL DEFAULT 0,     -- the server asked us not to come back before (429/503 Retry-After)
 	created_at        INTEGER NOT NULL
 );
 
