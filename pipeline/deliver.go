@@ -139,7 +139,13 @@ type Deliverer struct {
 	RetryBase   time.Duration // first retry delay, doubled each attempt up to 4h; 0 for 5 minutes
 	HourlyQuota int           // most messages handed to the relay in any hour; 0 for no quota
 	MaxArticles int
-	Holder      string // this process's name in the send lease
+	// MaxPerSource caps the articles one feed contributes (0: no cap);
+	// MinArticles is the fewest new articles worth an edition; a first
+	// edition takes feed articles published within FirstLookback only.
+	MaxPerSource  int
+	MinArticles   int
+	FirstLookback time.Duration
+	Holder        string // this process's name in the send lease
 	// HolderAlive, if set, tells whether the process named by a lease
 	// holder still runs, so that a lease left by a killed process is taken
 	// over at once instead of after it expires.
@@ -225,7 +231,7 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 			return report, err
 		}
 	}
-	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	arts, err := d.nextArticles(ctx)
 	if err != nil {
 		return report, err
 	}
@@ -247,10 +253,47 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 	return report, err
 }
 
+// nextArticles selects the next edition's articles: the store's candidates
+// (pinned first, then newest), on a first edition without feed articles
+// older than FirstLookback, at most MaxPerSource from one feed, at most
+// MaxArticles. Fewer than MinArticles is nothing new, with the reason.
+func (d *Deliverer) nextArticles(ctx context.Context) ([]Article, error) {
+	cands, err := d.Store.NextArticles(ctx, -1)
+	if err != nil {
+		return nil, err
+	}
+	first, err := d.Store.firstEdition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := d.Store.now().Add(-d.FirstLookback)
+	perSource := map[int64]int{}
+	var out []Article
+	for _, a := range cands {
+		if len(out) == d.MaxArticles && d.MaxArticles > 0 {
+			break
+		}
+		if a.Origin == "feed" && !a.Pinned {
+			if first && d.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
+				continue
+			}
+			if d.MaxPerSource > 0 && perSource[a.SourceID] >= d.MaxPerSource {
+				continue
+			}
+			perSource[a.SourceID]++
+		}
+		out = append(out, a)
+	}
+	if len(out) > 0 && len(out) < d.MinArticles {
+		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), d.MinArticles)
+	}
+	return out, nil
+}
+
 // Preview renders the next edition as the given recipient would see it.
 // It returns ErrNothingNew when no article is waiting.
 func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int, error) {
-	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	arts, err := d.nextArticles(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -285,7 +328,7 @@ func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
 
 func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
 	report := SendReport{DryRun: true}
-	arts, err := d.Store.NextArticles(ctx, d.MaxArticles)
+	arts, err := d.nextArticles(ctx)
 	if err != nil {
 		return report, err
 	}

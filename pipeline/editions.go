@@ -72,6 +72,16 @@ func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
 	return out, nil
 }
 
+// firstEdition reports whether no edition has been made yet (cancelled
+// ones do not count).
+func (s *Store) firstEdition(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM editions WHERE status != 'cancelled'`).Scan(&n); err != nil {
+		return false, fmt.Errorf("editions: %w", err)
+	}
+	return n == 0, nil
+}
+
 // createEdition stores a new edition with its articles, in sending state.
 func (s *Store) createEdition(ctx context.Context, subject string, arts []Article) (Edition, error) {
 	tx, err := s.db.BeginTx(ctx, nil)

@@ -150,7 +150,10 @@ func send(ctx context.Context, a *app, opts pipeline.SendOptions) error {
 	}
 	switch {
 	case errors.Is(err, pipeline.ErrNothingNew):
-		if len(report.Editions) == 0 {
+		switch {
+		case err != pipeline.ErrNothingNew:
+			fmt.Fprintf(w, "no new edition: %v\n", err)
+		case len(report.Editions) == 0:
 			fmt.Fprintln(w, "nothing new to send: no articles collected since the last edition")
 		}
 		return nil

@@ -53,6 +53,9 @@ type Config struct {
 	RetryBase       time.Duration `envconfig:"NEWSBRIEF_RETRY_BASE" default:"5m" desc:"wait before the first retry of a deferred message, doubled for each further one up to 4h"`
 	RetryFor        time.Duration `envconfig:"NEWSBRIEF_RETRY_FOR" default:"24h" desc:"how long temporarily failed (4xx) messages are retried"`
 	MaxArticles     int           `envconfig:"NEWSBRIEF_MAX_ARTICLES" default:"20" desc:"most articles in one edition"`
+	MaxPerSource    int           `envconfig:"NEWSBRIEF_MAX_PER_SOURCE" default:"0" desc:"most articles one feed contributes to an edition; 0 for no cap"`
+	MinArticles     int           `envconfig:"NEWSBRIEF_MIN_ARTICLES" default:"1" desc:"fewest new articles worth sending an edition"`
+	FirstLookback   time.Duration `envconfig:"NEWSBRIEF_FIRST_LOOKBACK" default:"24h" desc:"the first edition takes feed articles published this recently only (not a feed's whole backlog)"`
 
 	FetchTimeout  time.Duration `envconfig:"NEWSBRIEF_FETCH_TIMEOUT" default:"20s" desc:"time limit for fetching one feed"`
 	FetchMaxBytes int64         `envconfig:"NEWSBRIEF_FETCH_MAX_BYTES" default:"10485760" desc:"largest feed body read, in bytes"`
@@ -185,6 +188,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxArticles < 1 {
 		return badVar("NEWSBRIEF_MAX_ARTICLES", "must be 1 or more")
+	}
+	if c.MaxPerSource < 0 {
+		return badVar("NEWSBRIEF_MAX_PER_SOURCE", "must be 0 (no cap) or more")
+	}
+	if c.MinArticles < 1 || c.MinArticles > c.MaxArticles {
+		return badVar("NEWSBRIEF_MIN_ARTICLES", "%d is not between 1 and NEWSBRIEF_MAX_ARTICLES (%d)", c.MinArticles, c.MaxArticles)
+	}
+	if c.FirstLookback < 0 {
+		return badVar("NEWSBRIEF_FIRST_LOOKBACK", "must be 0 (no limit) or more")
 	}
 	if c.FetchTimeout <= 0 {
 		return badVar("NEWSBRIEF_FETCH_TIMEOUT", "must be positive")

@@ -129,7 +129,7 @@ const rssFeed = `<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
 <channel><title>River Gazette</title><link>%[1]s/</link>
 <item><title>Flood barrier passes its first test</title><link>%[1]s/flood?utm_source=rss</link>
-<guid>river-1</guid><pubDate>Mon, 23 Nov 2026 05:00:00 +0000</pubDate>
+<guid>river-1</guid><pubDate>%[2]s</pubDate>
 <description>The new barrier held back the autumn surge.</description>
 <content:encoded><![CDATA[<p>The new barrier held back the autumn surge. <script>steal()</script>Engineers were pleased.</p>]]></content:encoded></item>
 <item><title>Rowing club celebrates a century</title><link>%[1]s/rowing</link><guid>river-2</guid>
@@ -138,31 +138,34 @@ const rssFeed = `<?xml version="1.0" encoding="UTF-8"?>
 
 const atomFeed = `<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Hill Herald</title><id>urn:hill</id>
-<updated>2026-11-23T04:00:00Z</updated>
+<updated>%[3]s</updated>
 <entry><title>Observatory reopens after repairs</title><id>urn:hill:1</id>
-<link href="%[1]s/observatory"/><updated>2026-11-23T04:00:00Z</updated>
+<link href="%[1]s/observatory"/><updated>%[3]s</updated>
 <content type="html">&lt;p&gt;Stargazers are welcome again from Friday.&lt;/p&gt;</content></entry>
 </feed>`
 
 const jsonFeed = `{"version": "https://jsonfeed.org/version/1.1", "title": "Valley Voice",
 "items": [{"id": "v1", "url": "%[1]s/market", "title": "Winter market opens on the square",
-"content_html": "<p>Forty stalls, mulled cider and a skating rink.</p>", "date_published": "2026-11-23T03:00:00Z"}]}`
+"content_html": "<p>Forty stalls, mulled cider and a skating rink.</p>", "date_published": "%[3]s"}]}`
 
-// feedServer serves an RSS, an Atom and a JSON feed.
+// feedServer serves an RSS, an Atom and a JSON feed whose items were
+// published two hours ago.
 func feedServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	var srv *httptest.Server
+	pub := time.Now().Add(-2 * time.Hour).UTC()
+	rfc822, rfc3339 := pub.Format(time.RFC1123Z), pub.Format(time.RFC3339)
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/rss.xml":
 			w.Header().Set("Content-Type", "application/rss+xml")
-			fmt.Fprintf(w, rssFeed, srv.URL)
+			fmt.Fprintf(w, rssFeed, srv.URL, rfc822, rfc3339)
 		case "/atom.xml":
 			w.Header().Set("Content-Type", "application/atom+xml")
-			fmt.Fprintf(w, atomFeed, srv.URL)
+			fmt.Fprintf(w, atomFeed, srv.URL, rfc822, rfc3339)
 		case "/feed.json":
 			w.Header().Set("Content-Type", "application/feed+json")
-			fmt.Fprintf(w, jsonFeed, srv.URL)
+			fmt.Fprintf(w, jsonFeed, srv.URL, rfc822, rfc3339)
 		default:
 			http.NotFound(w, r)
 		}
