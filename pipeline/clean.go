@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"log/slog"
 	"net/url"
 	"strings"
 	"unicode"
@@ -18,6 +19,9 @@ const summaryMax = 320
 // lead summary. It is safe for concurrent use.
 type Cleaner struct {
 	policy *bluemonday.Policy
+	// Log, if set, gets what boilerplate removal took out, at debug level,
+	// so an editor can see why a paragraph is missing.
+	Log *slog.Logger
 }
 
 // NewCleaner returns a Cleaner with newsbrief's sanitizing policy: the
@@ -37,6 +41,11 @@ func NewCleaner() *Cleaner {
 func (c *Cleaner) Clean(raw, base string) (safeHTML, text string) {
 	raw = rewriteLinks(raw, base)
 	safeHTML = strings.TrimSpace(c.policy.Sanitize(raw))
+	var removed []string
+	safeHTML, removed = stripBoilerplate(safeHTML)
+	if len(removed) > 0 && c.Log != nil {
+		c.Log.Debug("boilerplate removed", "base", base, "blocks", removed)
+	}
 	return safeHTML, HTMLToText(safeHTML)
 }
 

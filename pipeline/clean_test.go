@@ -102,3 +102,43 @@ func TestCleanHostileHTML(t *testing.T) {
 		t.Errorf("text = %q", text)
 	}
 }
+
+func TestStripBoilerplate(t *testing.T) {
+	body := "<p>The council approved the plan on Monday after a long debate about costs and timing.</p>"
+	tests := []struct {
+		name, in string
+		keep     []string
+		drop     []string
+	}{
+		{"donation appeal and newsletter promo",
+			body + `<p>Support our journalism: donate today.</p><div><p>Sign up for our daily newsletter!</p></div>`,
+			[]string{"council approved"}, []string{"donate today", "newsletter"}},
+		{"read more stub", body + `<p><a href="https://x.example/a">Read more…</a></p>`, []string{"council approved"}, []string{"Read more"}},
+		{"wordpress footer", body + `<p>The post Plan approved appeared first on City News.</p>`, []string{"council"}, []string{"appeared first"}},
+		{"german", body + `<p>Jetzt spenden und unabhängigen Journalismus sichern.</p><p>Weiterlesen</p>`, []string{"council"}, []string{"spenden", "Weiterlesen"}},
+		{"french and spanish", body + `<p>Lire la suite</p><p>Apoya nuestro periodismo.</p>`, []string{"council"}, []string{"Lire la suite", "Apoya"}},
+		{"an article about donations keeps its body",
+			`<p>Donations to the food bank doubled this winter, the charity said.</p>` + body,
+			[]string{"Donations to the food bank", "council approved"}, nil},
+		{"a closing paragraph that is content",
+			body + `<p>Please read the full report on the city's website before the vote.</p>`,
+			[]string{"read the full report"}, nil},
+		{"all boilerplate keeps everything", `<p>Read more</p>`, []string{"Read more"}, nil},
+	}
+	for _, tt := range tests {
+		got, removed := stripBoilerplate(tt.in)
+		for _, k := range tt.keep {
+			if !strings.Contains(got, k) {
+				t.Errorf("%s: lost %q: %s", tt.name, k, got)
+			}
+		}
+		for _, d := range tt.drop {
+			if strings.Contains(got, d) {
+				t.Errorf("%s: kept %q: %s", tt.name, d, got)
+			}
+		}
+		if len(tt.drop) > 0 && len(removed) == 0 {
+			t.Errorf("%s: nothing reported removed", tt.name)
+		}
+	}
+}

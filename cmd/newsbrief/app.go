@@ -64,7 +64,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return nil, fmt.Errorf("database (NEWSBRIEF_DB=%s): %w", cfg.DB, err)
 	}
-	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: pipeline.NewCleaner(), identity: id, stdout: stdout}
+	cleaner := pipeline.NewCleaner()
+	cleaner.Log = log.With("component", "clean")
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout}
 	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
