@@ -24,6 +24,7 @@ type Article struct {
 	Title       string
 	Author      string
 	Summary     string // plain text lead, at most summaryMax runes
+	ImageURL    string // lead image, absolute http(s), or ""
 	HTML        string // sanitized HTML body
 	Text        string // plain-text body
 	PublishedAt time.Time
@@ -165,10 +166,10 @@ func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
 		srcID = a.SourceID
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO articles (source_id, origin, source_name, guid, url, url_key,
-		content_hash, file_path, file_hash, title, author, summary, html, text, published_at, collected_at, pinned)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		content_hash, file_path, file_hash, title, author, summary, image_url, html, text, published_at, collected_at, pinned)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		srcID, a.Origin, a.SourceName, nullString(a.GUID), a.URL, nullString(urlKey), hash,
-		nullString(a.FilePath), nullString(a.FileHash), a.Title, a.Author, a.Summary, a.HTML, a.Text,
+		nullString(a.FilePath), nullString(a.FileHash), a.Title, a.Author, a.Summary, a.ImageURL, a.HTML, a.Text,
 		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned))
 	if err != nil {
 		return false, fmt.Errorf("save article %q: %w", a.Title, err)
@@ -178,14 +179,14 @@ func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
 }
 
 const articleColumns = `id, COALESCE(source_id, 0), origin, source_name, COALESCE(guid, ''), url, title, author,
-	summary, html, text, published_at, collected_at, pinned, excluded, COALESCE(file_path, ''), COALESCE(file_hash, '')`
+	summary, image_url, html, text, published_at, collected_at, pinned, excluded, COALESCE(file_path, ''), COALESCE(file_hash, '')`
 
 func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var a Article
 	var pub, col int64
 	var pinned, excluded int
 	err := row.Scan(&a.ID, &a.SourceID, &a.Origin, &a.SourceName, &a.GUID, &a.URL, &a.Title, &a.Author,
-		&a.Summary, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash)
+		&a.Summary, &a.ImageURL, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash)
 	a.PublishedAt, a.CollectedAt = fromMS(pub), fromMS(col)
 	a.Pinned, a.Excluded = pinned == 1, excluded == 1
 	return a, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -220,6 +221,7 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string) Article {
 		HTML:  safe,
 		Text:  text,
 	}
+	a.ImageURL = leadImage(item, base, safe)
 	if len(item.Authors) > 0 && item.Authors[0] != nil {
 		a.Author = CleanText(item.Authors[0].Name)
 	}
@@ -269,4 +271,54 @@ func hostOf(raw string) string {
 		return raw
 	}
 	return strings.ToLower(u.Host)
+}
+
+// leadImage picks an article's image: the item's image, then media:content
+// or media:thumbnail, then an image enclosure, then the first image of the
+// cleaned content; relative URLs resolved against base. Only absolute
+// http(s) URLs are kept.
+func leadImage(item *gofeed.Item, base, safeHTML string) string {
+	var cands []string
+	if item.Image != nil {
+		cands = append(cands, item.Image.URL)
+	}
+	if media, ok := item.Extensions["media"]; ok {
+		for _, name := range []string{"content", "thumbnail", "group"} {
+			for _, e := range media[name] {
+				if name == "content" && e.Attrs["medium"] != "" && e.Attrs["medium"] != "image" {
+					continue
+				}
+				cands = append(cands, e.Attrs["url"])
+				for _, kids := range e.Children {
+					for _, k := range kids {
+						cands = append(cands, k.Attrs["url"])
+					}
+				}
+			}
+		}
+	}
+	for _, enc := range item.Enclosures {
+		if enc != nil && strings.HasPrefix(enc.Type, "image/") {
+			cands = append(cands, enc.URL)
+		}
+	}
+	if i := strings.Index(safeHTML, "<img "); i >= 0 {
+		if j := strings.Index(safeHTML[i:], `src="`); j >= 0 {
+			rest := safeHTML[i+j+5:]
+			if k := strings.IndexByte(rest, '"'); k >= 0 {
+				cands = append(cands, html.UnescapeString(rest[:k]))
+			}
+		}
+	}
+	for _, c := range cands {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		u, err := url.Parse(resolve(base, c))
+		if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			return u.String()
+		}
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -232,6 +233,42 @@ func TestParseRetryAfter(t *testing.T) {
 	for _, tt := range tests {
 		if got := parseRetryAfter(tt.in, now); !got.Equal(tt.want) {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLeadImages(t *testing.T) {
+	feed := `<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Pics</title><link>https://pics.example/</link>
+<item><title>With media content</title><link>https://pics.example/a</link><guid>a</guid>
+<media:content url="https://cdn.example/a.jpg" medium="image"/><description>A</description></item>
+<item><title>With thumbnail</title><link>https://pics.example/b</link><guid>b</guid>
+<media:thumbnail url="/thumbs/b.jpg"/><description>B</description></item>
+<item><title>With enclosure</title><link>https://pics.example/c</link><guid>c</guid>
+<enclosure url="https://cdn.example/c.png" type="image/png" length="1"/><description>C</description></item>
+<item><title>With inline image</title><link>https://pics.example/d</link><guid>d</guid>
+<description>&lt;p&gt;D &lt;img src="/img/d.webp" alt=""&gt;&lt;/p&gt;</description></item>
+<item><title>With audio only</title><link>https://pics.example/e</link><guid>e</guid>
+<enclosure url="https://cdn.example/e.mp3" type="audio/mpeg" length="1"/><description>E</description></item>
+</channel></rss>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, feed) }))
+	defer srv.Close()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	s.AddSource(ctx, srv.URL+"/feed", "cli")
+	if _, err := newCollector(s, "").Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	arts, _ := s.Articles(ctx, 0)
+	want := map[string]string{
+		"With media content": "https://cdn.example/a.jpg",
+		"With thumbnail":     "https://pics.example/thumbs/b.jpg",
+		"With enclosure":     "https://cdn.example/c.png",
+		"With inline image":  "https://pics.example/img/d.webp",
+		"With audio only":    "",
+	}
+	for _, a := range arts {
+		if a.ImageURL != want[a.Title] {
+			t.Errorf("%s: image %q, want %q", a.Title, a.ImageURL, want[a.Title])
 		}
 	}
 }

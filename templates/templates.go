@@ -54,6 +54,7 @@ type Article struct {
 	Source    string
 	Author    string
 	Summary   string
+	ImageURL  string // lead image, absolute http(s), or ""
 	Published time.Time
 }
 
@@ -182,7 +183,7 @@ func Sample() Edition {
 		ID: 1, ListName: "The Daily Brief", Date: time.Date(2026, 1, 2, 7, 0, 0, 0, time.UTC),
 		ArchiveURL: "https://example.com/archive/1",
 		Articles: []Article{
-			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one."},
+			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg"},
 			{Title: "Another story", Summary: "No link, no source."},
 		},
 	}

@@ -72,7 +72,7 @@ func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rend
 	}
 	for _, a := range e.Articles {
 		te.Articles = append(te.Articles, templates.Article{Title: a.Title, URL: a.URL, Source: a.SourceName,
-			Author: a.Author, Summary: a.Summary, Published: a.PublishedAt})
+			Author: a.Author, Summary: a.Summary, ImageURL: a.ImageURL, Published: a.PublishedAt})
 		if a.Origin != "feed" {
 			te.Articles[len(te.Articles)-1].Source = ""
 		}

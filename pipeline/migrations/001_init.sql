@@ -29,6 +29,7 @@ CREATE TABLE articles (
 	title         TEXT NOT NULL,
 	author        TEXT NOT NULL DEFAULT '',
 	summary       TEXT NOT NULL DEFAULT '',
+	image_url     TEXT NOT NULL DEFAULT '',      -- lead image: media:content/thumbnail, enclosure or the first content image
 	html          TEXT NOT NULL DEFAULT '',
 	text          TEXT NOT NULL DEFAULT '',
 	published_at  INTEGER NOT NULL,
