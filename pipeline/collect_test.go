@@ -188,8 +188,7 @@ func TestCollectHonoursRetryAfter(t *testing.T) {
 
 func TestCollectOneRequestPerHostAtATime(t *testing.T) {
 	var inFlight, peak atomic.Int32
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {

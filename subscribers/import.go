@@ -233,38 +233,35 @@ func (s *Store) importBatch(ctx context.Context, conn *sql.Conn, batch []importR
 		var name string
 		var attrsChange bool
 		err = findStmt.QueryRowContext(ctx, r.attrs, strings.ToLower(r.email)).Scan(&id, &name, &attrsChange)
-		if errors.Is(err, sql.ErrNoRows) {
-			h, err := s.suppressionHash(ctx, tx, r.email)
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // a new address, unless it was erased
+			h, herr := s.suppressionHash(ctx, tx, r.email)
+			if herr != nil {
+				return fmt.Errorf("import: %w", herr)
 			}
 			var sup int
-			if err := supStmt.QueryRowContext(ctx, h).Scan(&sup); err != nil {
-				return fmt.Errorf("import: %w", err)
+			if err = supStmt.QueryRowContext(ctx, h).Scan(&sup); err != nil {
+				break
 			}
 			if sup > 0 {
 				rep.Bad = append(rep.Bad, RowError{Line: r.line, Email: r.email, Reason: ErrSuppressed.Error()})
 				continue
 			}
-			err = sql.ErrNoRows
-		}
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			err = nil
 			rep.Added++
 			status, consentAt, sentAt := Active, now, int64(0)
 			if opts.Consent == "" {
 				status, consentAt, sentAt = Pending, 0, now
 				rep.Pending++
 			}
-			if !opts.DryRun {
-				var res sql.Result
-				res, err = insStmt.ExecContext(ctx, r.email, strings.ToLower(r.email), r.name, status, opts.Consent,
-					consentAt, sentAt, now, now, r.attrs)
-				if err == nil && status == Pending {
-					id, _ := res.LastInsertId()
-					pending = append(pending, newPending{id, r.email, r.name})
-				}
+			if opts.DryRun {
+				break
+			}
+			var res sql.Result
+			res, err = insStmt.ExecContext(ctx, r.email, strings.ToLower(r.email), r.name, status, opts.Consent,
+				consentAt, sentAt, now, now, r.attrs)
+			if err == nil && status == Pending {
+				id, _ := res.LastInsertId()
+				pending = append(pending, newPending{id, r.email, r.name})
 			}
 		case err != nil:
 		case (r.name != "" && r.name != name) || attrsChange:
