@@ -142,10 +142,8 @@ func (id *Identity) Build(m *Message) (*gomail.Msg, error) {
 	} else {
 		msg.SetDateWithValue(m.Date)
 	}
-	msg.SetMessageIDWithValue(id.messageID(m))
-	if err := id.setUnsubscribe(msg, m.UnsubscribeURL); err != nil {
-		return nil, err
-	}
+	msg.SetMessageIDWithValue(messageID(fromDomain(id.From), m.EditionID, m.SubscriberID))
+	id.setUnsubscribe(msg, m.UnsubscribeURL)
 	if id.ListID != "" {
 		msg.SetGenHeaderPreformatted("List-Id", listID(id.ListName, id.ListID))
 	}
@@ -161,31 +159,16 @@ func (id *Identity) Build(m *Message) (*gomail.Msg, error) {
 	return msg, nil
 }
 
-func (id *Identity) setUnsubscribe(msg *gomail.Msg, httpsURL string) error {
-	var uris []string
-	if id.UnsubscribeMailto != "" {
-		uris = append(uris, "mailto:"+id.UnsubscribeMailto+"?subject=unsubscribe")
+// setUnsubscribe sets List-Unsubscribe (the same value a prepared edition
+// carries) and, for an https URL, the RFC 8058 one-click header; a plain
+// http URL (a laptop) is listed but not one-click.
+func (id *Identity) setUnsubscribe(msg *gomail.Msg, url string) {
+	if v := id.unsubscribeHeader(url); v != "" {
+		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, v)
 	}
-	switch {
-	case strings.HasPrefix(httpsURL, "https://"):
-		if err := msg.SetListUnsubscribeOneClick(httpsURL, uris...); err != nil {
-			return fmt.Errorf("build message: %w", err)
-		}
-	case httpsURL != "":
-		// a plain-http base URL (a laptop): listed, but not one-click, as RFC 8058 requires https
-		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, "<"+httpsURL+">"+joinURIs(uris))
-	case len(uris) > 0:
-		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, strings.TrimPrefix(joinURIs(uris), ", "))
+	if strings.HasPrefix(url, "https://") {
+		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
-	return nil
-}
-
-func joinURIs(uris []string) string {
-	var b strings.Builder
-	for _, u := range uris {
-		b.WriteString(", <" + u + ">")
-	}
-	return b.String()
 }
 
 func listID(name, id string) string {
@@ -200,14 +183,19 @@ func listID(name, id string) string {
 	return mimeWord(name) + " <" + id + ">"
 }
 
-func (id *Identity) messageID(m *Message) string {
+// messageID is "<edition>.<subscriber>.<random>@<domain>".
+func messageID(domain string, editionID, subscriberID int64) string {
 	b := make([]byte, 6)
 	rand.Read(b)
-	domain := "newsbrief.invalid"
-	if a, err := mail.ParseAddress(id.From); err == nil {
+	return fmt.Sprintf("%d.%d.%s@%s", editionID, subscriberID, hex.EncodeToString(b), domain)
+}
+
+// fromDomain is the domain of the From address, for Message-IDs.
+func fromDomain(from string) string {
+	if a, err := mail.ParseAddress(from); err == nil {
 		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
-			domain = a.Address[at+1:]
+			return a.Address[at+1:]
 		}
 	}
-	return fmt.Sprintf("%d.%d.%s@%s", m.EditionID, m.SubscriberID, hex.EncodeToString(b), domain)
+	return "newsbrief.invalid"
 }

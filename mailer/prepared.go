@@ -54,6 +54,8 @@ type Recipient struct {
 // they are, with no dot-stuffing pass. It is safe for concurrent use.
 type Prepared struct {
 	id       *Identity
+	from     string // envelope sender, bare address
+	domain   string // for Message-IDs
 	head     []byte // headers the same for every message
 	boundary string
 	html     encodedBody
@@ -73,7 +75,7 @@ func (id *Identity) Prepare(e Edition) (*Prepared, error) {
 	}
 	b := make([]byte, 24)
 	rand.Read(b)
-	p := &Prepared{id: id, boundary: "nb-" + hex.EncodeToString(b)}
+	p := &Prepared{id: id, from: from.Address, domain: fromDomain(id.From), boundary: "nb-" + hex.EncodeToString(b)}
 	var h bytes.Buffer
 	h.WriteString("From: " + from.String() + "\r\n")
 	if id.ReplyTo != "" {
@@ -117,7 +119,7 @@ func (p *Prepared) AppendMessage(dst []byte, r *Recipient) ([]byte, error) {
 	start := len(dst)
 	to := (&mail.Address{Name: headerSafe(r.Name), Address: r.Email}).String()
 	dst = append(dst, "Date: "+time.Now().Format(time.RFC1123Z)+"\r\n"...)
-	dst = append(dst, "Message-ID: <"+p.id.messageID(&Message{EditionID: r.EditionID, SubscriberID: r.SubscriberID})+">\r\n"...)
+	dst = append(dst, "Message-ID: <"+messageID(p.domain, r.EditionID, r.SubscriberID)+">\r\n"...)
 	dst = append(dst, "To: "+to+"\r\n"...)
 	if v := p.id.unsubscribeHeader(r.UnsubscribeURL); v != "" {
 		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/mail"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -185,8 +184,7 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 	}
 	c.sent++
 	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
-	from, _ := mail.ParseAddress(c.s.id.From)
-	if err := c.sc.Mail("<" + from.Address + ">"); err != nil {
+	if err := c.sc.Mail("<" + p.from + ">"); err != nil {
 		return c.failed(err, true)
 	}
 	if err := c.sc.Rcpt("<" + r.Email + ">"); err != nil {
