@@ -173,6 +173,31 @@ func (s *Store) List(ctx context.Context, status string, afterID int64, limit in
 	return out, rows.Err()
 }
 
+// Statuses lists every subscriber status.
+var Statuses = []string{Pending, Active, Unsubscribed, Bounced, Complained}
+
+// Each calls fn for every subscriber with the given status ("" for any), in
+// ID order, reading pages of 1,000 so memory stays flat; it stops at fn's
+// first error and returns it.
+func (s *Store) Each(ctx context.Context, status string, fn func(Subscriber) error) error {
+	var after int64
+	for {
+		page, err := s.List(ctx, status, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, sub := range page {
+			if err := fn(sub); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
 // Inactive reports which of ids are not active subscribers (unsubscribed or
 // removed).
 func (s *Store) Inactive(ctx context.Context, ids []int64) (map[int64]bool, error) {

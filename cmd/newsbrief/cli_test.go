@@ -109,6 +109,7 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{"bad source", nil, []string{"sources", "add", "file:///etc/passwd"}, 2, "want an absolute http"},
 		{"missing import", nil, []string{"subscribers", "import", "nope.csv"}, 1, "nope.csv"},
 		{"version", nil, []string{"version"}, 0, "newsbrief"},
+		{"bad status", nil, []string{"subscribers", "list", "--status", "activ"}, 2, `--status "activ" is not one of pending, active`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

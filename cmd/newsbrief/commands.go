@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -376,21 +377,17 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if _, err := parse(fs, rest, 0, 0); err != nil {
 			return err
 		}
+		if *status != "" && !slices.Contains(subscribers.Statuses, *status) {
+			return usagef("subscribers list: --status %q is not one of %s", *status, strings.Join(subscribers.Statuses, ", "))
+		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tSTATUS\tSINCE")
-		var after int64
-		for {
-			page, err := a.subs.List(ctx, *status, after, 1000)
-			if err != nil {
-				return err
-			}
-			for _, s := range page {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, s.Status, fmtTime(s.CreatedAt))
-			}
-			if len(page) < 1000 {
-				break
-			}
-			after = page[len(page)-1].ID
+		err := a.subs.Each(ctx, *status, func(s subscribers.Subscriber) error {
+			_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, s.Status, fmtTime(s.CreatedAt))
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		tw.Flush()
 	case "remove":
@@ -464,20 +461,12 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		cw := csv.NewWriter(a.stdout)
 		cw.Write([]string{"email", "name", "status", "consent", "via", "consent_at", "consent_ip", "consent_user_agent",
 			"created_at", "unsubscribed_at", "bounced_at", "last_bounce", "attributes"})
-		var after int64
-		for {
-			page, err := a.subs.List(ctx, "", after, 1000)
-			if err != nil {
-				return err
-			}
-			for _, s := range page {
-				cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, isoTime(s.ConsentAt), s.ConsentIP, s.ConsentUA,
-					isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce, s.Attributes})
-			}
-			if len(page) < 1000 {
-				break
-			}
-			after = page[len(page)-1].ID
+		err := a.subs.Each(ctx, "", func(s subscribers.Subscriber) error {
+			return cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, isoTime(s.ConsentAt), s.ConsentIP, s.ConsentUA,
+				isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce, s.Attributes})
+		})
+		if err != nil {
+			return err
 		}
 		cw.Flush()
 		return cw.Error()
