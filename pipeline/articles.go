@@ -222,15 +222,6 @@ func (s *Store) Articles(ctx context.Context, limit int) ([]Article, error) {
 	return out, nil
 }
 
-// Article returns one article, or ErrNotFound.
-func (s *Store) Article(ctx context.Context, id int64) (Article, error) {
-	a, err := scanArticle(s.db.QueryRowContext(ctx, `SELECT `+articleColumns+` FROM articles WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, fmt.Errorf("article %d: %w", id, ErrNotFound)
-	}
-	return a, err
-}
-
 // SetPinned pins (or unpins) an article: pinned articles lead the next
 // edition and are selected whenever they were collected. It returns
 // ErrNotFound for an unknown ID.

@@ -255,16 +255,6 @@ func (s *Store) Remove(ctx context.Context, email string) error {
 	return nil
 }
 
-// Count returns how many subscribers have the given status ("" for all).
-func (s *Store) Count(ctx context.Context, status string) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscribers WHERE ? = '' OR status = ?`, status, status).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count subscribers: %w", err)
-	}
-	return n, nil
-}
-
 // RecordBounce records a permanent delivery failure of a subscriber's
 // message. A hard bounce (the mailbox does not exist) marks the address
 // bounced at once; a soft one counts, and the address is marked bounced

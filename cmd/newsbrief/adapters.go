@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/newsbrief/newsbrief/mailer"
 	"github.com/newsbrief/newsbrief/pipeline"
@@ -61,6 +62,7 @@ func (s subscriberSource) Bounce(ctx context.Context, id int64, detail string, h
 type renderer struct {
 	set *templates.Set
 	cfg Config
+	log *slog.Logger // nil for no warnings
 }
 
 var _ pipeline.Renderer = renderer{}
@@ -80,6 +82,10 @@ func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rend
 	out, err := r.set.Render(te)
 	if err != nil {
 		return pipeline.Rendered{}, err
+	}
+	if out.HTMLSize > templates.GmailClipBytes && r.log != nil {
+		r.log.Warn("the HTML body is over Gmail's clipping limit; Gmail will show only its start (lower NEWSBRIEF_MAX_ARTICLES)",
+			"bytes", out.HTMLSize, "limit", templates.GmailClipBytes, "articles", len(te.Articles))
 	}
 	h, t := out.Pieces()
 	return pipeline.Rendered{

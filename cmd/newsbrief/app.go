@@ -110,7 +110,7 @@ func (a *app) deliverer() *pipeline.Deliverer {
 	return &pipeline.Deliverer{
 		Store:        a.store,
 		Subscribers:  subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL, softLimit: a.cfg.SoftBounceLimit},
-		Renderer:     renderer{set: a.tmpl, cfg: a.cfg},
+		Renderer:     renderer{set: a.tmpl, cfg: a.cfg, log: a.log.With("component", "render")},
 		Sender:       a.sender(),
 		Concurrency:  a.cfg.SendConcurrency,
 		Rate:         a.cfg.SendRate,

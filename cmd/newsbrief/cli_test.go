@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,5 +317,18 @@ func TestImportWithoutConsentAsksForConfirmation(t *testing.T) {
 	e.write("articles/a.txt", "A story\n\nBody.\n")
 	if out := e.must("run"); !strings.Contains(out, "no recipients") {
 		t.Errorf("run with only pending subscribers:\n%s", out)
+	}
+}
+
+func TestOversizedEditionWarns(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_MAX_ARTICLES", "200", "NEWSBRIEF_LOG_LEVEL", "warn")
+	long := strings.Repeat("A long summary sentence about the council and its plans. ", 5)
+	for i := range 200 {
+		e.write(fmt.Sprintf("articles/a%03d.md", i), fmt.Sprintf("---\ntitle: Story number %d\nsummary: %s\n---\nBody.\n", i, long))
+	}
+	e.must("collect")
+	_, errs, code := e.run("send", "--dry-run")
+	if code != 0 || !strings.Contains(errs, "over Gmail's clipping limit") {
+		t.Errorf("exit %d, stderr:\n%.500s", code, errs)
 	}
 }
