@@ -183,7 +183,7 @@ func TestSendDryRunAndTest(t *testing.T) {
 		t.Error("dry run wrote an outbox")
 	}
 	out = e.must("send", "--test", "editor@example.com")
-	if !strings.Contains(out, "test message sent to editor@example.com") {
+	if !strings.Contains(out, "test message to editor@example.com written as .eml files to") {
 		t.Errorf("test send output:\n%s", out)
 	}
 	emls, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))

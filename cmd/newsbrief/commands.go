@@ -142,7 +142,7 @@ func send(ctx context.Context, a *app, opts pipeline.SendOptions) error {
 			return errors.New("test send: no new articles to make an edition from")
 		}
 		if err == nil {
-			fmt.Fprintf(w, "test message sent to %s%s\n", opts.Test, a.where())
+			fmt.Fprintf(w, "test message to %s %s\n", opts.Test, a.where())
 		}
 		return err
 	}
@@ -165,20 +165,21 @@ func send(ctx context.Context, a *app, opts pipeline.SendOptions) error {
 			report.Recipients, report.Articles, report.Subject)
 	}
 	if !report.DryRun && len(report.Editions) > 0 {
-		fmt.Fprintf(w, "messages delivered%s\n", a.where())
+		fmt.Fprintf(w, "messages %s\n", a.where())
 	}
 	return nil
 }
 
+// where says where messages go: the outbox folder or the relay.
 func (a *app) where() string {
 	if a.cfg.SMTPHost == "" {
 		abs, err := filepath.Abs(a.cfg.OutboxDir)
 		if err != nil {
 			abs = a.cfg.OutboxDir
 		}
-		return " (written as .eml files to " + abs + ")"
+		return "written as .eml files to " + abs
 	}
-	return fmt.Sprintf(" (via %s:%d)", a.cfg.SMTPHost, a.cfg.smtpPort())
+	return fmt.Sprintf("sent via %s:%d", a.cfg.SMTPHost, a.cfg.smtpPort())
 }
 
 func printEditionReport(w io.Writer, er pipeline.EditionReport, dry bool) {
