@@ -309,12 +309,23 @@ func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int,
 	return &Message{Recipient: rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}, len(arts), nil
 }
 
+// sendTest mails the next edition to one address through the same path as
+// the real send (so the editor sees the same bytes), subject marked [TEST].
 func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
-	m, _, err := d.Preview(ctx, Recipient{Email: addr})
+	arts, err := d.nextArticles(ctx)
 	if err != nil {
 		return err
 	}
-	m.Subject = "[TEST] " + m.Subject
+	if len(arts) == 0 {
+		return ErrNothingNew
+	}
+	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	if err != nil {
+		return fmt.Errorf("render edition: %w", err)
+	}
+	r.Subject = "[TEST] " + r.Subject
+	rcpt := Recipient{Email: addr}
+	m := d.message(0, rcpt, r, &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text})
 	conn, err := d.Sender.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("test send: %w", err)
@@ -324,6 +335,20 @@ func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
 		return fmt.Errorf("test send to %s: %w", addr, err)
 	}
 	return nil
+}
+
+// message is one recipient's message of a rendered edition: the shared
+// pieces and the recipient's values, or whole bodies when the renderer
+// gives no pieces.
+func (d *Deliverer) message(editionID int64, rcpt Recipient, r Rendered, bodies *EditionBodies) *Message {
+	unsub := d.Subscribers.UnsubscribeURL(rcpt.ID)
+	m := &Message{EditionID: editionID, Recipient: rcpt, Subject: r.Subject, UnsubscribeURL: unsub}
+	if r.Values != nil {
+		m.Edition, m.Values = bodies, r.Values(rcpt, unsub)
+	} else {
+		m.HTML, m.Text = r.Personalize(rcpt, unsub)
+	}
+	return m
 }
 
 func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
@@ -578,14 +603,7 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bod
 			}
 			conn = c
 		}
-		unsub := d.Subscribers.UnsubscribeURL(j.rcpt.ID)
-		m := &Message{EditionID: editionID, Recipient: j.rcpt, Subject: r.Subject, UnsubscribeURL: unsub, Edition: bodies}
-		if r.Values != nil {
-			m.Values = r.Values(j.rcpt, unsub)
-		} else {
-			m.Edition = nil
-			m.HTML, m.Text = r.Personalize(j.rcpt, unsub)
-		}
+		m := d.message(editionID, j.rcpt, r, bodies)
 		// the message is not interrupted by ctx once its DATA may be on the wire
 		err := conn.Send(context.WithoutCancel(ctx), m)
 		res := classify(j, err, d.Store.now(), d.RetryBase)
