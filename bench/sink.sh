@@ -4,6 +4,7 @@
 #   bash bench/sink.sh                       # 10k and 100k subscribers
 #   SIZES="10000 100000 1000000" bash bench/sink.sh
 #   DKIM_RUNS= CONCS=4 bash bench/sink.sh   # no DKIM runs, one concurrency
+#   PROFILE_DIR=/tmp/prof bash bench/sink.sh # also a CPU profile of each send
 #
 # For each audience size it sends one ~30 KB edition with newsbrief at
 # concurrency 1, 4 and 16 (and at 4 with DKIM RSA-2048 and Ed25519), and, in
@@ -72,9 +73,10 @@ for n in $SIZES; do
       dkim-ed25519) conc=4; dk=(NEWSBRIEF_DKIM_DOMAIN=news.example NEWSBRIEF_DKIM_SELECTOR=b NEWSBRIEF_DKIM_KEY_FILE="$work/ed25519.pem") ;;
       *) conc=$variant; dk=() ;;
     esac
+    prof=(); [ -n "${PROFILE_DIR:-}" ] && mkdir -p "$PROFILE_DIR" && prof=(NEWSBRIEF_CPU_PROFILE="$PROFILE_DIR/$n-$variant.pprof")
     cp "$base" "$work/run.db"
     rm -f "$work/run.db-wal" "$work/run.db-shm"
-    read -r e cpu rss < <(timed env "${dk[@]}" NEWSBRIEF_DB="$work/run.db" NEWSBRIEF_SEND_CONCURRENCY=$conc "$work/newsbrief" send)
+    read -r e cpu rss < <(timed env "${dk[@]}" "${prof[@]}" NEWSBRIEF_DB="$work/run.db" NEWSBRIEF_SEND_CONCURRENCY=$conc "$work/newsbrief" send)
     sent=$(NEWSBRIEF_DB="$work/run.db" "$work/newsbrief" editions list | awk 'NR==2{print $5}')
     [ "$sent" = "$n" ] || { echo "newsbrief sent $sent of $n" >&2; exit 1; }
     read -r se scpu srss < <(timed smtp-source -d -c -l 30000 -m "$n" -s "$conc" -f bench@news.example -t sink@example.com 127.0.0.1:$PORT)

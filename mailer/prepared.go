@@ -3,15 +3,15 @@ package mailer
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"html"
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/emersion/go-msgauth/dkim"
 )
 
 // Slots of a Body: the per-recipient values, in Recipient.Values order.
@@ -60,10 +60,12 @@ type Prepared struct {
 	boundary string
 	html     encodedBody
 	text     encodedBody
+	signer   *dkimSigner // nil when the identity does not sign
 }
 
 type encodedBody struct {
 	static [][]byte
+	canon  [][]byte // the static pieces in DKIM relaxed form, when signing
 	slots  []int
 }
 
@@ -92,19 +94,33 @@ func (id *Identity) Prepare(e Edition) (*Prepared, error) {
 	h.WriteString("Precedence: bulk\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
 	h.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"" + p.boundary + "\"\r\n")
 	p.head = h.Bytes()
-	p.text = encodeBody(e.Text)
-	p.html = encodeBody(e.HTML)
+	if id.DKIM != nil {
+		if p.signer, err = newDKIMSigner(id.DKIM); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	p.text = encodeBody(e.Text, p.signer != nil)
+	p.html = encodeBody(e.HTML, p.signer != nil)
 	return p, nil
 }
 
-func encodeBody(b Body) encodedBody {
+// encodeBody encodes the static pieces of b once. Each piece before a slot
+// ends at a line end and each slot's value is given lines of its own, so
+// that, with canon, DKIM's line-by-line canonical form of the pieces can be
+// computed here too, once per edition.
+func encodeBody(b Body, canon bool) encodedBody {
 	out := encodedBody{slots: b.Slots}
 	for i, s := range b.Static {
 		enc := qpAppend(nil, s)
-		if i < len(b.Slots) && len(enc) > 0 && !bytes.HasSuffix(enc, []byte("\r\n")) {
-			enc = append(enc, "=\r\n"...) // soft break: the slot starts a line of its own
+		if (i < len(b.Slots) || i == len(b.Static)-1) && len(enc) > 0 && !bytes.HasSuffix(enc, []byte("\r\n")) {
+			// soft break: the slot starts a line of its own, and the
+			// body ends with a line end before the boundary
+			enc = append(enc, "=\r\n"...)
 		}
 		out.static = append(out.static, enc)
+		if canon {
+			out.canon = append(out.canon, relaxedLines(nil, enc))
+		}
 	}
 	return out
 }
@@ -128,42 +144,67 @@ func (p *Prepared) AppendMessage(dst []byte, r *Recipient) ([]byte, error) {
 		}
 	}
 	dst = append(dst, p.head...)
-	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
-	dst = p.text.appendFilled(dst, &r.Values, false)
-	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
-	dst = p.html.appendFilled(dst, &r.Values, true)
-	dst = append(dst, "\r\n--"+p.boundary+"--\r\n"...)
-	if p.id.DKIM == nil {
+	bodyStart := len(dst) - start
+	dst = append(dst, "\r\n"...)
+	dst = p.appendBody(dst, r, false)
+	if p.signer == nil {
 		return dst, nil
 	}
-	s, err := dkim.NewSigner(p.id.DKIM)
+	sig, err := p.signer.signatureWithBodyHash(dst[start:bodyStart], p.bodyHash(r), time.Now())
 	if err != nil {
-		return dst, fmt.Errorf("dkim: %w", err)
+		return dst, err
 	}
-	if _, err := s.Write(dst[start:]); err != nil {
-		return dst, fmt.Errorf("dkim: %w", err)
-	}
-	if err := s.Close(); err != nil {
-		return dst, fmt.Errorf("dkim: %w", err)
-	}
-	sig := s.Signature()
-	msg := append([]byte(nil), dst[start:]...)
-	dst = append(append(dst[:start], sig...), msg...)
+	// the signature goes first: shift the message up and copy it in front
+	n := len(dst)
+	dst = append(dst, sig...)
+	copy(dst[start+len(sig):], dst[start:n])
+	copy(dst[start:], sig)
 	return dst, nil
 }
 
-func (b *encodedBody) appendFilled(dst []byte, vals *[slotCount]string, escape bool) []byte {
+// appendBody appends the MIME body for r: the text part and the HTML part.
+// With canon it appends the body's DKIM relaxed canonical form instead, from
+// the pieces canonicalized once per edition.
+func (p *Prepared) appendBody(dst []byte, r *Recipient, canon bool) []byte {
+	dst = append(dst, "--"+p.boundary+"\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = p.text.appendFilled(dst, &r.Values, false, canon)
+	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = p.html.appendFilled(dst, &r.Values, true, canon)
+	return append(dst, "\r\n--"+p.boundary+"--\r\n"...)
+}
+
+// bodyHash is the SHA-256 of r's message body in DKIM relaxed form.
+func (p *Prepared) bodyHash(r *Recipient) []byte {
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	*bp = p.appendBody((*bp)[:0], r, true)
+	sum := sha256.Sum256(*bp)
+	return sum[:]
+}
+
+// bodyBufs are scratch buffers for bodyHash, shared by the workers.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func (b *encodedBody) appendFilled(dst []byte, vals *[slotCount]string, escape, canon bool) []byte {
 	for i, st := range b.static {
-		dst = append(dst, st...)
+		if canon {
+			dst = append(dst, b.canon[i]...)
+		} else {
+			dst = append(dst, st...)
+		}
 		if i < len(b.slots) {
 			v := vals[b.slots[i]]
 			if escape {
 				v = html.EscapeString(v)
 			}
 			if v != "" {
+				from := len(dst)
 				dst = qpAppend(dst, v)
 				if !bytes.HasSuffix(dst, []byte("\r\n")) {
 					dst = append(dst, "=\r\n"...)
+				}
+				if canon {
+					dst = append(dst[:from], relaxedLines(nil, dst[from:])...)
 				}
 			}
 		}

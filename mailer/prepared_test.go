@@ -198,7 +198,7 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 		LookupTXT: func(string) ([]string, error) { return []string{record}, nil },
 	})
 	if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
-		t.Fatalf("DKIM on the relayed prepared message: %v %+v", err, verifs)
+		t.Fatalf("DKIM on the relayed prepared message: %v %+v\n%s", err, verifs[0], got[0].Data[:800])
 	}
 	decodeParts(t, got[0].Data)
 	// a refused recipient leaves the connection usable

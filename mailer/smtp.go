@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -183,6 +184,9 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 		return c.failed(err, false)
 	}
 	c.sent++
+	if ok, _ := c.sc.Extension("PIPELINING"); ok {
+		return c.sendPipelined(p.from, r.Email)
+	}
 	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
 	if err := c.sc.Mail("<" + p.from + ">"); err != nil {
 		return c.failed(err, true)
@@ -203,6 +207,76 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 		return c.failed(err, false)
 	}
 	return nil
+}
+
+// sendPipelined sends MAIL, RCPT and DATA in one write and reads their
+// three answers (RFC 2920), then the message and its terminating dot: two
+// round trips a message instead of four. The message is in c.buf.
+func (c *SMTPConn) sendPipelined(from, to string) error {
+	for _, addr := range []string{from, to} {
+		if strings.ContainsAny(addr, "\r\n<>") {
+			return &Error{Msg: fmt.Sprintf("address %q contains a line break or angle bracket", addr)}
+		}
+	}
+	tw := c.sc.Text.W
+	tw.WriteString("MAIL FROM:<")
+	tw.WriteString(from)
+	tw.WriteString(">")
+	if !isASCII(from) || !isASCII(to) {
+		if ok, _ := c.sc.Extension("SMTPUTF8"); ok {
+			tw.WriteString(" SMTPUTF8")
+		}
+	}
+	tw.WriteString("\r\nRCPT TO:<")
+	tw.WriteString(to)
+	tw.WriteString(">\r\nDATA\r\n")
+	if err := tw.Flush(); err != nil {
+		return c.failed(err, false)
+	}
+	// all three answers are read whatever they say, to stay in step
+	_, _, mailErr := c.sc.Text.ReadResponse(250)
+	_, _, rcptErr := c.sc.Text.ReadResponse(25)
+	_, _, dataErr := c.sc.Text.ReadResponse(354)
+	if err := errors.Join(mailErr, rcptErr); err != nil {
+		if dataErr == nil {
+			// a server that opened DATA anyway: hang up, so that it
+			// discards the transaction
+			c.drop()
+			return classify(firstErr(mailErr, rcptErr))
+		}
+		return c.failed(firstErr(mailErr, rcptErr), true)
+	}
+	if dataErr != nil {
+		return c.failed(dataErr, true)
+	}
+	// the prepared message ends in CRLF and has no line starting with "."
+	tw.Write(c.buf)
+	tw.WriteString(".\r\n")
+	if err := tw.Flush(); err != nil {
+		return c.failed(err, false)
+	}
+	if _, _, err := c.sc.Text.ReadResponse(250); err != nil {
+		return c.failed(err, false)
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // failed classifies an error of the transaction and leaves the connection

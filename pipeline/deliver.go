@@ -184,6 +184,7 @@ var ErrBusy = errors.New("another newsbrief process is sending from this databas
 
 const (
 	recordBatch  = 128
+	maxChunk     = 8 // most messages a worker is handed at once
 	recordEvery  = 50 * time.Millisecond
 	audiencePage = 1000
 	leaseTTL     = 60 * time.Second
@@ -432,8 +433,10 @@ func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered,
 	// small claims: a process killed mid-send leaves at most one claim plus
 	// the messages in flight as unknown
 	batchSize := max(64, 8*workers)
-	jobs := make(chan job, workers)
-	results := make(chan result, recordBatch)
+	// jobs and results travel in chunks: one channel handoff (and
+	// goroutine wake-up) per chunk rather than per message
+	jobs := make(chan []job)
+	results := make(chan []result, 2*workers)
 	recErr := make(chan error, 1)
 	go func() { recErr <- d.Store.recordResults(context.WithoutCancel(ctx), ed.ID, results) }()
 
@@ -512,27 +515,32 @@ claim:
 		inactive, err := d.Subscribers.Inactive(ctx, ids)
 		if err != nil {
 			claimErr = fmt.Errorf("check subscribers: %w", err)
-			for _, j := range batch {
-				results <- result{subscriberID: j.rcpt.ID, release: true}
-			}
+			results <- released(batch)
 			break
 		}
-		for i, j := range batch {
+		active := batch[:0]
+		var skipped []result
+		for _, j := range batch {
 			if inactive[j.rcpt.ID] {
-				results <- result{subscriberID: j.rcpt.ID, state: StateSkipped, detail: "no longer subscribed"}
+				skipped = append(skipped, result{subscriberID: j.rcpt.ID, state: StateSkipped, detail: "no longer subscribed"})
 				continue
 			}
+			active = append(active, j)
+		}
+		if len(skipped) > 0 {
+			results <- skipped
+		}
+		chunk := min(max((len(active)+workers-1)/workers, 1), maxChunk)
+		for len(active) > 0 {
+			c := active[:min(chunk, len(active))]
 			select {
-			case jobs <- j:
+			case jobs <- c:
+				active = active[len(c):]
 			case <-stop:
-				for _, rest := range batch[i:] {
-					results <- result{subscriberID: rest.rcpt.ID, release: true}
-				}
+				results <- released(active)
 				break claim
 			case <-ctx.Done():
-				for _, rest := range batch[i:] {
-					results <- result{subscriberID: rest.rcpt.ID, release: true}
-				}
+				results <- released(active)
 				break claim
 			}
 		}
@@ -570,52 +578,69 @@ claim:
 // worker sends jobs over one connection, opened on first use and kept for
 // the whole run.
 func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bodies *EditionBodies, limiter *rate.Limiter,
-	jobs <-chan job, results chan<- result, stop <-chan struct{}, abort func(error)) {
+	jobs <-chan []job, results chan<- []result, stop <-chan struct{}, abort func(error)) {
 	var conn Conn
 	defer func() {
 		if conn != nil {
 			conn.Close()
 		}
 	}()
-	for j := range jobs {
-		select {
-		case <-stop:
-			results <- result{subscriberID: j.rcpt.ID, release: true}
-			continue
-		default:
-		}
-		if ctx.Err() != nil {
-			results <- result{subscriberID: j.rcpt.ID, release: true}
-			continue
-		}
-		if limiter != nil {
-			if err := limiter.Wait(ctx); err != nil {
-				results <- result{subscriberID: j.rcpt.ID, release: true}
-				continue
+	for chunk := range jobs {
+		out := make([]result, 0, len(chunk))
+		for i, j := range chunk {
+			if d.stopped(ctx, stop) {
+				out = append(out, released(chunk[i:])...)
+				break
 			}
-		}
-		if conn == nil {
-			c, err := d.Sender.Open(ctx)
-			if err != nil {
-				results <- result{subscriberID: j.rcpt.ID, release: true}
-				abort(fmt.Errorf("connect to mail relay: %w", err))
-				continue
+			if limiter != nil {
+				if err := limiter.Wait(ctx); err != nil {
+					out = append(out, released(chunk[i:])...)
+					break
+				}
 			}
-			conn = c
-		}
-		m := d.message(editionID, j.rcpt, r, bodies)
-		// the message is not interrupted by ctx once its DATA may be on the wire
-		err := conn.Send(context.WithoutCancel(ctx), m)
-		res := classify(j, err, d.Store.now(), d.RetryBase)
-		if res.state == StateFailed {
-			var um unknownMailbox
-			hard := errors.As(err, &um) && um.UnknownMailbox()
-			if berr := d.Subscribers.Bounce(context.WithoutCancel(ctx), j.rcpt.ID, res.detail, hard); berr != nil {
-				d.log().Error("recording a bounce failed", "subscriber", j.rcpt.ID, slog.Any("error", berr))
+			if conn == nil {
+				c, err := d.Sender.Open(ctx)
+				if err != nil {
+					out = append(out, released(chunk[i:])...)
+					abort(fmt.Errorf("connect to mail relay: %w", err))
+					break
+				}
+				conn = c
 			}
+			m := d.message(editionID, j.rcpt, r, bodies)
+			// the message is not interrupted by ctx once its DATA may be on the wire
+			err := conn.Send(context.WithoutCancel(ctx), m)
+			res := classify(j, err, d.Store.now(), d.RetryBase)
+			if res.state == StateFailed {
+				var um unknownMailbox
+				hard := errors.As(err, &um) && um.UnknownMailbox()
+				if berr := d.Subscribers.Bounce(context.WithoutCancel(ctx), j.rcpt.ID, res.detail, hard); berr != nil {
+					d.log().Error("recording a bounce failed", "subscriber", j.rcpt.ID, slog.Any("error", berr))
+				}
+			}
+			out = append(out, res)
 		}
-		results <- res
+		results <- out
 	}
+}
+
+// stopped says the send is being stopped: by abort or by ctx.
+func (d *Deliverer) stopped(ctx context.Context, stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return ctx.Err() != nil
+	}
+}
+
+// released are the results for jobs never attempted: back to pending.
+func released(jobs []job) []result {
+	out := make([]result, len(jobs))
+	for i, j := range jobs {
+		out[i] = result{subscriberID: j.rcpt.ID, release: true}
+	}
+	return out
 }
 
 // Classification interfaces a Conn's errors may satisfy.

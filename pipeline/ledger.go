@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -156,7 +157,7 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 
 // recordResults writes outcomes from results in batches (one transaction
 // per recordBatch rows or recordEvery) until results is closed.
-func (s *Store) recordResults(ctx context.Context, editionID int64, results <-chan result) error {
+func (s *Store) recordResults(ctx context.Context, editionID int64, results <-chan []result) error {
 	var pending []result
 	var firstErr error
 	flush := func() {
@@ -177,7 +178,7 @@ func (s *Store) recordResults(ctx context.Context, editionID int64, results <-ch
 				flush()
 				return firstErr
 			}
-			pending = append(pending, r)
+			pending = append(pending, r...)
 			if len(pending) >= recordBatch {
 				flush()
 			}
@@ -217,7 +218,29 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 	}
 	defer rel.Close()
 	now := s.nowMS()
+	// plain successes, nearly every row, go in one statement per batch
+	var sent []byte
 	for _, r := range rs {
+		if r.plainSent() {
+			if sent == nil {
+				sent = append(make([]byte, 0, 8*len(rs)), '[')
+			} else {
+				sent = append(sent, ',')
+			}
+			sent = strconv.AppendInt(sent, r.subscriberID, 10)
+		}
+	}
+	if sent != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
+			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`,
+			now, editionID, string(append(sent, ']'))); err != nil {
+			return err
+		}
+	}
+	for _, r := range rs {
+		if r.plainSent() {
+			continue
+		}
 		if r.release {
 			_, err = rel.ExecContext(ctx, now, editionID, r.subscriberID)
 		} else {
@@ -232,6 +255,11 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 		}
 	}
 	return tx.Commit()
+}
+
+// plainSent says r is a success with nothing more to record.
+func (r result) plainSent() bool {
+	return !r.release && r.state == StateSent && r.code == 0 && r.detail == "" && r.next.IsZero()
 }
 
 func truncate(s string, n int) string {

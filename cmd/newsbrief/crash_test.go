@@ -114,8 +114,9 @@ func TestKill9MidSend(t *testing.T) {
 	t.Logf("%d kills; %d unknown (%d of them never reached the relay); %d sessions", kills, unknown, lost, relay.Sessions())
 	// unknown = claimed but not yet sent + in flight + sent but not yet
 	// recorded (results are written in batches); the first kind is what a
-	// kill costs the operator, bounded by one claim plus the workers
-	if lost > kills*(64+4) {
-		t.Errorf("%d of %d unknown never reached the relay after %d kills: more than one claim plus the in-flight messages per kill", lost, unknown, kills)
+	// kill costs the operator, bounded by one claim (64) plus the chunks in
+	// the workers' hands (4 × 8) plus the messages in flight
+	if lost > kills*(64+4*8+4) {
+		t.Errorf("%d of %d unknown never reached the relay after %d kills: more than one claim, the workers' chunks and the in-flight messages per kill", lost, unknown, kills)
 	}
 }
