@@ -3,6 +3,7 @@ module github.com/newsbrief/newsbrief
 go 1.26.8
 
 require (
+	github.com/andybalholm/cascadia v1.3.4
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/emersion/go-smtp v0.25.1
 	github.com/kelseyhightower/envconfig v1.4.0
@@ -21,7 +22,6 @@ require (
 
 require (
 	github.com/PuerkitoBio/goquery v1.13.0 // indirect
-	github.com/andybalholm/cascadia v1.3.4 // indirect
 	github.com/aymerick/douceur v0.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

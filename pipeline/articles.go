@@ -33,6 +33,12 @@ type Article struct {
 	Excluded    bool
 	FilePath    string // article files: path relative to the articles folder
 	FileHash    string
+	Tags        []string // lower case: feed categories, front matter tags
+	Rank        int      // the editor's position in the next edition (1 first), 0 when unset
+	Priority    int      // its source's priority (read only)
+	// Also are the same story from other sources, grouped under this one
+	// in an edition ("also reported by").
+	Also []Article
 }
 
 // trackingParams are query parameters removed from article links and
@@ -138,9 +144,9 @@ func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
 		case err == nil:
 			// an edited file updates its article
 			if _, err := tx.ExecContext(ctx, `UPDATE articles SET title = ?, url = ?, url_key = ?, content_hash = ?,
-				file_hash = ?, author = ?, summary = ?, html = ?, text = ?, published_at = ? WHERE id = ?`,
+				file_hash = ?, author = ?, summary = ?, html = ?, text = ?, published_at = ?, tags = ? WHERE id = ?`,
 				a.Title, a.URL, nullString(urlKey), hash, a.FileHash, a.Author, a.Summary,
-				a.HTML, a.Text, a.PublishedAt.UnixMilli(), id); err != nil {
+				a.HTML, a.Text, a.PublishedAt.UnixMilli(), joinTags(a.Tags), id); err != nil {
 				return false, fmt.Errorf("update article from %s: %w", a.FilePath, err)
 			}
 			a.ID = id
@@ -166,11 +172,11 @@ func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
 		srcID = a.SourceID
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO articles (source_id, origin, source_name, guid, url, url_key,
-		content_hash, file_path, file_hash, title, author, summary, image_url, html, text, published_at, collected_at, pinned)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		content_hash, file_path, file_hash, title, author, summary, image_url, html, text, published_at, collected_at, pinned, tags)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		srcID, a.Origin, a.SourceName, nullString(a.GUID), a.URL, nullString(urlKey), hash,
 		nullString(a.FilePath), nullString(a.FileHash), a.Title, a.Author, a.Summary, a.ImageURL, a.HTML, a.Text,
-		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned))
+		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned), joinTags(a.Tags))
 	if err != nil {
 		return false, fmt.Errorf("save article %q: %w", a.Title, err)
 	}
@@ -178,15 +184,20 @@ func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
 	return true, tx.Commit()
 }
 
-const articleColumns = `id, COALESCE(source_id, 0), origin, source_name, COALESCE(guid, ''), url, title, author,
-	summary, image_url, html, text, published_at, collected_at, pinned, excluded, COALESCE(file_path, ''), COALESCE(file_hash, '')`
+const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
+	a.summary, a.image_url, a.html, a.text, a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
+	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
+	COALESCE((SELECT priority FROM sources s WHERE s.id = a.source_id), 0) AS src_priority`
 
 func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var a Article
 	var pub, col int64
 	var pinned, excluded int
+	var tags string
 	err := row.Scan(&a.ID, &a.SourceID, &a.Origin, &a.SourceName, &a.GUID, &a.URL, &a.Title, &a.Author,
-		&a.Summary, &a.ImageURL, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash)
+		&a.Summary, &a.ImageURL, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash,
+		&tags, &a.Rank, &a.Priority)
+	a.Tags = splitTags(tags)
 	a.PublishedAt, a.CollectedAt = fromMS(pub), fromMS(col)
 	a.Pinned, a.Excluded = pinned == 1, excluded == 1
 	return a, err
@@ -215,7 +226,7 @@ func (s *Store) Articles(ctx context.Context, limit int) ([]Article, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles ORDER BY collected_at DESC, id DESC LIMIT ?`, limit)
+	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a ORDER BY a.collected_at DESC, a.id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list articles: %w", err)
 	}
@@ -240,6 +251,44 @@ func (s *Store) setFlag(ctx context.Context, id int64, column string, v bool) er
 	res, err := s.db.ExecContext(ctx, `UPDATE articles SET `+column+` = ? WHERE id = ?`, boolInt(v), id)
 	if err != nil {
 		return fmt.Errorf("set %s on article %d: %w", column, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("article %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// joinTags stores tags: trimmed, lower case, without commas or repeats.
+func joinTags(tags []string) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range tags {
+		t = strings.ToLower(strings.Join(strings.Fields(strings.ReplaceAll(t, ",", " ")), " "))
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func splitTags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// MoveArticle sets an article's position in the next edition (1 first);
+// 0 clears it. Articles the editor placed come first, in their order.
+func (s *Store) MoveArticle(ctx context.Context, id int64, position int) error {
+	var rank any
+	if position > 0 {
+		rank = position
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE articles SET rank = ? WHERE id = ?`, rank, id)
+	if err != nil {
+		return fmt.Errorf("move article: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("article %d: %w", id, ErrNotFound)

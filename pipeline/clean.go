@@ -39,9 +39,21 @@ func NewCleaner() *Cleaner {
 // may be empty), dropping 1×1 tracking images and tracking parameters from
 // links. It returns the sanitized HTML and its plain-text rendering.
 func (c *Cleaner) Clean(raw, base string) (safeHTML, text string) {
+	return c.clean(raw, base, nil)
+}
+
+// clean is Clean with a source's own rules: its selectors applied to the
+// HTML as it came, its regular expressions after the sanitizer, both before
+// the built-in boilerplate rules.
+func (c *Cleaner) clean(raw, base string, rules *compiledRules) (safeHTML, text string) {
+	raw, bySelector := rules.applySelectors(raw)
 	raw = rewriteLinks(raw, base)
 	safeHTML = strings.TrimSpace(c.policy.Sanitize(raw))
+	safeHTML, byRegex := rules.applyRegexes(safeHTML)
 	var removed []string
+	if byRule := append(bySelector, byRegex...); len(byRule) > 0 && c.Log != nil {
+		c.Log.Debug("removed by the source's rules", "base", base, "blocks", byRule)
+	}
 	safeHTML, removed = stripBoilerplate(safeHTML)
 	if len(removed) > 0 && c.Log != nil {
 		c.Log.Debug("boilerplate removed", "base", base, "blocks", removed)

@@ -138,7 +138,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	src.RetryAfter = fr.retryAfter
 	if err == nil && fr.notModified {
 		log.Debug("feed not modified")
-		res.Err = c.Store.recordFetch(ctx, src, "not-modified", nil, 0)
+		res.Err = c.Store.recordFetch(ctx, src, "not-modified", nil, src.LastItems, 0)
 		return res
 	}
 	var feed *gofeed.Feed
@@ -151,7 +151,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	if err != nil {
 		res.Err = err
 		log.Warn("feed failed", slog.Any("error", err))
-		if rerr := c.Store.recordFetch(ctx, src, "error", err, 0); rerr != nil {
+		if rerr := c.Store.recordFetch(ctx, src, "error", err, 0, 0); rerr != nil {
 			res.Err = errors.Join(err, rerr)
 		}
 		return res
@@ -164,16 +164,25 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	if name == "" {
 		name = src.URL
 	}
-	base := feed.Link
-	if base == "" {
-		base = src.URL
+	base := src.URL
+	if feed.Link != "" {
+		base = resolve(src.URL, feed.Link)
+	}
+	srcRules, err := c.Store.Rules(ctx, src.ID)
+	var rules *compiledRules
+	if err == nil {
+		rules, err = compileRules(srcRules)
+	}
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	for _, item := range feed.Items {
 		if item == nil {
 			continue
 		}
 		res.Seen++
-		a := c.fromItem(item, base)
+		a := c.fromItem(item, base, rules)
 		if a.Title == "" {
 			continue
 		}
@@ -191,7 +200,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	if res.Err != nil {
 		status = "error"
 	}
-	if err := c.Store.recordFetch(ctx, src, status, res.Err, res.New); err != nil {
+	if err := c.Store.recordFetch(ctx, src, status, res.Err, res.Seen, res.New); err != nil {
 		res.Err = errors.Join(res.Err, err)
 	}
 	log.Info("feed collected", "items", res.Seen, "new", res.New)
@@ -200,7 +209,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 
 // fromItem turns a feed item into an article: the full content preferred to
 // the description, links resolved against the item or the feed.
-func (c *Collector) fromItem(item *gofeed.Item, feedBase string) Article {
+func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *compiledRules) Article {
 	link := strings.TrimSpace(item.Link)
 	if link != "" {
 		link = resolve(feedBase, link)
@@ -213,13 +222,16 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string) Article {
 	if base == "" {
 		base = feedBase
 	}
-	safe, text := c.Cleaner.Clean(body, base)
+	safe, text := c.Cleaner.clean(body, base, rules)
 	a := Article{
 		GUID:  strings.TrimSpace(item.GUID),
 		URL:   CleanURL(link),
 		Title: CleanText(item.Title),
 		HTML:  safe,
 		Text:  text,
+	}
+	for _, cat := range item.Categories {
+		a.Tags = append(a.Tags, CleanText(cat))
 	}
 	a.ImageURL = leadImage(item, base, safe)
 	if len(item.Authors) > 0 && item.Authors[0] != nil {

@@ -255,9 +255,12 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 }
 
 // nextArticles selects the next edition's articles: the store's candidates
-// (pinned first, then newest), on a first edition without feed articles
-// older than FirstLookback, at most MaxPerSource from one feed, at most
-// MaxArticles. Fewer than MinArticles is nothing new, with the reason.
+// (placed by the editor, pinned, by source priority, then newest), on a
+// first edition without feed articles older than FirstLookback, at most
+// MaxPerSource from one feed, at most MaxArticles. The same story from
+// another source joins the article already chosen as "also reported by"
+// instead of taking a place of its own. Fewer than MinArticles is nothing
+// new, with the reason.
 func (d *Deliverer) nextArticles(ctx context.Context) ([]Article, error) {
 	cands, err := d.Store.NextArticles(ctx, -1)
 	if err != nil {
@@ -270,20 +273,31 @@ func (d *Deliverer) nextArticles(ctx context.Context) ([]Article, error) {
 	cutoff := d.Store.now().Add(-d.FirstLookback)
 	perSource := map[int64]int{}
 	var out []Article
+	var words []map[string]bool // storyWords of out's titles
 	for _, a := range cands {
-		if len(out) == d.MaxArticles && d.MaxArticles > 0 {
-			break
+		if a.Origin == "feed" && !a.Pinned && first && d.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
+			continue
 		}
-		if a.Origin == "feed" && !a.Pinned {
-			if first && d.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
-				continue
+		w := storyWords(a.Title)
+		grouped := false
+		for i := range out {
+			if !sameSource(out[i], a) && sameStory(words[i], w) {
+				out[i].Also = append(out[i].Also, a)
+				grouped = true
+				break
 			}
+		}
+		if grouped || len(out) == d.MaxArticles && d.MaxArticles > 0 {
+			continue
+		}
+		if a.Origin == "feed" && !a.Pinned && a.Rank == 0 {
 			if d.MaxPerSource > 0 && perSource[a.SourceID] >= d.MaxPerSource {
 				continue
 			}
 			perSource[a.SourceID]++
 		}
 		out = append(out, a)
+		words = append(words, w)
 	}
 	if len(out) > 0 && len(out) < d.MinArticles {
 		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), d.MinArticles)

@@ -60,11 +60,11 @@ func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
 		return nil, fmt.Errorf("next articles: %w", err)
 	}
 	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
-		WHERE excluded = 0
-		  AND (pinned = 1 OR collected_at > ?)
+		WHERE a.excluded = 0
+		  AND (a.pinned = 1 OR a.collected_at > ?)
 		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
 		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
-		ORDER BY pinned DESC, published_at DESC, id DESC
+		ORDER BY a.rank IS NULL, a.rank, a.pinned DESC, src_priority DESC, a.published_at DESC, a.id DESC
 		LIMIT ?`, since, max)
 	if err != nil {
 		return nil, fmt.Errorf("next articles: %w", err)
@@ -99,6 +99,17 @@ func (s *Store) createEdition(ctx context.Context, subject string, arts []Articl
 		if _, err := tx.ExecContext(ctx, `INSERT INTO edition_articles (edition_id, article_id, position) VALUES (?, ?, ?)`, id, a.ID, i); err != nil {
 			return Edition{}, fmt.Errorf("create edition: %w", err)
 		}
+		for _, also := range a.Also {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO edition_articles (edition_id, article_id, position, also_of) VALUES (?, ?, ?, ?)`,
+				id, also.ID, i, a.ID); err != nil {
+				return Edition{}, fmt.Errorf("create edition: %w", err)
+			}
+		}
+	}
+	// placed articles are placed once: the next edition starts afresh
+	if _, err := tx.ExecContext(ctx, `UPDATE articles SET rank = NULL WHERE rank IS NOT NULL
+		AND id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
@@ -153,9 +164,37 @@ func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 	}
 	e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
 	e.Articles, err = s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
-		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? ORDER BY ea.position`, id)
+		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? AND ea.also_of IS NULL ORDER BY ea.position`, id)
 	if err != nil {
 		return e, fmt.Errorf("edition %d articles: %w", id, err)
+	}
+	also, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? AND ea.also_of IS NOT NULL ORDER BY a.id`, id)
+	if err != nil {
+		return e, fmt.Errorf("edition %d articles: %w", id, err)
+	}
+	if len(also) > 0 {
+		rows, err := s.db.QueryContext(ctx, `SELECT article_id, also_of FROM edition_articles WHERE edition_id = ? AND also_of IS NOT NULL`, id)
+		if err != nil {
+			return e, fmt.Errorf("edition %d articles: %w", id, err)
+		}
+		of := map[int64]int64{}
+		for rows.Next() {
+			var a, o int64
+			if err := rows.Scan(&a, &o); err != nil {
+				rows.Close()
+				return e, fmt.Errorf("edition %d articles: %w", id, err)
+			}
+			of[a] = o
+		}
+		rows.Close()
+		for _, a := range also {
+			for i := range e.Articles {
+				if e.Articles[i].ID == of[a.ID] {
+					e.Articles[i].Also = append(e.Articles[i].Also, a)
+				}
+			}
+		}
 	}
 	e.Counts, err = s.deliveryCounts(ctx, id)
 	return e, err

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/html/charset"
 )
 
 // FetchOptions bound what one feed request may cost.
@@ -120,8 +125,46 @@ func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source,
 	if int64(len(body)) > o.MaxBytes {
 		return res, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, o.MaxBytes)
 	}
-	res.body = body
+	if res.body, err = toUTF8(body, resp.Header.Get("Content-Type")); err != nil {
+		return res, err
+	}
 	res.etag = resp.Header.Get("ETag")
 	res.lastModified = resp.Header.Get("Last-Modified")
 	return res, nil
+}
+
+// xmlEncoding finds the encoding an XML declaration names.
+var xmlEncoding = regexp.MustCompile(`^\s*<\?xml[^>]*\sencoding\s*=\s*["']([^"']+)["']`)
+
+// toUTF8 decodes a feed to UTF-8. An XML declaration that names an
+// encoding is left to the feed parser, which honours it; otherwise the
+// charset of the Content-Type header is used, and a body that is not valid
+// UTF-8 and says nothing is read as Windows-1252, the usual culprit.
+func toUTF8(body []byte, contentType string) ([]byte, error) {
+	head := body[:min(len(body), 512)]
+	if m := xmlEncoding.FindSubmatch(head); m != nil {
+		return body, nil
+	}
+	label := ""
+	if _, params, err := mime.ParseMediaType(contentType); err == nil {
+		label = params["charset"]
+	}
+	if label == "" {
+		if utf8.Valid(body) {
+			return body, nil
+		}
+		label = "windows-1252"
+	}
+	enc, name := charset.Lookup(label)
+	if enc == nil {
+		return nil, fmt.Errorf("unknown charset %q", label)
+	}
+	if name == "utf-8" {
+		return body, nil
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return out, nil
 }

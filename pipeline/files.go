@@ -61,11 +61,30 @@ type frontMatter struct {
 	Date    string `yaml:"date"`
 	Summary string `yaml:"summary"`
 	Pinned  bool   `yaml:"pinned"`
+	Tags    tagList `yaml:"tags"`
+}
+
+// tagList reads front matter tags as a YAML list or a comma-separated string.
+type tagList []string
+
+// UnmarshalYAML accepts "tags: [a, b]" and "tags: a, b".
+func (t *tagList) UnmarshalYAML(unmarshal func(any) error) error {
+	var list []string
+	if err := unmarshal(&list); err == nil {
+		*t = list
+		return nil
+	}
+	var one string
+	if err := unmarshal(&one); err != nil {
+		return errors.New("tags: want a list or a comma-separated string")
+	}
+	*t = strings.Split(one, ",")
+	return nil
 }
 
 // ParseArticleFile turns the contents of an article file into an article,
 // by its extension: Markdown with optional YAML front matter (title, url,
-// author, date, summary, pinned), plain text whose first line is the title,
+// author, date, summary, pinned, tags), plain text whose first line is the title,
 // or HTML whose <title> (or first heading) is the title. Errors are
 // *FileError values naming the file and, where known, the line.
 func (c *Cleaner) ParseArticleFile(name string, data []byte) (Article, error) {
@@ -162,6 +181,7 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (Article, error) {
 		a.Summary = Summarize(a.Text)
 	}
 	a.Pinned = fm.Pinned
+	a.Tags = fm.Tags
 	sum := sha256.Sum256(data)
 	a.FileHash = hex.EncodeToString(sum[:])
 	return a, nil

@@ -36,10 +36,18 @@ func FuzzClean(f *testing.F) {
 	f.Add(`<p onclick="x()">a<script>b()</script><a href="javascript:c()">d</a></p>`, "https://example.com/")
 	f.Add(`<img src="/p.gif" width=1 height=1><iframe src=//evil></iframe>`, "")
 	f.Add(`<<svg/onload=alert(1)>`, "http://x")
+	f.Add(`<div class="share"><p>Share</p></div><p>Photo: x</p><p>body</p>`, "https://example.com/")
 	c := NewCleaner()
+	// an editor's rules must not let anything unsafe through either
+	rules, err := compileRules([]Rule{{Kind: RuleSelector, Pattern: "div.share, p:last-child"}, {Kind: RuleRegex, Pattern: "^Photo: "}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, raw, base string) {
 		safe, text := c.Clean(raw, base)
 		checkSafe(t, safe)
+		ruled, _ := c.clean(raw, base, rules)
+		checkSafe(t, ruled)
 		if utf8.ValidString(raw) && !utf8.ValidString(text) {
 			t.Fatal("invalid UTF-8 text from valid input")
 		}
@@ -62,7 +70,7 @@ func FuzzFeedItems(f *testing.F) {
 			if item == nil {
 				continue
 			}
-			a := c.fromItem(item, "https://feed.example/")
+			a := c.fromItem(item, "https://feed.example/", nil)
 			checkSafe(t, a.HTML)
 			if strings.ContainsAny(a.Title, "\r\n") {
 				t.Fatalf("title with a line break: %q", a.Title)

@@ -20,8 +20,10 @@ type Source struct {
 	LastFetchedAt time.Time
 	LastStatus    string // "ok", "not-modified", "error" or "" when never fetched
 	LastError     string
-	LastNewItems  int
+	LastNewItems  int       // articles stored (new or updated) by the last fetch
+	LastItems     int       // items in the feed at the last fetch
 	RetryAfter    time.Time // not fetched again before this (the server's Retry-After)
+	Priority      int       // higher first in an edition; 0 by default
 }
 
 // ValidateFeedURL checks that raw is an absolute http or https URL without
@@ -87,8 +89,24 @@ func (s *Store) RemoveSource(ctx context.Context, idOrURL string) error {
 
 // Sources lists every source, oldest first.
 func (s *Store) Sources(ctx context.Context) ([]Source, error) {
+	return s.querySources(ctx, `ORDER BY id`)
+}
+
+// Source finds one source by ID or URL; ErrNotFound when none matches.
+func (s *Store) Source(ctx context.Context, idOrURL string) (Source, error) {
+	out, err := s.querySources(ctx, `WHERE url = ? OR CAST(id AS TEXT) = ?`, idOrURL, idOrURL)
+	if err != nil {
+		return Source{}, err
+	}
+	if len(out) == 0 {
+		return Source{}, fmt.Errorf("source %q: %w", idOrURL, ErrNotFound)
+	}
+	return out[0], nil
+}
+
+func (s *Store) querySources(ctx context.Context, where string, args ...any) ([]Source, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, origin, etag, last_modified,
-		last_fetched_at, last_status, last_error, last_new_items, retry_after_at FROM sources ORDER BY id`)
+		last_fetched_at, last_status, last_error, last_new_items, last_items, retry_after_at, priority FROM sources `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -98,7 +116,7 @@ func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 		var src Source
 		var fetched, retry int64
 		if err := rows.Scan(&src.ID, &src.URL, &src.Title, &src.Origin, &src.ETag, &src.LastModified,
-			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems, &retry); err != nil {
+			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems, &src.LastItems, &retry, &src.Priority); err != nil {
 			return nil, fmt.Errorf("list sources: %w", err)
 		}
 		src.LastFetchedAt, src.RetryAfter = fromMS(fetched), fromMS(retry)
@@ -108,7 +126,7 @@ func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 }
 
 // recordFetch stores the outcome of one fetch of a source.
-func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetchErr error, newItems int) error {
+func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetchErr error, items, newItems int) error {
 	msg := ""
 	if fetchErr != nil {
 		msg = fetchErr.Error()
@@ -118,8 +136,8 @@ func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetc
 		retry = src.RetryAfter.UnixMilli()
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE sources SET title = ?, etag = ?, last_modified = ?,
-		last_fetched_at = ?, last_status = ?, last_error = ?, last_new_items = ?, retry_after_at = ? WHERE id = ?`,
-		src.Title, src.ETag, src.LastModified, s.nowMS(), status, msg, newItems, retry, src.ID)
+		last_fetched_at = ?, last_status = ?, last_error = ?, last_new_items = ?, last_items = ?, retry_after_at = ? WHERE id = ?`,
+		src.Title, src.ETag, src.LastModified, s.nowMS(), status, msg, newItems, items, retry, src.ID)
 	if err != nil {
 		return fmt.Errorf("record fetch of %s: %w", src.URL, err)
 	}

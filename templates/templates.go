@@ -56,6 +56,55 @@ type Article struct {
 	Summary   string
 	ImageURL  string // lead image, absolute http(s), or ""
 	Published time.Time
+	Tags      []string // lower case
+	Also      []Link   // the same story from other sources ("also reported by")
+}
+
+// Link is another source's report of an article's story.
+type Link struct {
+	Source string
+	URL    string
+}
+
+// Section is a group of an edition's articles, for templates that ask for
+// sections with .BySource or .ByTag.
+type Section struct {
+	Name     string
+	Articles []Article
+}
+
+// BySource groups the articles by source, in the order each source first
+// appears; articles without a source (files, editors) are in a section with
+// an empty name.
+func (e Edition) BySource() []Section {
+	return sections(e.Articles, func(a Article) string { return a.Source })
+}
+
+// ByTag groups the articles by their first tag, in the order each tag first
+// appears; untagged articles are in a section with an empty name.
+func (e Edition) ByTag() []Section {
+	return sections(e.Articles, func(a Article) string {
+		if len(a.Tags) > 0 {
+			return a.Tags[0]
+		}
+		return ""
+	})
+}
+
+func sections(arts []Article, key func(Article) string) []Section {
+	var out []Section
+	index := map[string]int{}
+	for _, a := range arts {
+		k := key(a)
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Section{Name: k})
+		}
+		out[i].Articles = append(out[i].Articles, a)
+	}
+	return out
 }
 
 // Edition is the data every template is executed with.
@@ -183,8 +232,9 @@ func Sample() Edition {
 		ID: 1, ListName: "The Daily Brief", Date: time.Date(2026, 1, 2, 7, 0, 0, 0, time.UTC),
 		ArchiveURL: "https://example.com/archive/1",
 		Articles: []Article{
-			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg"},
-			{Title: "Another story", Summary: "No link, no source."},
+			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg",
+				Tags: []string{"city"}, Also: []Link{{Source: "Other Post", URL: "https://other.example/a"}}},
+			{Title: "Another story", Summary: "No link, no source.", Tags: []string{"weather", "city"}},
 		},
 	}
 }

@@ -149,3 +149,45 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestSections: a template that asks for sections gets the articles
+// grouped by source or by first tag, in order of first appearance.
+func TestSections(t *testing.T) {
+	e := Edition{Articles: []Article{
+		{Title: "a", Source: "Times", Tags: []string{"city"}},
+		{Title: "b", Source: "Post", Tags: []string{"sport"}},
+		{Title: "c", Source: "Times"},
+		{Title: "d", Tags: []string{"city", "sport"}},
+	}}
+	flat := func(ss []Section) string {
+		var b strings.Builder
+		for _, s := range ss {
+			b.WriteString("[" + s.Name + ":")
+			for _, a := range s.Articles {
+				b.WriteString(a.Title)
+			}
+			b.WriteString("]")
+		}
+		return b.String()
+	}
+	if got := flat(e.BySource()); got != "[Times:ac][Post:b][:d]" {
+		t.Errorf("BySource = %s", got)
+	}
+	if got := flat(e.ByTag()); got != "[city:ad][sport:b][:c]" {
+		t.Errorf("ByTag = %s", got)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "digest.txt"), []byte("{{range .ByTag}}## {{or .Name \"other\"}}\n{{range .Articles}}- {{.Title}}\n{{end}}{{end}}{{.Subscriber.UnsubscribeURL}}\n"), 0o644)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Render(Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text := r.Personalize(Personal{Email: "a@example.com", UnsubscribeURL: "https://example.com/u"})
+	if !strings.Contains(text, "## city\n- A sample story\n## weather\n- Another story\n") {
+		t.Errorf("sectioned text:\n%s", text)
+	}
+}

@@ -73,11 +73,17 @@ func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rend
 		te.ArchiveURL = r.cfg.BaseURL + "/archive/" + itoa(e.ID)
 	}
 	for _, a := range e.Articles {
-		te.Articles = append(te.Articles, templates.Article{Title: a.Title, URL: a.URL, Source: a.SourceName,
-			Author: a.Author, Summary: a.Summary, ImageURL: a.ImageURL, Published: a.PublishedAt})
+		ta := templates.Article{Title: a.Title, URL: a.URL, Source: a.SourceName,
+			Author: a.Author, Summary: a.Summary, ImageURL: a.ImageURL, Published: a.PublishedAt, Tags: a.Tags}
 		if a.Origin != "feed" {
-			te.Articles[len(te.Articles)-1].Source = ""
+			ta.Source = ""
 		}
+		for _, o := range a.Also {
+			if o.URL != "" {
+				ta.Also = append(ta.Also, templates.Link{Source: o.SourceName, URL: o.URL})
+			}
+		}
+		te.Articles = append(te.Articles, ta)
 	}
 	out, err := r.set.Render(te)
 	if err != nil {

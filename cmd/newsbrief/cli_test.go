@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -330,5 +331,52 @@ func TestOversizedEditionWarns(t *testing.T) {
 	_, errs, code := e.run("send", "--dry-run")
 	if code != 0 || !strings.Contains(errs, "over Gmail's clipping limit") {
 		t.Errorf("exit %d, stderr:\n%.500s", code, errs)
+	}
+}
+
+// TestCurationCommands: articles move, sources priority and source rules
+// from the command line, with bad input refused as usage errors.
+func TestCurationCommands(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_MAX_ARTICLES", "2")
+	e.write("articles/a.md", "---\ntitle: Story A\ndate: 2026-11-20\ntags: [city, council]\n---\nA.\n")
+	e.write("articles/b.md", "---\ntitle: Story B\ndate: 2026-11-21\n---\nB.\n")
+	e.write("articles/c.md", "---\ntitle: Story C\ndate: 2026-11-22\n---\nC.\n")
+	e.must("collect")
+	e.must("articles", "move", "1", "1") // the oldest first
+	e.must("preview", "--to", "p.html")
+	b, _ := os.ReadFile(filepath.Join(e.dir, "p.txt"))
+	text := string(b)
+	if ia, ic := strings.Index(text, "Story A"), strings.Index(text, "Story C"); ia < 0 || ic < 0 || ia > ic || strings.Contains(text, "Story B") {
+		t.Errorf("want moved A first, then C:\n%s", text)
+	}
+	for _, bad := range [][]string{
+		{"articles", "move", "1", "-3"}, {"articles", "move", "x", "1"},
+		{"sources", "priority", "1", "high"},
+		{"sources", "rule", "add", "1", "--regex", "(unclosed"},
+		{"sources", "rule", "add", "1"},
+	} {
+		if _, stderr, code := e.run(bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2; %s", bad, code, stderr)
+		}
+	}
+	e.must("sources", "add", "https://feeds.example/rss")
+	e.must("sources", "priority", "https://feeds.example/rss", "3")
+	out := e.must("sources", "rule", "add", "1", "--selector", "div.promo")
+	if !strings.Contains(out, "rule 1 added to source 1: selector div.promo") {
+		t.Errorf("rule add: %s", out)
+	}
+	e.must("sources", "rule", "add", "1", "--regex", "^Photo: ")
+	if out := e.must("sources", "rule", "list", "1"); !strings.Contains(out, "div.promo") || !strings.Contains(out, "^Photo: ") {
+		t.Errorf("rule list: %s", out)
+	}
+	e.must("sources", "rule", "remove", "1")
+	if out := e.must("sources", "rule", "list"); strings.Contains(out, "div.promo") {
+		t.Errorf("rule list after remove: %s", out)
+	}
+	if _, _, code := e.run("sources", "rule", "remove", "1"); code != 1 {
+		t.Errorf("removing a removed rule: exit %d, want 1", code)
+	}
+	if out := e.must("sources", "list"); !strings.Contains(out, "PRIORITY") || !regexp.MustCompile(`feeds\.example/rss\s+3\s`).MatchString(out) {
+		t.Errorf("sources list: %s", out)
 	}
 }

@@ -50,8 +50,9 @@ Commands:
   preview [--to FILE]          render the next edition (FILE and FILE with .txt) without sending
   send [--dry-run] [--test ADDRESS]
                                send the next edition now (resuming any unfinished one first)
-  sources add URL | list | remove ID|URL
-  articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID
+  sources add URL | list | remove ID|URL | priority ID|URL N
+          | rule add ID|URL (--regex RE | --selector CSS) | rule list [ID|URL] | rule remove RULE-ID
+  articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL
               | import [--dry-run] [--consent TEXT] FILE.csv | export
   editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
