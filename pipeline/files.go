@@ -55,12 +55,12 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // frontMatter is the YAML header an article file may start with.
 type frontMatter struct {
-	Title   string `yaml:"title"`
-	URL     string `yaml:"url"`
-	Author  string `yaml:"author"`
-	Date    string `yaml:"date"`
-	Summary string `yaml:"summary"`
-	Pinned  bool   `yaml:"pinned"`
+	Title   string  `yaml:"title"`
+	URL     string  `yaml:"url"`
+	Author  string  `yaml:"author"`
+	Date    string  `yaml:"date"`
+	Summary string  `yaml:"summary"`
+	Pinned  bool    `yaml:"pinned"`
 	Tags    tagList `yaml:"tags"`
 }
 
