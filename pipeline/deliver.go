@@ -157,6 +157,10 @@ type Deliverer struct {
 type SendOptions struct {
 	DryRun bool   // select, count and render, but send and store nothing
 	Test   string // send the next edition to this one address only; mark nothing sent
+	// Slot is the scheduled time the new edition is for: at most one
+	// edition is made per slot, so a scheduled send and a manual one can
+	// never both make one (ErrSlotTaken). Zero for no slot.
+	Slot time.Time
 }
 
 // SendReport tells what one Send did.
@@ -178,6 +182,10 @@ type EditionReport struct {
 	Counts   map[string]int // ledger rows by state, after this run
 	Failures []Failure      // this edition's failed, deferred and unknown rows
 }
+
+// ErrSlotTaken is returned when the scheduled slot a send is for already
+// has its edition.
+var ErrSlotTaken = errors.New("this slot's edition was already made")
 
 // ErrBusy is returned when another process holds the send lease.
 var ErrBusy = errors.New("another newsbrief process is sending from this database")
@@ -232,6 +240,13 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 			return report, err
 		}
 	}
+	if !opts.Slot.IsZero() {
+		if id, err := d.Store.EditionForSlot(ctx, opts.Slot); err != nil {
+			return report, err
+		} else if id != 0 {
+			return report, fmt.Errorf("%w: edition %d is the one for %s", ErrSlotTaken, id, opts.Slot.Format(time.RFC3339))
+		}
+	}
 	arts, err := d.nextArticles(ctx)
 	if err != nil {
 		return report, err
@@ -243,7 +258,7 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 	if err != nil {
 		return report, fmt.Errorf("render edition: %w", err)
 	}
-	ed, err := d.Store.createEdition(ctx, r.Subject, arts)
+	ed, err := d.Store.createEdition(ctx, r.Subject, arts, opts.Slot)
 	if err != nil {
 		return report, err
 	}

@@ -361,7 +361,7 @@ func startedEdition(t *testing.T, d *Deliverer) Edition {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ed, err := d.Store.createEdition(ctx, "Brief: started", arts)
+	ed, err := d.Store.createEdition(ctx, "Brief: started", arts, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ type Edition struct {
 	Status     string
 	CreatedAt  time.Time
 	FinishedAt time.Time
+	Slot       time.Time // the scheduled time it was made for; zero for none
 	Articles   []Article
 	Counts     map[string]int // delivery state → rows
 }
@@ -83,16 +84,24 @@ func (s *Store) firstEdition(ctx context.Context) (bool, error) {
 }
 
 // createEdition stores a new edition with its articles, in sending state.
-func (s *Store) createEdition(ctx context.Context, subject string, arts []Article) (Edition, error) {
+func (s *Store) createEdition(ctx context.Context, subject string, arts []Article, slot time.Time) (Edition, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.nowMS()
-	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at) VALUES (?, 'sending', ?)`, subject, now)
+	var slotMS any
+	if !slot.IsZero() {
+		slotMS = slot.UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at, slot) VALUES (?, 'sending', ?, ?)
+		ON CONFLICT DO NOTHING`, subject, now, slotMS)
 	if err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Edition{}, fmt.Errorf("create edition: %w", ErrSlotTaken)
 	}
 	id, _ := res.LastInsertId()
 	for i, a := range arts {
@@ -122,19 +131,22 @@ func (s *Store) Editions(ctx context.Context, limit int) ([]Edition, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, status, created_at, finished_at FROM editions ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, status, created_at, finished_at, COALESCE(slot, 0) FROM editions ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list editions: %w", err)
 	}
 	var out []Edition
 	for rows.Next() {
 		var e Edition
-		var c, f int64
-		if err := rows.Scan(&e.ID, &e.Subject, &e.Status, &c, &f); err != nil {
+		var c, f, slot int64
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Status, &c, &f, &slot); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list editions: %w", err)
 		}
 		e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
+		if slot != 0 {
+			e.Slot = fromMS(slot)
+		}
 		out = append(out, e)
 	}
 	rows.Close()
@@ -153,9 +165,12 @@ func (s *Store) Editions(ctx context.Context, limit int) ([]Edition, error) {
 // ErrNotFound.
 func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 	var e Edition
-	var c, f int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, subject, status, created_at, finished_at FROM editions WHERE id = ?`, id).
-		Scan(&e.ID, &e.Subject, &e.Status, &c, &f)
+	var c, f, slot int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, subject, status, created_at, finished_at, COALESCE(slot, 0) FROM editions WHERE id = ?`, id).
+		Scan(&e.ID, &e.Subject, &e.Status, &c, &f, &slot)
+	if slot != 0 {
+		e.Slot = fromMS(slot)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("edition %d: %w", id, ErrNotFound)
 	}
@@ -303,4 +318,42 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("stats: %w", err)
 	}
 	return st, nil
+}
+
+// EditionForSlot returns the ID of the edition made for a scheduled slot,
+// or 0 when there is none.
+func (s *Store) EditionForSlot(ctx context.Context, slot time.Time) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM editions WHERE slot = ?`, slot.UnixMilli()).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("edition for slot: %w", err)
+	}
+	return id, nil
+}
+
+// Heartbeat records that the daemon is up at t.
+func (s *Store) Heartbeat(ctx context.Context, t time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO daemon_state (key, value) VALUES ('heartbeat', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, t.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// LastHeartbeat is the daemon's last recorded sign of life; zero when it
+// never ran on this database.
+func (s *Store) LastHeartbeat(ctx context.Context) (time.Time, error) {
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM daemon_state WHERE key = 'heartbeat'`).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	return fromMS(ms), nil
 }

@@ -336,7 +336,7 @@ func TestSelectionPriorityAndMove(t *testing.T) {
 		t.Errorf("move of an unknown article: %v", err)
 	}
 	arts, _ := d.nextArticles(ctx)
-	if _, err := s.createEdition(ctx, "one", arts); err != nil {
+	if _, err := s.createEdition(ctx, "one", arts, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	var rank any

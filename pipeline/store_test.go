@@ -62,7 +62,7 @@ func TestNextArticlesOrderCapAndWindow(t *testing.T) {
 	}
 	// an edition takes them; articles collected before it are not offered again
 	clk.add(time.Minute)
-	if _, err := s.createEdition(ctx, "s", got); err != nil {
+	if _, err := s.createEdition(ctx, "s", got, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(time.Minute)

@@ -45,6 +45,7 @@ type Config struct {
 	Schedule        string `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
 	CollectSchedule string `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
 	HTTPAddr        string `envconfig:"NEWSBRIEF_HTTP_ADDR" default:":8080" desc:"address serve listens on"`
+	Catchup         time.Duration `envconfig:"NEWSBRIEF_CATCHUP" default:"6h" desc:"a scheduled send missed while serve was down is sent at start-up if it is at most this old, else skipped (0 never catches up)"`
 
 	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
 	SendRate        float64       `envconfig:"NEWSBRIEF_SEND_RATE" default:"0" desc:"messages per second across all connections; 0 for no limit"`

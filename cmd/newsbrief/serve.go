@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -34,7 +35,11 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if err != nil {
 		return &configError{msg: fmt.Sprintf("NEWSBRIEF_HTTP_ADDR: listen on %s: %v", a.cfg.HTTPAddr, err)}
 	}
-	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	slots, err := newScheduler(a, time.Now)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.routes(slots), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
@@ -46,17 +51,15 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if _, err := sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "collect", func(ctx context.Context) error { return collect(ctx, a) }) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_COLLECT_SCHEDULE: " + err.Error()}
 	}
-	if _, err := sched.AddFunc(a.cfg.Schedule, func() {
-		a.job(jobCtx, "send", func(ctx context.Context) error {
-			if err := collect(ctx, a); err != nil && !errors.Is(err, pipeline.ErrSourcesFailed) {
-				return err
-			}
-			return send(ctx, a, pipeline.SendOptions{})
-		})
-	}); err != nil {
+	if _, err := sched.AddFunc(a.cfg.Schedule, func() { a.job(jobCtx, "send", slots.tick) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
 	}
 	sched.Start()
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() { defer background.Done(); a.job(jobCtx, "catch-up", slots.catchUp) }()
+	go func() { defer background.Done(); slots.heartbeat(jobCtx) }()
+	defer background.Wait()
 	log.Info("serving", "addr", ln.Addr().String(), "schedule", a.cfg.Schedule, "collect_schedule", a.cfg.CollectSchedule)
 
 	errc := make(chan error, 1)
@@ -116,7 +119,7 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // routes is the HTTP surface of serve.
-func (a *app) routes() http.Handler {
+func (a *app) routes(slots *scheduler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.readyz)

@@ -55,7 +55,7 @@ func TestOneClickUnsubscribeFromTheMessage(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
-	setHandler(a.routes())
+	setHandler(a.routes(nil))
 
 	var unsubURL string
 	for _, m := range relay.Messages() {
@@ -100,7 +100,7 @@ func TestServeRoutes(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
-	srv := httptest.NewServer(a.routes())
+	srv := httptest.NewServer(a.routes(nil))
 	defer srv.Close()
 	for _, tt := range []struct {
 		path     string
@@ -193,7 +193,7 @@ func TestSubscriberLifecycle(t *testing.T) {
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
 	a := openTestApp(t)
 	defer a.Close()
-	setHandler(a.routes())
+	setHandler(a.routes(nil))
 	count := func() int { return relay.ByRecipient()["fresh@example.com"] }
 
 	resp, err := client.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})

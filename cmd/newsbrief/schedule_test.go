@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+)
+
+// fakeClock is the scheduler's injected time.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func testScheduler(t *testing.T, a *app, c *fakeClock) (*scheduler, *bytes.Buffer) {
+	t.Helper()
+	s, err := newScheduler(a, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s.log = slog.New(slog.NewTextHandler(&logs, nil))
+	return s, &logs
+}
+
+func outboxCount(t *testing.T, dir string) int {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	return len(m)
+}
+
+func editionSlots(t *testing.T, a *app) []time.Time {
+	t.Helper()
+	eds, err := a.store.Editions(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []time.Time
+	for _, e := range eds {
+		out = append(out, e.Slot)
+	}
+	return out
+}
+
+func day(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, time.UTC) }
+
+// TestScheduleCatchUpAndOneEditionPerSlot drives the scheduler with an
+// injected clock: a slot missed while the daemon was down is sent once at
+// start-up; a manual send and the scheduled one of the same slot make one
+// edition.
+func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_SCHEDULE", "0 7 * * *", "NEWSBRIEF_CATCHUP", "6h")
+	e.seed(3, "reader%d@example.com", "Story one")
+	a := openTestApp(t)
+	defer a.Close()
+	ctx := context.Background()
+	clk := &fakeClock{t: day(22, 23, 0)}
+	s, logs := testScheduler(t, a, clk)
+	// the daemon ran until 23:00 and came back at 09:00: the 07:00 send was missed
+	if err := a.store.Heartbeat(ctx, clk.t); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = day(23, 9, 0)
+	if err := s.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 1 || !got[0].Equal(day(23, 7, 0)) || outboxCount(t, e.dir) != 3 {
+		t.Fatalf("after catch-up: editions for slots %v, %d messages; want one for 07:00 and 3", got, outboxCount(t, e.dir))
+	}
+	if !strings.Contains(logs.String(), "catching up") {
+		t.Errorf("catch-up not logged:\n%s", logs.String())
+	}
+	// a second start (after another crash) does not send it again, even with new articles waiting
+	e.write("articles/b.txt", "Story two\n\nBody.\n")
+	e.must("collect")
+	clk.t = day(23, 9, 30)
+	if err := s.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 1 {
+		t.Fatalf("a second catch-up made another edition: %v", got)
+	}
+	// the scheduled tick for 07:00 the same day finds the slot served
+	clk.t = day(23, 7, 0)
+	if err := s.tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 1 {
+		t.Fatalf("the tick of a served slot made an edition: %v", got)
+	}
+
+	// an editor sends at 06:50 the next day: that is the 07:00 edition...
+	clk.t = day(24, 6, 50)
+	slot, err := s.sendNow(ctx)
+	if err != nil || !slot.Equal(day(24, 7, 0)) {
+		t.Fatalf("send now: slot %v, %v", slot, err)
+	}
+	// ...so the 07:00 tick makes none, though a new story waits
+	e.write("articles/c.txt", "Story three\n\nBody.\n")
+	e.must("collect")
+	clk.t = day(24, 7, 0)
+	if err := s.tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 2 || outboxCount(t, e.dir) != 6 {
+		t.Fatalf("manual + scheduled in one slot: editions %v, %d messages; want 2 editions, 6 messages", got, outboxCount(t, e.dir))
+	}
+	// and a second manual send for the same slot is refused, naming it
+	clk.t = day(24, 6, 55)
+	if _, err := s.sendNow(ctx); !errors.Is(err, pipeline.ErrSlotTaken) {
+		t.Errorf("second manual send in a served slot: %v, want ErrSlotTaken", err)
+	}
+}
+
+// TestScheduleSkipsSlotPastCatchUp: started after the catch-up window, the
+// missed slot is logged as skipped and nothing is sent; a database the
+// daemon never ran on catches nothing up.
+func TestScheduleSkipsSlotPastCatchUp(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_SCHEDULE", "CRON_TZ=UTC 0 7 * * *", "NEWSBRIEF_CATCHUP", "6h")
+	e.seed(2, "reader%d@example.com", "Story one")
+	a := openTestApp(t)
+	defer a.Close()
+	ctx := context.Background()
+	clk := &fakeClock{t: day(23, 14, 0)}
+	s, logs := testScheduler(t, a, clk)
+	if err := s.catchUp(ctx); err != nil { // first start ever: no heartbeat
+		t.Fatal(err)
+	}
+	if n := len(editionSlots(t, a)); n != 0 {
+		t.Fatalf("first start sent %d editions", n)
+	}
+	a.store.Heartbeat(ctx, day(22, 23, 0))
+	if err := s.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(editionSlots(t, a)); n != 0 || outboxCount(t, e.dir) != 0 {
+		t.Fatalf("a slot 7h late with a 6h window was sent: %d editions", n)
+	}
+	if !strings.Contains(logs.String(), "skipped, too late to catch up") || !strings.Contains(logs.String(), "slot=2026-11-23T07:00:00") {
+		t.Errorf("skip not logged with its slot:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "outbox")); err == nil && outboxCount(t, e.dir) != 0 {
+		t.Error("messages written")
+	}
+}
