@@ -42,9 +42,9 @@ type Config struct {
 	AdminToken        string `envconfig:"NEWSBRIEF_ADMIN_TOKEN" secret:"true" desc:"token for the editors' desk and the API"`
 	UnsubscribeMailto string `envconfig:"NEWSBRIEF_UNSUBSCRIBE_MAILTO" desc:"address for mailto: List-Unsubscribe; empty for the https link only"`
 
-	Schedule        string `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
-	CollectSchedule string `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
-	HTTPAddr        string `envconfig:"NEWSBRIEF_HTTP_ADDR" default:":8080" desc:"address serve listens on"`
+	Schedule        string        `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
+	CollectSchedule string        `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
+	HTTPAddr        string        `envconfig:"NEWSBRIEF_HTTP_ADDR" default:":8080" desc:"address serve listens on"`
 	Catchup         time.Duration `envconfig:"NEWSBRIEF_CATCHUP" default:"6h" desc:"a scheduled send missed while serve was down is sent at start-up if it is at most this old, else skipped (0 never catches up)"`
 
 	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
