@@ -254,7 +254,7 @@ func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, err
 	if len(arts) == 0 {
 		return report, ErrNothingNew
 	}
-	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	r, err := d.renderNext(ctx, arts)
 	if err != nil {
 		return report, fmt.Errorf("render edition: %w", err)
 	}
@@ -320,6 +320,29 @@ func (d *Deliverer) nextArticles(ctx context.Context) ([]Article, error) {
 	return out, nil
 }
 
+// Next returns the articles the next edition would carry now, each with
+// the same story from other sources in Also.
+func (d *Deliverer) Next(ctx context.Context) ([]Article, error) {
+	return d.nextArticles(ctx)
+}
+
+// renderNext renders the next edition from arts, with the subject the
+// editor set for it, if any.
+func (d *Deliverer) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
+	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	if err != nil {
+		return r, err
+	}
+	subject, err := d.Store.NextSubject(ctx)
+	if err != nil {
+		return r, err
+	}
+	if subject != "" {
+		r.Subject = subject
+	}
+	return r, nil
+}
+
 // Preview renders the next edition as the given recipient would see it.
 // It returns ErrNothingNew when no article is waiting.
 func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int, error) {
@@ -330,7 +353,7 @@ func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int,
 	if len(arts) == 0 {
 		return nil, 0, ErrNothingNew
 	}
-	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	r, err := d.renderNext(ctx, arts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("render edition: %w", err)
 	}
@@ -349,7 +372,7 @@ func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
 	if len(arts) == 0 {
 		return ErrNothingNew
 	}
-	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	r, err := d.renderNext(ctx, arts)
 	if err != nil {
 		return fmt.Errorf("render edition: %w", err)
 	}
@@ -397,7 +420,7 @@ func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
 	if len(arts) == 0 {
 		return report, ErrNothingNew
 	}
-	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
+	r, err := d.renderNext(ctx, arts)
 	if err != nil {
 		return report, fmt.Errorf("render edition: %w", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Edition states.
@@ -115,7 +117,10 @@ func (s *Store) createEdition(ctx context.Context, subject string, arts []Articl
 			}
 		}
 	}
-	// placed articles are placed once: the next edition starts afresh
+	// placed articles and the subject are set once: the next edition starts afresh
+	if _, err := tx.ExecContext(ctx, `DELETE FROM next_edition`); err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE articles SET rank = NULL WHERE rank IS NOT NULL
 		AND id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
@@ -356,4 +361,40 @@ func (s *Store) LastHeartbeat(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
 	}
 	return fromMS(ms), nil
+}
+
+// maxSubject is the longest subject an editor may set, in bytes.
+const maxSubject = 300
+
+// SetNextSubject sets the subject of the next edition; "" goes back to the
+// template's. Line breaks are refused: a subject becomes a header.
+func (s *Store) SetNextSubject(ctx context.Context, subject string) error {
+	subject = strings.TrimSpace(subject)
+	if strings.ContainsAny(subject, "\r\n") || len(subject) > maxSubject || !utf8.ValidString(subject) {
+		return fmt.Errorf("%w: a subject is one line of at most %d bytes of text", ErrBadInput, maxSubject)
+	}
+	var err error
+	if subject == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM next_edition WHERE key = 'subject'`)
+	} else {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO next_edition (key, value) VALUES ('subject', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, subject)
+	}
+	if err != nil {
+		return fmt.Errorf("set subject: %w", err)
+	}
+	return nil
+}
+
+// NextSubject is the subject an editor set for the next edition, or "".
+func (s *Store) NextSubject(ctx context.Context) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = 'subject'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("next subject: %w", err)
+	}
+	return v, nil
 }

@@ -21,6 +21,8 @@ var (
 	ErrDuplicate = errors.New("already exists")
 	// ErrNothingNew is returned by Send when no article is waiting for an edition.
 	ErrNothingNew = errors.New("nothing new to send")
+	// ErrBadInput is returned for a value an editor gave that cannot be used.
+	ErrBadInput = errors.New("bad input")
 )
 
 // Store keeps sources, articles, editions and the delivery ledger in the

@@ -304,3 +304,12 @@ func (s *Store) RecordComplaint(ctx context.Context, email, detail string) error
 	}
 	return nil
 }
+
+// Count returns how many subscribers have status.
+func (s *Store) Count(ctx context.Context, status string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscribers WHERE status = ?`, status).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count subscribers: %w", err)
+	}
+	return n, nil
+}

@@ -39,14 +39,22 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.routes(slots), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	// jobs run with their own context, cancelled only after the grace period
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var background sync.WaitGroup
+	dmn := &daemon{slots: slots, start: func(name string, fn func(context.Context) error) {
+		background.Add(1)
+		go func() {
+			defer background.Done()
+			a.job(jobCtx, name, fn)
+		}()
+	}}
+	srv := &http.Server{Handler: a.routes(dmn), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 
-	// jobs run with their own context, cancelled only after the grace period
-	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelJobs()
 	sched := cron.New(cron.WithParser(cronParser()), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
 	if _, err := sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "collect", func(ctx context.Context) error { return collect(ctx, a) }) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_COLLECT_SCHEDULE: " + err.Error()}
@@ -55,11 +63,9 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 		return &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
 	}
 	sched.Start()
-	var background sync.WaitGroup
-	background.Add(2)
-	go func() { defer background.Done(); a.job(jobCtx, "catch-up", slots.catchUp) }()
-	go func() { defer background.Done(); slots.heartbeat(jobCtx) }()
-	defer background.Wait()
+	dmn.start("catch-up", slots.catchUp)
+	heartbeatDone := make(chan struct{})
+	go func() { defer close(heartbeatDone); slots.heartbeat(jobCtx) }()
 	log.Info("serving", "addr", ln.Addr().String(), "schedule", a.cfg.Schedule, "collect_schedule", a.cfg.CollectSchedule)
 
 	errc := make(chan error, 1)
@@ -78,13 +84,17 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", slog.Any("error", err))
 	}
+	jobsDone := make(chan struct{})
+	go func() { <-stopped.Done(); background.Wait(); close(jobsDone) }()
 	select {
-	case <-stopped.Done():
+	case <-jobsDone:
 	case <-shutCtx.Done():
 		log.Warn("running jobs did not finish within the grace period; cancelling them")
 		cancelJobs()
-		<-stopped.Done()
+		<-jobsDone
 	}
+	cancelJobs()
+	<-heartbeatDone
 	log.Info("stopped")
 	return nil
 }
@@ -119,7 +129,7 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // routes is the HTTP surface of serve.
-func (a *app) routes(slots *scheduler) http.Handler {
+func (a *app) routes(d *daemon) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.readyz)
@@ -134,6 +144,7 @@ func (a *app) routes(slots *scheduler) http.Handler {
 	mux.Handle("POST /api/bounces", &subscribers.BounceAPI{Store: a.subs, Token: a.cfg.AdminToken,
 		SoftLimit: a.cfg.SoftBounceLimit, Log: a.log.With("component", "api")})
 	mux.HandleFunc("GET /archive/{id}", a.archive)
+	newDesk(a, d).register(mux)
 	return logRequests(a.log.With("component", "http"), mux)
 }
 

@@ -1,0 +1,810 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
+)
+
+// The editors' desk (/admin) and its JSON twin (/api/): both act on the
+// next edition through the same functions below; the desk signs editors in
+// with NEWSBRIEF_ADMIN_TOKEN and a signed session cookie, the API takes the
+// token as a bearer token. Without a token both are off.
+
+//go:embed desk.html
+var deskHTML string
+
+const (
+	sessionCookie = "newsbrief_session"
+	sessionTTL    = 12 * time.Hour
+	maxFormBytes  = 64 << 10
+)
+
+// daemon is what the HTTP handlers need from serve beyond the app: the
+// scheduler (manual sends take the next slot) and a way to start background
+// jobs that outlive the request (a send started from the desk), which
+// shutdown waits for.
+type daemon struct {
+	slots *scheduler
+	start func(name string, fn func(context.Context) error)
+}
+
+// desk serves /admin and /api/.
+type desk struct {
+	a     *app
+	d     *daemon
+	pages *template.Template
+	log   *slog.Logger
+	tag   string // changes with the admin token: rotating it signs everyone out
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter // sign-in attempts per client IP
+	global   *rate.Limiter            // sign-in attempts from everywhere
+	sending  bool                     // a send started here is running
+}
+
+func newDesk(a *app, d *daemon) *desk {
+	sum := sha256.Sum256([]byte("newsbrief desk\x00" + a.cfg.AdminToken))
+	funcs := template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "–"
+			}
+			return t.Local().Format("Mon 2 Jan 15:04")
+		},
+		"state": func(counts map[string]int, s string) int { return counts[s] },
+		"remaining": func(c map[string]int) int {
+			return c[pipeline.StatePending] + c[pipeline.StateSending] + c[pipeline.StateDeferred]
+		},
+		"failed": func(c map[string]int) int { return c[pipeline.StateFailed] + c[pipeline.StateUnknown] },
+		"add":    func(a, b int) int { return a + b },
+	}
+	return &desk{a: a, d: d, log: a.log.With("component", "desk"), tag: hex.EncodeToString(sum[:6]),
+		pages:    template.Must(template.New("desk").Funcs(funcs).Parse(deskHTML)),
+		limiters: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(2*time.Second), 30)}
+}
+
+// register adds the desk's and the API's routes to mux.
+func (k *desk) register(mux *http.ServeMux) {
+	if k.a.cfg.AdminToken == "" {
+		off := func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the editors' desk and the API are off: set NEWSBRIEF_ADMIN_TOKEN", http.StatusNotFound)
+		}
+		mux.HandleFunc("/admin", off)
+		mux.HandleFunc("/admin/", off)
+		mux.HandleFunc("/api/", off)
+		return
+	}
+	mux.HandleFunc("GET /admin/login", k.loginPage)
+	mux.HandleFunc("POST /admin/login", k.login)
+	mux.HandleFunc("POST /admin/logout", k.form(k.logout))
+	mux.HandleFunc("GET /admin", k.page(k.edition))
+	mux.HandleFunc("GET /admin/{$}", k.page(k.edition))
+	mux.HandleFunc("POST /admin/articles/{id}/{action}", k.form(k.articleAction))
+	mux.HandleFunc("POST /admin/articles", k.form(k.addArticle))
+	mux.HandleFunc("POST /admin/subject", k.form(k.setSubject))
+	mux.HandleFunc("GET /admin/preview", k.page(k.preview))
+	mux.HandleFunc("GET /admin/preview.html", k.page(k.previewHTML))
+	mux.HandleFunc("POST /admin/test", k.form(k.testSend))
+	mux.HandleFunc("GET /admin/send", k.page(k.confirmSend))
+	mux.HandleFunc("POST /admin/send", k.form(k.sendNow))
+	mux.HandleFunc("GET /admin/editions", k.page(k.editions))
+	mux.HandleFunc("GET /admin/editions/{id}", k.page(k.editionStatus))
+	mux.HandleFunc("GET /admin/sources", k.page(k.sources))
+
+	mux.HandleFunc("GET /api/articles", k.api(k.apiArticles))
+	mux.HandleFunc("POST /api/articles", k.api(k.apiAddArticle))
+	mux.HandleFunc("POST /api/articles/{id}/{action}", k.api(k.apiArticleAction))
+	mux.HandleFunc("GET /api/preview", k.api(k.apiPreview))
+	mux.HandleFunc("POST /api/test", k.api(k.apiTest))
+	mux.HandleFunc("POST /api/send", k.api(k.apiSend))
+	mux.HandleFunc("GET /api/editions", k.api(k.apiEditions))
+	mux.HandleFunc("GET /api/editions/{id}", k.api(k.apiEdition))
+}
+
+// ---- sessions, CSRF, sign-in ----
+
+func (k *desk) sessionPurpose() string { return "desk-session:" + k.tag }
+func (k *desk) csrfPurpose() string    { return "desk-csrf:" + k.tag }
+
+// session returns the session ID of a valid session cookie, or 0.
+func (k *desk) session(r *http.Request) int64 {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return 0
+	}
+	id, err := k.a.tokens.Verify(k.sessionPurpose(), c.Value, sessionTTL)
+	if err != nil || id == 0 {
+		return 0
+	}
+	return id
+}
+
+// tokenOK compares a presented admin token with the configured one in
+// constant time (over their hashes, so the length leaks nothing either).
+func (k *desk) tokenOK(presented string) bool {
+	a := sha256.Sum256([]byte(presented))
+	b := sha256.Sum256([]byte(k.a.cfg.AdminToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// allowSignIn rate-limits sign-in attempts: 5 at once then one every 12 s
+// per client IP, and 30 then one every 2 s from everywhere.
+func (k *desk) allowSignIn(r *http.Request) bool {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.limiters) > 10000 {
+		k.limiters = map[string]*rate.Limiter{} // forget old clients rather than grow
+	}
+	l, ok := k.limiters[ip]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
+		k.limiters[ip] = l
+	}
+	return l.Allow() && k.global.Allow()
+}
+
+func (k *desk) loginPage(w http.ResponseWriter, r *http.Request) {
+	k.render(w, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+func (k *desk) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if !k.sameOrigin(r) {
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return
+	}
+	if !k.allowSignIn(r) {
+		k.log.Warn("sign-in rate limited", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "12")
+		k.render(w, http.StatusTooManyRequests, "login", map[string]any{"Error": "Too many attempts. Wait a minute and try again."})
+		return
+	}
+	if err := r.ParseForm(); err != nil || !k.tokenOK(r.PostForm.Get("token")) {
+		k.log.Warn("sign-in refused", "remote", r.RemoteAddr)
+		k.render(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not right.", "Next": safeNext(r.PostForm.Get("next"))})
+		return
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	id := int64(binary.BigEndian.Uint64(b[:]) >> 1)
+	if id == 0 {
+		id = 1
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: k.a.tokens.Sign(k.sessionPurpose(), id), Path: "/",
+		HttpOnly: true, Secure: strings.HasPrefix(k.a.cfg.BaseURL, "https://"), SameSite: http.SameSiteStrictMode,
+		MaxAge: int(sessionTTL.Seconds())})
+	k.log.Info("editor signed in", "remote", r.RemoteAddr)
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+func (k *desk) logout(w http.ResponseWriter, r *http.Request, _ int64) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-sign-in redirect on the desk.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/admin") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/admin"
+}
+
+// sameOrigin refuses a request whose Origin (or, lacking it, Referer) names
+// another site. Browsers send Origin on every cross-site POST.
+func (k *desk) sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" {
+		return true
+	}
+	u, err := url.Parse(src)
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	if b, err := url.Parse(k.a.cfg.BaseURL); err == nil && b.Host == u.Host {
+		return true
+	}
+	return false
+}
+
+// page wraps a desk page: no session sends the editor to sign in.
+func (k *desk) page(fn func(w http.ResponseWriter, r *http.Request, sid int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sid := k.session(r)
+		if sid == 0 {
+			http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+		fn(w, r, sid)
+	}
+}
+
+// form wraps a desk form post: it needs a session, the session's CSRF token
+// and a same-site origin.
+func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		sid := k.session(r)
+		if sid == 0 {
+			http.Error(w, "sign in first", http.StatusUnauthorized)
+			return
+		}
+		if !k.sameOrigin(r) {
+			k.log.Warn("cross-site form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+			http.Error(w, "cross-site request refused", http.StatusForbidden)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		if id, err := k.a.tokens.Verify(k.csrfPurpose(), r.PostForm.Get("csrf"), sessionTTL); err != nil || id != sid {
+			k.log.Warn("form post without a valid CSRF token refused", "path", r.URL.Path)
+			http.Error(w, "this form has expired or was not made by the desk; reload the page", http.StatusForbidden)
+			return
+		}
+		fn(w, r, sid)
+	}
+}
+
+// api wraps a JSON API handler: bearer token required.
+func (k *desk) api(fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		auth := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || !k.tokenOK(tok) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="newsbrief"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+			return
+		}
+		v, err := fn(w, r)
+		if err != nil {
+			writeJSON(w, errorStatus(err), map[string]string{"error": err.Error()})
+			return
+		}
+		if v != nil {
+			writeJSON(w, http.StatusOK, v)
+		}
+	}
+}
+
+// errorStatus maps an action's error to an HTTP status.
+func errorStatus(err error) int {
+	var ue *usageError
+	switch {
+	case errors.Is(err, pipeline.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, pipeline.ErrBadInput), errors.Is(err, pipeline.ErrDuplicate), errors.As(err, &ue):
+		return http.StatusBadRequest
+	case errors.Is(err, pipeline.ErrSlotTaken), errors.Is(err, pipeline.ErrBusy), errors.Is(err, errSendRunning):
+		return http.StatusConflict
+	case errors.Is(err, pipeline.ErrNothingNew):
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// ---- actions shared by the desk and the API ----
+
+var errSendRunning = errors.New("a send started from the desk is still running")
+
+// nextEdition is what the desk shows of the next edition.
+type nextEdition struct {
+	Subject    string
+	Custom     bool // the editor set the subject
+	Articles   []pipeline.Article
+	Waiting    []pipeline.Article // collected but not in it (over a cap, excluded)
+	Recipients int
+	Slot       time.Time // the slot "send now" takes
+	Unfinished []pipeline.EditionReport
+	Err        string
+}
+
+func (k *desk) next(ctx context.Context) (nextEdition, error) {
+	var n nextEdition
+	d := k.a.deliverer()
+	rep, err := d.Send(ctx, pipeline.SendOptions{DryRun: true})
+	switch {
+	case errors.Is(err, pipeline.ErrNothingNew):
+		n.Err = err.Error()
+	case err != nil:
+		return n, err
+	}
+	n.Subject, n.Recipients, n.Unfinished = rep.Subject, rep.Recipients, rep.Editions
+	if n.Recipients == 0 {
+		if n.Recipients, err = k.a.subs.Count(ctx, subscribers.Active); err != nil {
+			return n, err
+		}
+	}
+	custom, err := k.a.store.NextSubject(ctx)
+	if err != nil {
+		return n, err
+	}
+	n.Custom = custom != ""
+	if n.Articles, err = d.Next(ctx); err != nil && !errors.Is(err, pipeline.ErrNothingNew) {
+		return n, err
+	}
+	in := map[int64]bool{}
+	for _, a := range n.Articles {
+		in[a.ID] = true
+		for _, o := range a.Also {
+			in[o.ID] = true
+		}
+	}
+	recent, err := k.a.store.Articles(ctx, 60)
+	if err != nil {
+		return n, err
+	}
+	for _, a := range recent {
+		if !in[a.ID] && (a.Excluded || a.CollectedAt.After(time.Now().Add(-72*time.Hour))) {
+			n.Waiting = append(n.Waiting, a)
+		}
+	}
+	if k.d != nil && k.d.slots != nil {
+		n.Slot = k.d.slots.nextSlot(time.Now())
+	}
+	return n, nil
+}
+
+// articleAction pins, unpins, excludes, includes or moves an article; up
+// and down move it one place in the next edition.
+func (k *desk) doArticleAction(ctx context.Context, idStr, action string) error {
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("article %q: %w", idStr, pipeline.ErrNotFound)
+	}
+	s := k.a.store
+	switch action {
+	case "pin", "unpin":
+		return s.SetPinned(ctx, id, action == "pin")
+	case "exclude", "include":
+		return s.SetExcluded(ctx, id, action == "exclude")
+	case "up", "down":
+		arts, err := k.a.deliverer().Next(ctx)
+		if err != nil && !errors.Is(err, pipeline.ErrNothingNew) {
+			return err
+		}
+		pos := -1
+		for i, a := range arts {
+			if a.ID == id {
+				pos = i
+			}
+		}
+		if pos < 0 {
+			return fmt.Errorf("article %d is not in the next edition: %w", id, pipeline.ErrBadInput)
+		}
+		to := pos - 1
+		if action == "down" {
+			to = pos + 1
+		}
+		if to < 0 || to >= len(arts) {
+			return nil
+		}
+		arts[pos], arts[to] = arts[to], arts[pos]
+		// the whole order is placed, so the move sticks whatever else changes
+		for i, a := range arts {
+			if err := s.MoveArticle(ctx, a.ID, i+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown action %q (pin, unpin, exclude, include, up, down)", pipeline.ErrBadInput, action)
+}
+
+// addEditorArticle adds an article written in the desk or posted to the API.
+func (k *desk) addEditorArticle(ctx context.Context, title, link, text string) (pipeline.Article, error) {
+	title = strings.TrimSpace(title)
+	if title == "" || strings.ContainsAny(title, "\r\n") {
+		return pipeline.Article{}, fmt.Errorf("%w: an article needs a title of one line", pipeline.ErrBadInput)
+	}
+	a, err := k.a.cleaner.ParseArticleFile("desk.txt", []byte(title+"\n\n"+text))
+	if err != nil {
+		return a, fmt.Errorf("%w: %v", pipeline.ErrBadInput, err)
+	}
+	if link = strings.TrimSpace(link); link != "" {
+		u, err := pipeline.ValidateFeedURL(link)
+		if err != nil {
+			return a, fmt.Errorf("%w: link: %v", pipeline.ErrBadInput, err)
+		}
+		a.URL = pipeline.CleanURL(u)
+	}
+	return k.a.store.AddArticle(ctx, a)
+}
+
+// testSend mails the next edition to one address, marked [TEST].
+func (k *desk) doTestSend(ctx context.Context, addr string) error {
+	a, err := mail.ParseAddress(strings.TrimSpace(addr))
+	if err != nil || strings.ContainsAny(addr, "\r\n") {
+		return fmt.Errorf("%w: %q is not an e-mail address", pipeline.ErrBadInput, addr)
+	}
+	_, err = k.a.deliverer().Send(ctx, pipeline.SendOptions{Test: a.Address})
+	return err
+}
+
+// startSend starts the next edition's send in the background: it takes the
+// next scheduled slot, so the scheduled send of that slot makes none.
+func (k *desk) startSend() (time.Time, error) {
+	if k.d == nil || k.d.slots == nil {
+		return time.Time{}, errors.New("sending from the desk needs newsbrief serve")
+	}
+	k.mu.Lock()
+	if k.sending {
+		k.mu.Unlock()
+		return time.Time{}, errSendRunning
+	}
+	k.sending = true
+	k.mu.Unlock()
+	slot := k.d.slots.nextSlot(k.d.slots.now())
+	if id, err := k.a.store.EditionForSlot(context.Background(), slot); err != nil || id != 0 {
+		k.mu.Lock()
+		k.sending = false
+		k.mu.Unlock()
+		if err == nil {
+			err = fmt.Errorf("%w: edition %d is the one for %s", pipeline.ErrSlotTaken, id, slot.Local().Format("Mon 2 Jan 15:04"))
+		}
+		return slot, err
+	}
+	k.d.start("send (desk)", func(ctx context.Context) error {
+		defer func() { k.mu.Lock(); k.sending = false; k.mu.Unlock() }()
+		_, err := k.d.slots.sendNow(ctx)
+		return err
+	})
+	return slot, nil
+}
+
+// ---- desk pages ----
+
+func (k *desk) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; form-action 'self'")
+	w.WriteHeader(status)
+	data["Page"] = name
+	data["List"] = k.a.cfg.ListName
+	if err := k.pages.ExecuteTemplate(w, name, data); err != nil {
+		k.log.Error("desk page", "page", name, slog.Any("error", err))
+	}
+}
+
+func (k *desk) data(sid int64) map[string]any {
+	return map[string]any{"CSRF": k.a.tokens.Sign(k.csrfPurpose(), sid)}
+}
+
+func (k *desk) fail(w http.ResponseWriter, sid int64, err error) {
+	d := k.data(sid)
+	d["Error"] = err.Error()
+	k.render(w, errorStatus(err), "error", d)
+}
+
+func (k *desk) edition(w http.ResponseWriter, r *http.Request, sid int64) {
+	n, err := k.next(r.Context())
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["N"] = n
+	d["Flash"] = r.URL.Query().Get("done")
+	k.render(w, http.StatusOK, "edition", d)
+}
+
+func (k *desk) back(w http.ResponseWriter, r *http.Request, msg string) {
+	http.Redirect(w, r, "/admin?done="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+func (k *desk) articleAction(w http.ResponseWriter, r *http.Request, sid int64) {
+	if err := k.doArticleAction(r.Context(), r.PathValue("id"), r.PathValue("action")); err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	k.back(w, r, "Article "+r.PathValue("id")+": "+r.PathValue("action")+" done.")
+}
+
+func (k *desk) addArticle(w http.ResponseWriter, r *http.Request, sid int64) {
+	a, err := k.addEditorArticle(r.Context(), r.PostForm.Get("title"), r.PostForm.Get("url"), r.PostForm.Get("text"))
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	k.back(w, r, fmt.Sprintf("Article %d added: %s", a.ID, a.Title))
+}
+
+func (k *desk) setSubject(w http.ResponseWriter, r *http.Request, sid int64) {
+	if err := k.a.store.SetNextSubject(r.Context(), r.PostForm.Get("subject")); err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	k.back(w, r, "Subject saved.")
+}
+
+func (k *desk) preview(w http.ResponseWriter, r *http.Request, sid int64) {
+	m, n, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["M"], d["Count"] = m, n
+	k.render(w, http.StatusOK, "preview", d)
+}
+
+func (k *desk) previewRecipient() pipeline.Recipient {
+	return pipeline.Recipient{Email: "reader@example.com", Name: "Reader"}
+}
+
+// previewHTML is the HTML body exactly as a subscriber gets it, shown in
+// the preview page's frame.
+func (k *desk) previewHTML(w http.ResponseWriter, r *http.Request, sid int64) {
+	m, _, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")
+	io.WriteString(w, m.HTML)
+}
+
+func (k *desk) testSend(w http.ResponseWriter, r *http.Request, sid int64) {
+	addr := r.PostForm.Get("address")
+	if err := k.doTestSend(r.Context(), addr); err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	k.back(w, r, "Test message sent to "+addr+".")
+}
+
+func (k *desk) confirmSend(w http.ResponseWriter, r *http.Request, sid int64) {
+	n, err := k.next(r.Context())
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["N"] = n
+	k.render(w, http.StatusOK, "confirm", d)
+}
+
+func (k *desk) sendNow(w http.ResponseWriter, r *http.Request, sid int64) {
+	if _, err := k.startSend(); err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/editions?started=1", http.StatusSeeOther)
+}
+
+func (k *desk) editions(w http.ResponseWriter, r *http.Request, sid int64) {
+	eds, err := k.a.store.Editions(r.Context(), 50)
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["Editions"] = eds
+	k.mu.Lock()
+	d["Sending"] = k.sending
+	k.mu.Unlock()
+	d["Started"] = r.URL.Query().Get("started") != ""
+	sending := d["Sending"].(bool)
+	for _, e := range eds {
+		sending = sending || e.Status == pipeline.EditionSending
+	}
+	d["Refresh"] = sending // the page reloads itself while a send runs
+	k.render(w, http.StatusOK, "editions", d)
+}
+
+func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		k.fail(w, sid, fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound))
+		return
+	}
+	ed, err := k.a.store.Edition(r.Context(), id)
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	fails, err := k.a.store.Failures(r.Context(), id, 50)
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["E"], d["Failures"], d["Refresh"] = ed, fails, ed.Status == pipeline.EditionSending
+	k.render(w, http.StatusOK, "status", d)
+}
+
+func (k *desk) sources(w http.ResponseWriter, r *http.Request, sid int64) {
+	srcs, err := k.a.store.Sources(r.Context())
+	if err != nil {
+		k.fail(w, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["Sources"] = srcs
+	k.render(w, http.StatusOK, "sources", d)
+}
+
+// ---- JSON API ----
+
+type apiArticle struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`
+	URL       string    `json:"url,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Summary   string    `json:"summary,omitempty"`
+	Published time.Time `json:"published"`
+	Pinned    bool      `json:"pinned"`
+	Excluded  bool      `json:"excluded"`
+	Also      []int64   `json:"also_reported_by,omitempty"`
+}
+
+func toAPI(arts []pipeline.Article) []apiArticle {
+	out := make([]apiArticle, 0, len(arts))
+	for _, a := range arts {
+		v := apiArticle{ID: a.ID, Title: a.Title, URL: a.URL, Source: a.SourceName, Summary: a.Summary,
+			Published: a.PublishedAt, Pinned: a.Pinned, Excluded: a.Excluded}
+		for _, o := range a.Also {
+			v.Also = append(v.Also, o.ID)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (k *desk) apiArticles(w http.ResponseWriter, r *http.Request) (any, error) {
+	n, err := k.next(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"subject": n.Subject, "recipients": n.Recipients, "next_edition": toAPI(n.Articles),
+		"waiting": toAPI(n.Waiting), "note": n.Err}, nil
+}
+
+func (k *desk) apiAddArticle(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct{ Title, URL, Text string }
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	a, err := k.addEditorArticle(r.Context(), in.Title, in.URL, in.Text)
+	if err != nil {
+		return nil, err
+	}
+	w.Header().Set("Location", "/api/articles")
+	writeJSON(w, http.StatusCreated, toAPI([]pipeline.Article{a})[0])
+	return nil, nil
+}
+
+func (k *desk) apiArticleAction(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := k.doArticleAction(r.Context(), r.PathValue("id"), r.PathValue("action")); err != nil {
+		return nil, err
+	}
+	return map[string]string{"status": "ok"}, nil
+}
+
+func (k *desk) apiPreview(w http.ResponseWriter, r *http.Request) (any, error) {
+	m, n, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"subject": m.Subject, "articles": n, "html": m.HTML, "text": m.Text}, nil
+}
+
+func (k *desk) apiTest(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct{ Address string }
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if err := k.doTestSend(r.Context(), in.Address); err != nil {
+		return nil, err
+	}
+	return map[string]string{"status": "sent", "address": in.Address}, nil
+}
+
+func (k *desk) apiSend(w http.ResponseWriter, r *http.Request) (any, error) {
+	slot, err := k.startSend()
+	if err != nil {
+		return nil, err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "started", "slot": slot})
+	return nil, nil
+}
+
+type apiEdition struct {
+	ID       int64          `json:"id"`
+	Subject  string         `json:"subject"`
+	Status   string         `json:"status"`
+	Created  time.Time      `json:"created"`
+	Finished *time.Time     `json:"finished,omitempty"`
+	Slot     *time.Time     `json:"slot,omitempty"`
+	Counts   map[string]int `json:"counts"`
+}
+
+func editionAPI(e pipeline.Edition) apiEdition {
+	v := apiEdition{ID: e.ID, Subject: e.Subject, Status: e.Status, Created: e.CreatedAt, Counts: e.Counts}
+	if !e.FinishedAt.IsZero() {
+		v.Finished = &e.FinishedAt
+	}
+	if !e.Slot.IsZero() {
+		v.Slot = &e.Slot
+	}
+	return v
+}
+
+func (k *desk) apiEditions(w http.ResponseWriter, r *http.Request) (any, error) {
+	eds, err := k.a.store.Editions(r.Context(), 50)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiEdition, 0, len(eds))
+	for _, e := range eds {
+		out = append(out, editionAPI(e))
+	}
+	return out, nil
+}
+
+func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound)
+	}
+	e, err := k.a.store.Edition(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return editionAPI(e), nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// readJSON decodes a request body of one JSON object, unknown fields refused.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: request body: %v", pipeline.ErrBadInput, err)
+	}
+	return nil
+}

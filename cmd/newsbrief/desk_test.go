@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+)
+
+const testAdminToken = "desk-token-0123456789abcdef"
+
+// testDaemon is serve's daemon for tests: a real scheduler and background
+// jobs the test waits for.
+func testDaemon(t *testing.T, a *app) *daemon {
+	t.Helper()
+	s, err := newScheduler(a, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	return &daemon{slots: s, start: func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.job(context.Background(), name, fn) }()
+	}}
+}
+
+// deskServer serves the app's routes with the desk on.
+func deskServer(t *testing.T, e *env) (*httptest.Server, *app) {
+	t.Helper()
+	web, setHandler := lateServer(t, false)
+	t.Setenv("NEWSBRIEF_BASE_URL", web.URL)
+	a := openTestApp(t)
+	t.Cleanup(func() { a.Close() })
+	setHandler(a.routes(testDaemon(t, a)))
+	return web, a
+}
+
+// signedIn returns a client with a desk session and the CSRF token of the
+// desk's first page.
+func signedIn(t *testing.T, web *httptest.Server) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(web.URL+"/admin/login", url.Values{"token": {testAdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("sign in: %d\n%s", resp.StatusCode, body)
+	}
+	return c, string(m[1])
+}
+
+// TestDeskRefusesIntruders: a wrong or missing token, a tampered session
+// cookie, a form post without the CSRF token or from another site, and an
+// API call without the bearer token are each refused; sign-in attempts
+// are rate-limited.
+func TestDeskRefusesIntruders(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(2, "reader%d@example.com", "Desk story")
+	web, _ := deskServer(t, e)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// no session: pages send the editor to sign in, forms are refused
+	resp, _ := noRedirect.Get(web.URL + "/admin")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login") {
+		t.Errorf("GET /admin without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = noRedirect.PostForm(web.URL+"/admin/articles/1/exclude", url.Values{})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("form post without a session: %d", resp.StatusCode)
+	}
+	// a wrong token and a missing one
+	for _, tok := range []string{"wrong", ""} {
+		resp, _ = noRedirect.PostForm(web.URL+"/admin/login", url.Values{"token": {tok}})
+		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+			t.Errorf("sign in with %q: %d, cookies %v", tok, resp.StatusCode, resp.Cookies())
+		}
+	}
+
+	c, csrf := signedIn(t, web)
+	u, _ := url.Parse(web.URL)
+	session := c.Jar.Cookies(u)[0]
+	// a tampered cookie: one character changed
+	tampered := []byte(session.Value)
+	tampered[len(tampered)/2] ^= 1
+	req, _ := http.NewRequest("GET", web.URL+"/admin", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: string(tampered)})
+	if resp, _ := noRedirect.Do(req); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("tampered cookie: %d, want a redirect to sign in", resp.StatusCode)
+	}
+	// a form post with the session but no CSRF token, or another session's
+	post := func(form url.Values, origin string) int {
+		req, _ := http.NewRequest("POST", web.URL+"/admin/articles/1/exclude", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(url.Values{}, ""); code != http.StatusForbidden {
+		t.Errorf("form post without CSRF token: %d", code)
+	}
+	_, otherCSRF := signedIn(t, web)
+	if code := post(url.Values{"csrf": {otherCSRF}}, ""); code != http.StatusForbidden {
+		t.Errorf("form post with another session's CSRF token: %d", code)
+	}
+	// a cross-site post, even carrying a valid token
+	if code := post(url.Values{"csrf": {csrf}}, "https://evil.example"); code != http.StatusForbidden {
+		t.Errorf("cross-site form post: %d", code)
+	}
+	a := openTestApp(t)
+	defer a.Close()
+	if arts, _ := a.store.Articles(context.Background(), 0); arts[0].Excluded {
+		t.Fatal("a refused post excluded the article")
+	}
+	if code := post(url.Values{"csrf": {csrf}}, web.URL); code != http.StatusOK {
+		t.Errorf("the desk's own post: %d", code)
+	}
+	// the API wants the bearer token
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + testAdminToken} {
+		req, _ := http.NewRequest("GET", web.URL+"/api/editions", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("API with %q: %d", auth, resp.StatusCode)
+		}
+	}
+	// sign-in attempts are rate-limited per client
+	limited := false
+	for range 10 {
+		resp, _ := noRedirect.PostForm(web.URL+"/admin/login", url.Values{"token": {"guess"}})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("10 wrong sign-ins in a row were not rate-limited")
+	}
+}
+
+// TestDeskOffWithoutToken: with no NEWSBRIEF_ADMIN_TOKEN the desk and API
+// answer 404.
+func TestDeskOffWithoutToken(t *testing.T) {
+	e := newEnv(t)
+	web, _ := deskServer(t, e)
+	for _, p := range []string{"/admin", "/admin/login", "/api/editions"} {
+		if resp, _ := http.Get(web.URL + p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s without a token: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// TestAPIMirrorsTheDesk drives the JSON API: list, add and exclude
+// articles, preview, test send, send, edition status.
+func TestAPIMirrorsTheDesk(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(3, "reader%d@example.com", "API story")
+	web, a := deskServer(t, e)
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d\n%s", method, path, resp.StatusCode, want, raw)
+		}
+		var v map[string]any
+		json.Unmarshal(raw, &v)
+		return v
+	}
+	call("POST", "/api/articles", `{"title":"Added by API","text":"Posted to the API."}`, http.StatusCreated)
+	call("POST", "/api/articles", `{"title":"bad\nsubject","text":"x"}`, http.StatusBadRequest)
+	call("POST", "/api/articles", `{"title":"x","nonsense":1}`, http.StatusBadRequest)
+	v := call("GET", "/api/articles", "", http.StatusOK)
+	next := v["next_edition"].([]any)
+	if len(next) != 2 || v["recipients"].(float64) != 3 {
+		t.Fatalf("next edition: %v", v)
+	}
+	first := next[0].(map[string]any)
+	call("POST", fmt.Sprintf("/api/articles/%.0f/exclude", first["id"]), "", http.StatusOK)
+	call("POST", "/api/articles/999/pin", "", http.StatusNotFound)
+	p := call("GET", "/api/preview", "", http.StatusOK)
+	if p["articles"].(float64) != 1 || strings.Contains(p["text"].(string), first["title"].(string)) {
+		t.Errorf("preview after the exclusion: %v articles, text:\n%s", p["articles"], p["text"])
+	}
+	call("POST", "/api/test", `{"address":"editor@example.com"}`, http.StatusOK)
+	call("POST", "/api/test", `{"address":"not an address"}`, http.StatusBadRequest)
+	s := call("POST", "/api/send", "", http.StatusAccepted)
+	if s["status"] != "started" {
+		t.Fatalf("send: %v", s)
+	}
+	// wait for the edition to finish
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ed, err := a.store.Edition(context.Background(), 1)
+		if err == nil && ed.Status == pipeline.EditionSent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edition not sent: %+v %v", ed, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := call("GET", "/api/editions/1", "", http.StatusOK)
+	if st["status"] != "sent" || st["counts"].(map[string]any)["sent"].(float64) != 3 || st["slot"] == nil {
+		t.Errorf("edition status: %v", st)
+	}
+	// the next slot's edition is made: a second send now is refused
+	call("POST", "/api/send", "", http.StatusConflict)
+	if n := outboxCount(t, e.dir); n != 4 { // 3 subscribers + the test message
+		t.Errorf("%d messages in the outbox, want 4", n)
+	}
+}
