@@ -282,6 +282,9 @@ type Stats struct {
 	Deliveries      map[string]int // ledger rows by state, all editions
 	LastSentAt      time.Time      // when the last edition finished sending
 	LastSendSeconds float64        // how long the last finished edition took, creation to finish
+	// Problems counts deferred and failed rows by state and by the class of
+	// the server's answer: "4xx", "5xx" or "network" (no SMTP code).
+	Problems map[[2]string]int
 }
 
 // Stats returns counts for monitoring; it reads aggregates only.
@@ -322,7 +325,23 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("stats: %w", err)
 	}
-	return st, nil
+	st.Problems = map[[2]string]int{}
+	rows, err := s.db.QueryContext(ctx, `SELECT state, CASE WHEN code BETWEEN 400 AND 499 THEN '4xx'
+		WHEN code >= 500 THEN '5xx' ELSE 'network' END, COUNT(*) FROM deliveries
+		WHERE state IN ('deferred', 'failed') GROUP BY 1, 2`)
+	if err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state, class string
+		var n int
+		if err := rows.Scan(&state, &class, &n); err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
+		st.Problems[[2]string{state, class}] = n
+	}
+	return st, rows.Err()
 }
 
 // EditionForSlot returns the ID of the edition made for a scheduled slot,

@@ -347,3 +347,17 @@ func (s *Store) ForgetRecipient(ctx context.Context, subscriberID int64) error {
 	}
 	return nil
 }
+
+// SendLease says who holds the send lease: the holder and when the lease
+// runs out; "" when nobody holds an unexpired one.
+func (s *Store) SendLease(ctx context.Context) (holder string, until time.Time, err error) {
+	var exp int64
+	err = s.db.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE name = 'send'`).Scan(&holder, &exp)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && exp <= s.now().UnixMilli()) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("send lease: %w", err)
+	}
+	return holder, fromMS(exp), nil
+}

@@ -33,6 +33,7 @@ type app struct {
 	cleaner  *pipeline.Cleaner
 	identity *mailer.Identity
 	stdout   io.Writer
+	jobs     *jobMetrics // serve's job figures for /metrics
 }
 
 // newLogger builds the one slog logger, writing to w.
@@ -66,7 +67,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	}
 	cleaner := pipeline.NewCleaner()
 	cleaner.Log = log.With("component", "clean")
-	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout, jobs: newJobMetrics()}
 	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)

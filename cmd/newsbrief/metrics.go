@@ -17,7 +17,7 @@ import (
 type storeCollector struct {
 	store *pipeline.Store
 
-	articles, sources, failing, editions, deliveries, queue, lastSent, lastDuration *prometheus.Desc
+	articles, sources, failing, editions, deliveries, problems, queue, lastSent, lastDuration *prometheus.Desc
 }
 
 func newStoreCollector(s *pipeline.Store) *storeCollector {
@@ -30,6 +30,7 @@ func newStoreCollector(s *pipeline.Store) *storeCollector {
 		failing:      d("sources_failing", "Feeds whose last fetch failed."),
 		editions:     d("editions", "Editions by status.", "status"),
 		deliveries:   d("deliveries", "Messages in the delivery ledger by state (sent, deferred, failed, …).", "state"),
+		problems:     d("delivery_problems", "Deferred and failed messages by the class of the relay's answer (4xx, 5xx, network).", "state", "class"),
 		queue:        d("queue_depth", "Messages waiting: pending or deferred."),
 		lastSent:     d("last_send_success_timestamp_seconds", "When the last edition finished sending (Unix time)."),
 		lastDuration: d("last_send_duration_seconds", "How long the last finished edition took, creation to finish."),
@@ -37,7 +38,7 @@ func newStoreCollector(s *pipeline.Store) *storeCollector {
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.articles, c.sources, c.failing, c.editions, c.deliveries, c.queue, c.lastSent, c.lastDuration} {
+	for _, d := range []*prometheus.Desc{c.articles, c.sources, c.failing, c.editions, c.deliveries, c.problems, c.queue, c.lastSent, c.lastDuration} {
 		ch <- d
 	}
 }
@@ -62,6 +63,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range pipeline.States {
 		g(c.deliveries, float64(st.Deliveries[s]), s)
 	}
+	for _, state := range []string{pipeline.StateDeferred, pipeline.StateFailed} {
+		for _, class := range []string{"4xx", "5xx", "network"} {
+			g(c.problems, float64(st.Problems[[2]string{state, class}]), state, class)
+		}
+	}
 	g(c.queue, float64(st.Deliveries[pipeline.StatePending]+st.Deliveries[pipeline.StateDeferred]))
 	if !st.LastSentAt.IsZero() {
 		g(c.lastSent, float64(st.LastSentAt.Unix()))
@@ -73,6 +79,31 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 // the store's figures plus the Go runtime and process collectors.
 func (a *app) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStoreCollector(a.store), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStoreCollector(a.store), a.jobs.duration, a.jobs.runs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// jobMetrics are this process's own figures: how long each job (collect,
+// send, catch-up, a send from the desk) took and how it ended.
+type jobMetrics struct {
+	duration *prometheus.HistogramVec
+	runs     *prometheus.CounterVec
+}
+
+func newJobMetrics() *jobMetrics {
+	return &jobMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "newsbrief_job_duration_seconds",
+			Help:    "How long each job of this process took (send: collect, render and deliver an edition).",
+			Buckets: []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600}}, []string{"job"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsbrief_jobs_total",
+			Help: "Jobs run by this process, by outcome (ok, busy: another process was sending, error)."}, []string{"job", "outcome"}),
+	}
+}
+
+func (m *jobMetrics) observe(job string, d time.Duration, outcome string) {
+	if m == nil {
+		return
+	}
+	m.duration.WithLabelValues(job).Observe(d.Seconds())
+	m.runs.WithLabelValues(job, outcome).Inc()
 }

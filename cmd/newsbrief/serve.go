@@ -104,14 +104,18 @@ func (a *app) job(ctx context.Context, name string, fn func(context.Context) err
 	start := time.Now()
 	log := a.log.With("component", "job", "job", name)
 	err := fn(ctx)
+	outcome := "ok"
 	switch {
 	case err == nil:
 		log.Info("job done", "duration", time.Since(start).Round(time.Millisecond))
 	case errors.Is(err, pipeline.ErrBusy):
+		outcome = "busy"
 		log.Warn("job skipped: another process is sending from this database", slog.Any("error", err))
 	default:
+		outcome = "error"
 		log.Error("job failed", "duration", time.Since(start).Round(time.Millisecond), slog.Any("error", err))
 	}
+	a.jobs.observe(name, time.Since(start), outcome)
 }
 
 // cronParser accepts the standard five fields, descriptors such as
@@ -143,11 +147,16 @@ func (a *app) routes(d *daemon) http.Handler {
 	optin.Register(mux)
 	mux.Handle("POST /api/bounces", &subscribers.BounceAPI{Store: a.subs, Token: a.cfg.AdminToken,
 		SoftLimit: a.cfg.SoftBounceLimit, Log: a.log.With("component", "api")})
+	mux.HandleFunc("GET /archive", a.archiveList)
+	mux.HandleFunc("GET /archive/feed.atom", a.archiveFeed)
 	mux.HandleFunc("GET /archive/{id}", a.archive)
 	newDesk(a, d).register(mux)
 	return logRequests(a.log.With("component", "http"), mux)
 }
 
+// readyz says whether this process can serve: the database answers. It
+// also tells who holds the send lease, so an operator running two daemons
+// on one volume sees which one sends and which stands by.
 func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -155,7 +164,22 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database not reachable", http.StatusServiceUnavailable)
 		return
 	}
+	holder, until, err := a.store.SendLease(ctx)
+	if err != nil {
+		http.Error(w, "database not readable", http.StatusServiceUnavailable)
+		return
+	}
+	self := a.deliverer().Holder
 	io.WriteString(w, "ready\n")
+	switch {
+	case holder == "":
+		io.WriteString(w, "sender: idle (no send running)\n")
+	case holder == self:
+		fmt.Fprintf(w, "sender: this process (%s) is sending\n", self)
+	default:
+		fmt.Fprintf(w, "sender: standby: %s holds the send lease until %s; this process (%s) will not send meanwhile\n",
+			holder, until.UTC().Format(time.RFC3339), self)
+	}
 }
 
 // archive serves a past edition as a reader sees it ("view in browser"),

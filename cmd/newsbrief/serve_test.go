@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmcdole/gofeed"
+
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
@@ -100,6 +102,7 @@ func TestServeRoutes(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
+	a.job(context.Background(), "collect", func(context.Context) error { return nil })
 	srv := httptest.NewServer(a.routes(nil))
 	defer srv.Close()
 	for _, tt := range []struct {
@@ -114,6 +117,10 @@ func TestServeRoutes(t *testing.T) {
 		{"/metrics", 200, "newsbrief_queue_depth 0", ""},
 		{"/metrics", 200, "newsbrief_last_send_success_timestamp_seconds", ""},
 		{"/metrics", 200, `newsbrief_editions{status="sent"} 1`, ""},
+		{"/metrics", 200, `newsbrief_delivery_problems{class="5xx",state="failed"} 0`, ""},
+		{"/metrics", 200, `newsbrief_jobs_total{job="collect",outcome="ok"} 1`, ""},
+		{"/metrics", 200, `newsbrief_job_duration_seconds_count{job="collect"} 1`, ""},
+		{"/archive", 200, "/archive/1", ""},
 		{"/archive/1", 200, "Archived story", "reader0@example.com"},
 		{"/archive/2", 404, "", ""},
 		{"/archive/x", 404, "", ""},
@@ -261,5 +268,52 @@ func TestSubscriberLifecycle(t *testing.T) {
 	e.must("run")
 	if count() != 2 {
 		t.Fatalf("fresh@example.com got %d messages; nothing may arrive after the unsubscribe", count())
+	}
+}
+
+// TestArchiveFeedAndReadiness: the archive lists sent editions and serves
+// them as an Atom feed (parsed with gofeed); /readyz says which process
+// holds the send lease.
+func TestArchiveFeedAndReadiness(t *testing.T) {
+	web, setHandler := lateServer(t, false)
+	e := newEnv(t, "NEWSBRIEF_BASE_URL", web.URL)
+	e.seed(2, "reader%d@example.com", "Archived story")
+	e.must("send")
+	a := openTestApp(t)
+	defer a.Close()
+	setHandler(a.routes(nil))
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(web.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if idx := get("/archive"); !strings.Contains(idx, `href="`+web.URL+`/archive/1"`) || !strings.Contains(idx, "Archived story") {
+		t.Errorf("archive index:\n%s", idx)
+	}
+	feed, err := gofeed.NewParser().ParseString(get("/archive/feed.atom"))
+	if err != nil {
+		t.Fatalf("Atom feed does not parse: %v", err)
+	}
+	if feed.FeedType != "atom" || len(feed.Items) != 1 || feed.Items[0].Link != web.URL+"/archive/1" ||
+		!strings.Contains(feed.Items[0].Title, "Archived story") || feed.Items[0].UpdatedParsed == nil {
+		t.Errorf("feed: %s %+v", feed.FeedType, feed.Items)
+	}
+	if body := get("/archive/1"); !strings.Contains(body, "Archived story") {
+		t.Errorf("edition page lacks its story")
+	}
+	if r := get("/readyz"); !strings.Contains(r, "sender: idle") {
+		t.Errorf("readyz with no send running:\n%s", r)
+	}
+	a.db.Exec(`INSERT INTO leases (name, holder, expires_at) VALUES ('send', 'otherhost:4242', ?)`, time.Now().Add(time.Minute).UnixMilli())
+	if r := get("/readyz"); !strings.Contains(r, "standby: otherhost:4242 holds the send lease") {
+		t.Errorf("readyz with another sender:\n%s", r)
 	}
 }
