@@ -45,6 +45,7 @@ type Config struct {
 	Schedule        string        `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
 	CollectSchedule string        `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
 	HTTPAddr        string        `envconfig:"NEWSBRIEF_HTTP_ADDR" default:":8080" desc:"address serve listens on"`
+	ShutdownGrace   time.Duration `envconfig:"NEWSBRIEF_SHUTDOWN_GRACE" default:"30s" desc:"on SIGTERM, how long serve waits for messages in flight to finish"`
 	Catchup         time.Duration `envconfig:"NEWSBRIEF_CATCHUP" default:"6h" desc:"a scheduled send missed while serve was down is sent at start-up if it is at most this old, else skipped (0 never catches up)"`
 
 	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
@@ -131,6 +132,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTPMaxPerConn < 0 {
 		return badVar("NEWSBRIEF_SMTP_MAX_PER_CONN", "must be 0 or more")
+	}
+	if c.ShutdownGrace <= 0 {
+		return badVar("NEWSBRIEF_SHUTDOWN_GRACE", "must be positive")
+	}
+	if c.Catchup < 0 {
+		return badVar("NEWSBRIEF_CATCHUP", "must be 0 (never catch up) or more")
 	}
 	if err := checkAddress(c.From, true); err != nil {
 		return badVar("NEWSBRIEF_FROM", "%v (want like \"Brief <brief@example.com>\")", err)

@@ -19,12 +19,11 @@ import (
 	"github.com/newsbrief/newsbrief/subscribers"
 )
 
-// shutdownGrace is how long serve lets running work finish after SIGTERM.
-const shutdownGrace = 30 * time.Second
-
 // cmdServe runs the daemon: the send and collect schedules, and the HTTP
 // server (health, readiness, unsubscribe, archive). It returns when ctx is
-// cancelled, after letting running work finish within shutdownGrace.
+// cancelled: a running send stops claiming messages at once, the messages
+// already handed to the relay finish and are recorded (within
+// NEWSBRIEF_SHUTDOWN_GRACE), and the next start resumes the edition.
 func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	fs := newFlags("serve", "serve", stderr)
 	if _, err := parse(fs, args, 0, 0); err != nil {
@@ -76,10 +75,14 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	// two phases: stop taking work, give running work the grace period, then cancel
-	log.Info("shutting down", "grace", shutdownGrace)
+	// stop taking work: no new ticks, no new requests, and running jobs told
+	// to stop (a send stops claiming; its messages in flight finish and are
+	// recorded); then wait for them, at most the grace period
+	grace := a.cfg.ShutdownGrace
+	log.Info("shutting down", "grace", grace)
 	stopped := sched.Stop()
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	cancelJobs()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", slog.Any("error", err))
@@ -89,9 +92,9 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	select {
 	case <-jobsDone:
 	case <-shutCtx.Done():
-		log.Warn("running jobs did not finish within the grace period; cancelling them")
-		cancelJobs()
-		<-jobsDone
+		log.Error("running jobs did not finish within the grace period; exiting anyway (messages in flight will be counted unknown)",
+			"grace", grace)
+		return nil
 	}
 	cancelJobs()
 	<-heartbeatDone
