@@ -251,19 +251,7 @@ lines:
 		// a line that changes (or the last one, without its CRLF): what
 		// came before as it is, then this line's canonical form
 		h.Write(body[span:pos])
-		tmp = tmp[:0]
-		space := false
-		for _, c := range line {
-			if c == ' ' || c == '\t' {
-				space = true
-				continue
-			}
-			if space {
-				tmp = append(tmp, ' ')
-			}
-			space = false
-			tmp = append(tmp, c)
-		}
+		tmp = appendRelaxedLine(tmp[:0], line)
 		if len(tmp) == 0 {
 			blanks++ // only whitespace: an empty line
 		} else {
@@ -323,20 +311,26 @@ func relaxedBodyBytes(h hash.Hash, body []byte) {
 func relaxedLines(dst, b []byte) []byte {
 	for len(b) > 0 {
 		line, rest, _ := bytes.Cut(b, []byte("\r\n"))
-		space := false
-		for _, c := range line {
-			if c == ' ' || c == '\t' {
-				space = true
-				continue
-			}
-			if space {
-				dst = append(dst, ' ')
-				space = false
-			}
-			dst = append(dst, c)
-		}
-		dst = append(dst, '\r', '\n')
+		dst = append(appendRelaxedLine(dst, line), '\r', '\n')
 		b = rest
+	}
+	return dst
+}
+
+// appendRelaxedLine appends one line (without its line end) in relaxed
+// form: runs of spaces and tabs made one space, none at the end.
+func appendRelaxedLine(dst, line []byte) []byte {
+	space := false
+	for _, c := range line {
+		if c == ' ' || c == '\t' {
+			space = true
+			continue
+		}
+		if space {
+			dst = append(dst, ' ')
+			space = false
+		}
+		dst = append(dst, c)
 	}
 	return dst
 }

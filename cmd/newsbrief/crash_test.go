@@ -27,6 +27,32 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// slowRelaySetup builds the binary and seeds n subscribers (addresses from
+// format) and one article, in an environment that sends over 4 connections
+// to an SMTP server on 127.0.0.1 taking 2 ms a message.
+func slowRelaySetup(t *testing.T, n int, format, title string, vars ...string) (string, *smtptest.Server, *env) {
+	t.Helper()
+	bin := buildBinary(t)
+	relay := smtptest.Start(t)
+	relay.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 2 * time.Millisecond} }
+	e := newEnv(t, append([]string{"NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
+		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4"}, vars...)...)
+	e.seed(n, format, title)
+	return bin, relay, e
+}
+
+// onceEach fails the test unless the relay got exactly one message for
+// each of the n addresses made from format.
+func onceEach(t *testing.T, relay *smtptest.Server, n int, format string) {
+	t.Helper()
+	got := relay.ByRecipient()
+	for i := range n {
+		if addr := fmt.Sprintf(format, i); got[addr] != 1 {
+			t.Errorf("%s got %d messages", addr, got[addr])
+		}
+	}
+}
+
 // TestKill9MidSend SIGKILLs the real binary at random moments of a
 // 5,000-subscriber send, at least 10 times, restarting it each time, then
 // lets it finish. Nobody may be skipped, and nobody may get two messages;
@@ -36,12 +62,7 @@ func TestKill9MidSend(t *testing.T) {
 		t.Skip("builds and kills the binary")
 	}
 	const n = 5000
-	bin := buildBinary(t)
-	relay := smtptest.Start(t)
-	relay.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 2 * time.Millisecond} }
-	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
-		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4")
-	e.seed(n, "user%04d@example.com", "A story that survives crashes")
+	bin, relay, e := slowRelaySetup(t, n, "user%04d@example.com", "A story that survives crashes")
 
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "send")

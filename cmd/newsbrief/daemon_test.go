@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/newsbrief/newsbrief/internal/smtptest"
 	"github.com/newsbrief/newsbrief/pipeline"
 )
 
@@ -69,12 +67,7 @@ func TestSigtermDuringSend(t *testing.T) {
 		t.Skip("builds the binary and sends 10,000 messages")
 	}
 	const n = 10000
-	bin := buildBinary(t)
-	relay := smtptest.Start(t)
-	relay.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 2 * time.Millisecond} }
-	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
-		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4", "NEWSBRIEF_SHUTDOWN_GRACE", "10s")
-	e.seed(n, "user%05d@example.com", "A story sent across a restart")
+	bin, relay, e := slowRelaySetup(t, n, "user%05d@example.com", "A story sent across a restart", "NEWSBRIEF_SHUTDOWN_GRACE", "10s")
 
 	cmd, out := startServe(t, bin, e.dir)
 	waitFor(t, "the send to be under way", 60*time.Second, func() bool { return len(relay.Messages()) >= 1000 })
@@ -107,12 +100,7 @@ func TestSigtermDuringSend(t *testing.T) {
 	if _, err := stopServe(cmd); err != nil {
 		t.Fatalf("second serve: %v\n%s", err, out.String())
 	}
-	got := relay.ByRecipient()
-	for i := range n {
-		if addr := fmt.Sprintf("user%05d@example.com", i); got[addr] != 1 {
-			t.Errorf("%s got %d messages", addr, got[addr])
-		}
-	}
+	onceEach(t, relay, n, "user%05d@example.com")
 }
 
 // TestTwoServesOneDatabase: two daemons on one database tick during the
@@ -123,12 +111,7 @@ func TestTwoServesOneDatabase(t *testing.T) {
 		t.Skip("builds the binary and runs two daemons")
 	}
 	const n = 3000
-	bin := buildBinary(t)
-	relay := smtptest.Start(t)
-	relay.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 2 * time.Millisecond} }
-	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
-		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_SEND_CONCURRENCY", "4")
-	e.seed(n, "user%05d@example.com", "A story two daemons share")
+	bin, relay, e := slowRelaySetup(t, n, "user%05d@example.com", "A story two daemons share")
 	one, out1 := startServe(t, bin, e.dir)
 	two, out2 := startServe(t, bin, e.dir)
 	a := openTestApp(t)
@@ -140,12 +123,7 @@ func TestTwoServesOneDatabase(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}
-	got := relay.ByRecipient()
-	for i := range n {
-		if addr := fmt.Sprintf("user%05d@example.com", i); got[addr] != 1 {
-			t.Errorf("%s got %d messages", addr, got[addr])
-		}
-	}
+	onceEach(t, relay, n, "user%05d@example.com")
 	if eds, _ := a.store.Editions(context.Background(), 0); len(eds) != 1 {
 		t.Errorf("%d editions, want 1", len(eds))
 	}

@@ -514,6 +514,12 @@ func (k *desk) fail(w http.ResponseWriter, sid int64, err error) {
 }
 
 func (k *desk) edition(w http.ResponseWriter, r *http.Request, sid int64) {
+	k.nextPage(w, r, sid, "edition")
+}
+
+// nextPage renders a page about the next edition: the desk's front page
+// or the send confirmation.
+func (k *desk) nextPage(w http.ResponseWriter, r *http.Request, sid int64, page string) {
 	n, err := k.next(r.Context())
 	if err != nil {
 		k.fail(w, sid, err)
@@ -522,7 +528,7 @@ func (k *desk) edition(w http.ResponseWriter, r *http.Request, sid int64) {
 	d := k.data(sid)
 	d["N"] = n
 	d["Flash"] = r.URL.Query().Get("done")
-	k.render(w, http.StatusOK, "edition", d)
+	k.render(w, http.StatusOK, page, d)
 }
 
 func (k *desk) back(w http.ResponseWriter, r *http.Request, msg string) {
@@ -592,14 +598,7 @@ func (k *desk) testSend(w http.ResponseWriter, r *http.Request, sid int64) {
 }
 
 func (k *desk) confirmSend(w http.ResponseWriter, r *http.Request, sid int64) {
-	n, err := k.next(r.Context())
-	if err != nil {
-		k.fail(w, sid, err)
-		return
-	}
-	d := k.data(sid)
-	d["N"] = n
-	k.render(w, http.StatusOK, "confirm", d)
+	k.nextPage(w, r, sid, "confirm")
 }
 
 func (k *desk) sendNow(w http.ResponseWriter, r *http.Request, sid int64) {
