@@ -249,9 +249,11 @@ func (c *SMTPConn) sendPipelined(from, to string) error {
 	if dataErr != nil {
 		return c.failed(dataErr, true)
 	}
-	// the prepared message ends in CRLF and has no line starting with "."
+	// the prepared message ends in CRLF and has no line starting with ".";
+	// message and terminating dot go in one write (one segment train, not
+	// a 3-byte packet after it)
+	c.buf = append(c.buf, ".\r\n"...)
 	tw.Write(c.buf)
-	tw.WriteString(".\r\n")
 	if err := tw.Flush(); err != nil {
 		return c.failed(err, false)
 	}
