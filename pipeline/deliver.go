@@ -167,8 +167,9 @@ type SendOptions struct {
 type SendReport struct {
 	Editions   []EditionReport
 	DryRun     bool
-	Recipients int // dry run: how many would receive the new edition
-	Articles   int // dry run: how many articles it would carry
+	Recipients int       // dry run: how many would receive the new edition
+	Articles   int       // dry run: how many articles it would carry
+	Next       []Article // dry run: those articles, in order
 	Subject    string
 }
 
@@ -424,7 +425,7 @@ func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
 	if err != nil {
 		return report, fmt.Errorf("render edition: %w", err)
 	}
-	report.Subject, report.Articles = r.Subject, len(arts)
+	report.Subject, report.Articles, report.Next = r.Subject, len(arts), arts
 	var after int64
 	for {
 		page, err := d.Subscribers.ActiveAfter(ctx, after, audiencePage)

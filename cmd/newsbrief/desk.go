@@ -358,9 +358,7 @@ func (k *desk) next(ctx context.Context) (nextEdition, error) {
 		return n, err
 	}
 	n.Custom = custom != ""
-	if n.Articles, err = d.Next(ctx); err != nil && !errors.Is(err, pipeline.ErrNothingNew) {
-		return n, err
-	}
+	n.Articles = rep.Next
 	in := map[int64]bool{}
 	for _, a := range n.Articles {
 		in[a.ID] = true
