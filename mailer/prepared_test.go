@@ -1,13 +1,17 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +246,96 @@ func TestPreparedConnectionOutlivesTimeout(t *testing.T) {
 	}
 	if srv.Sessions() != 1 {
 		t.Errorf("%d sessions, want 1", srv.Sessions())
+	}
+}
+
+// TestSendPreparedWithoutPipelining talks to a relay that does not offer
+// PIPELINING (a hand-scripted one: the test server offers it): MAIL, RCPT
+// and DATA go one at a time, each after the previous answer, and the
+// message arrives whole, twice over one connection.
+func TestSendPreparedWithoutPipelining(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var (
+		mu       sync.Mutex
+		commands []string
+		messages []string
+		early    bool // a command arrived before the previous answer
+	)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		fmt.Fprint(c, "220 plain.example ESMTP\r\n")
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			cmd := strings.ToUpper(strings.TrimSpace(line))
+			mu.Lock()
+			commands = append(commands, strings.Fields(cmd)[0])
+			early = early || r.Buffered() > 0
+			mu.Unlock()
+			switch {
+			case strings.HasPrefix(cmd, "EHLO"):
+				fmt.Fprint(c, "250-plain.example\r\n250 8BITMIME\r\n")
+			case strings.HasPrefix(cmd, "DATA"):
+				fmt.Fprint(c, "354 go ahead\r\n")
+				var msg strings.Builder
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if l == ".\r\n" {
+						break
+					}
+					msg.WriteString(l)
+				}
+				mu.Lock()
+				messages = append(messages, msg.String())
+				mu.Unlock()
+				fmt.Fprint(c, "250 queued\r\n")
+			case strings.HasPrefix(cmd, "QUIT"):
+				fmt.Fprint(c, "221 bye\r\n")
+				return
+			default:
+				fmt.Fprint(c, "250 ok\r\n")
+			}
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	id := testIdentity()
+	p, err := id.Prepare(testEdition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := NewSMTP(SMTPConfig{Host: "127.0.0.1", Port: addr.Port, TLS: TLSNone}, id).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := conn.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if early {
+		t.Errorf("commands were pipelined to a relay that does not offer it: %v", commands)
+	}
+	if got := strings.Join(commands, " "); !strings.Contains(got, "MAIL RCPT DATA MAIL RCPT DATA") {
+		t.Errorf("commands: %s", got)
+	}
+	if len(messages) != 2 || !strings.Contains(messages[0], "Subject:") || !strings.Contains(messages[0], "Unsubscribe") {
+		t.Fatalf("messages received: %d\n%.300s", len(messages), strings.Join(messages, "\n---\n"))
 	}
 }
