@@ -295,3 +295,20 @@ func (s *Store) MoveArticle(ctx context.Context, id int64, position int) error {
 	}
 	return nil
 }
+
+// placeArticles places ids at positions 1, 2, … of the next edition, in
+// one transaction. ErrNotFound when one of them is unknown.
+func (s *Store) placeArticles(ctx context.Context, ids []int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for i, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE articles SET rank = ? WHERE id = ?`, i+1, id)
+			if err != nil {
+				return fmt.Errorf("place articles: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("article %d: %w", id, ErrNotFound)
+			}
+		}
+		return nil
+	})
+}

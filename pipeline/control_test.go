@@ -29,7 +29,7 @@ func TestPauseResumeMidSend(t *testing.T) {
 			})
 		}
 	}
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestPauseResumeMidSend(t *testing.T) {
 		t.Fatalf("%d sent, counts %v", paused, er.Counts)
 	}
 	// a paused edition is not sent by a run, and holds its articles
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatalf("run while paused = %v", err)
 	}
 	if snd.total() != paused {
@@ -63,7 +63,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 	ctx := context.Background()
 	ed := startedEdition(t, d)
 	claimed, _ := d.Store.claim(ctx, ed.ID, 10) // killed with 10 in flight
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
 	got, _ := d.Store.Edition(ctx, ed.ID)
@@ -74,7 +74,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 	if err != nil || n != 10 {
 		t.Fatalf("ResendUnknown = %d, %v", n, err)
 	}
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
 	for _, j := range claimed {
@@ -93,7 +93,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 	if err != nil || skipped != 50 {
 		t.Fatalf("Cancel = %d, %v", skipped, err)
 	}
-	if _, err := d2.Send(ctx, SendOptions{}); err != nil && !errors.Is(err, ErrNothingNew) {
+	if _, err := d2.Send(ctx, time.Time{}); err != nil && !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
 	// the cancelled edition's articles are free for the next one
@@ -113,23 +113,23 @@ func TestCancelAndResendUnknown(t *testing.T) {
 
 func TestHourlyQuota(t *testing.T) {
 	d, _, snd, clk := newDeliverer(t, 250)
-	d.HourlyQuota = 100
+	d.Deliverer.HourlyQuota = 100
 	ctx := context.Background()
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if snd.total() != 100 || rep.Editions[0].Stopped != "hourly quota" || rep.Editions[0].Counts[StatePending] != 150 {
 		t.Fatalf("first hour: %d sent, %+v", snd.total(), rep.Editions[0])
 	}
-	d.Send(ctx, SendOptions{})
+	d.Send(ctx, time.Time{})
 	if snd.total() != 100 {
 		t.Fatalf("quota exceeded within the hour: %d", snd.total())
 	}
 	clk.add(61 * 60e9)
-	d.Send(ctx, SendOptions{})
+	d.Send(ctx, time.Time{})
 	clk.add(61 * 60e9)
-	rep, _ = d.Send(ctx, SendOptions{})
+	rep, _ = d.Send(ctx, time.Time{})
 	if snd.total() != 250 || !rep.Editions[0].Done {
 		t.Fatalf("after three hours: %d sent, %+v", snd.total(), rep.Editions[0])
 	}

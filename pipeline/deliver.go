@@ -32,6 +32,11 @@ type SubscriberSource interface {
 	// UnsubscribeURL returns the one-click unsubscribe URL of a subscriber;
 	// for ID 0 (a test send) a URL that unsubscribes nobody.
 	UnsubscribeURL(subscriberID int64) string
+	// CountActive returns how many subscribers an edition would go to now.
+	CountActive(ctx context.Context) (int, error)
+	// Forget erases a subscriber (keeping a keyed hash of the address so
+	// it stays suppressed) and returns its ID.
+	Forget(ctx context.Context, email string) (int64, error)
 	// Bounce reports a permanent failure (5xx) of a message to a
 	// subscriber; hard says the mailbox does not exist.
 	Bounce(ctx context.Context, subscriberID int64, detail string, hard bool) error
@@ -86,7 +91,10 @@ type EditionBodies struct {
 // Renderer renders an edition. The templates package satisfies it through
 // an adapter in cmd.
 type Renderer interface {
+	// Render renders an edition's subject and bodies, once per edition.
 	Render(ctx context.Context, e Edition) (Rendered, error)
+	// Subject renders the subject alone (cheap: the desk shows it).
+	Subject(ctx context.Context, e Edition) (string, error)
 }
 
 // Message is one e-mail of an edition to one recipient: either whole
@@ -127,25 +135,20 @@ type Sender interface {
 	Open(ctx context.Context) (Conn, error)
 }
 
-// Deliverer selects, renders and sends editions and keeps the ledger.
+// Deliverer is the delivery engine: it sends a rendered, stored edition to
+// its audience over a pool of connections and keeps the ledger (claims,
+// workers, batched outcomes, retry classification, the send lease). It
+// does not choose or render editions: the Editions service does.
 type Deliverer struct {
 	Store       *Store
 	Subscribers SubscriberSource
-	Renderer    Renderer
 	Sender      Sender
 	Concurrency int           // workers, each with one connection
 	Rate        float64       // messages per second across workers; 0 for no limit
 	RetryFor    time.Duration // how long deferred deliveries are retried
 	RetryBase   time.Duration // first retry delay, doubled each attempt up to 4h; 0 for 5 minutes
 	HourlyQuota int           // most messages handed to the relay in any hour; 0 for no quota
-	MaxArticles int
-	// MaxPerSource caps the articles one feed contributes (0: no cap);
-	// MinArticles is the fewest new articles worth an edition; a first
-	// edition takes feed articles published within FirstLookback only.
-	MaxPerSource  int
-	MinArticles   int
-	FirstLookback time.Duration
-	Holder        string // this process's name in the send lease
+	Holder      string        // this process's name in the send lease
 	// HolderAlive, if set, tells whether the process named by a lease
 	// holder still runs, so that a lease left by a killed process is taken
 	// over at once instead of after it expires.
@@ -153,24 +156,10 @@ type Deliverer struct {
 	Log         *slog.Logger
 }
 
-// SendOptions change what Send does.
-type SendOptions struct {
-	DryRun bool   // select, count and render, but send and store nothing
-	Test   string // send the next edition to this one address only; mark nothing sent
-	// Slot is the scheduled time the new edition is for: at most one
-	// edition is made per slot, so a scheduled send and a manual one can
-	// never both make one (ErrSlotTaken). Zero for no slot.
-	Slot time.Time
-}
-
-// SendReport tells what one Send did.
+// SendReport tells what one Editions.Send did: the editions it resumed
+// and the one it made, in order.
 type SendReport struct {
-	Editions   []EditionReport
-	DryRun     bool
-	Recipients int       // dry run: how many would receive the new edition
-	Articles   int       // dry run: how many articles it would carry
-	Next       []Article // dry run: those articles, in order
-	Subject    string
+	Editions []EditionReport
 }
 
 // EditionReport is one edition's part of a SendReport.
@@ -206,196 +195,28 @@ func (d *Deliverer) log() *slog.Logger {
 	return d.Log
 }
 
-// Send resumes every unfinished edition (retrying deferred deliveries that
-// are due) and then, if articles are waiting, makes, renders and sends a new
-// edition. It returns ErrNothingNew (with a report of any resumed work) when
-// no new edition was made because no article is waiting, and ErrBusy when
-// another process is sending from the same database.
-func (d *Deliverer) Send(ctx context.Context, opts SendOptions) (SendReport, error) {
-	if opts.Test != "" {
-		return SendReport{}, d.sendTest(ctx, opts.Test)
-	}
-	if opts.DryRun {
-		return d.dryRun(ctx)
-	}
-	release, err := d.Store.acquireLease(ctx, "send", d.Holder, leaseTTL, d.HolderAlive)
+// Begin takes the send lease for this process (ErrBusy when another
+// process holds it) and marks deliveries left in flight by a killed
+// process unknown. The caller must call release when its sends are done.
+func (d *Deliverer) Begin(ctx context.Context) (release func(), err error) {
+	release, err = d.Store.acquireLease(ctx, "send", d.Holder, leaseTTL, d.HolderAlive)
 	if err != nil {
-		return SendReport{}, err
+		return nil, err
 	}
-	defer release()
-
-	var report SendReport
 	if n, err := d.Store.markInFlightUnknown(ctx); err != nil {
-		return report, err
+		release()
+		return nil, err
 	} else if n > 0 {
 		d.log().Warn("deliveries were in flight when newsbrief last stopped; marked unknown, not resent", "count", n)
 	}
-	unfinished, err := d.Store.unfinishedEditions(ctx)
-	if err != nil {
-		return report, err
-	}
-	for _, ed := range unfinished {
-		er, err := d.deliver(ctx, ed, true)
-		report.Editions = append(report.Editions, er)
-		if err != nil {
-			return report, err
-		}
-	}
-	if !opts.Slot.IsZero() {
-		if id, err := d.Store.EditionForSlot(ctx, opts.Slot); err != nil {
-			return report, err
-		} else if id != 0 {
-			return report, fmt.Errorf("%w: edition %d is the one for %s", ErrSlotTaken, id, opts.Slot.Format(time.RFC3339))
-		}
-	}
-	arts, err := d.nextArticles(ctx)
-	if err != nil {
-		return report, err
-	}
-	if len(arts) == 0 {
-		return report, ErrNothingNew
-	}
-	r, err := d.renderNext(ctx, arts)
-	if err != nil {
-		return report, fmt.Errorf("render edition: %w", err)
-	}
-	ed, err := d.Store.createEdition(ctx, r.Subject, arts, opts.Slot)
-	if err != nil {
-		return report, err
-	}
-	d.log().Info("edition created", "edition", ed.ID, "articles", len(arts), "subject", ed.Subject)
-	// rendered again now that the edition has an ID for its archive link
-	er, err := d.deliver(ctx, ed, false)
-	report.Editions = append(report.Editions, er)
-	return report, err
-}
-
-// nextArticles selects the next edition's articles: the store's candidates
-// (placed by the editor, pinned, by source priority, then newest), on a
-// first edition without feed articles older than FirstLookback, at most
-// MaxPerSource from one feed, at most MaxArticles. The same story from
-// another source joins the article already chosen as "also reported by"
-// instead of taking a place of its own. Fewer than MinArticles is nothing
-// new, with the reason.
-func (d *Deliverer) nextArticles(ctx context.Context) ([]Article, error) {
-	cands, err := d.Store.NextArticles(ctx, -1)
-	if err != nil {
-		return nil, err
-	}
-	first, err := d.Store.firstEdition(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cutoff := d.Store.now().Add(-d.FirstLookback)
-	perSource := map[int64]int{}
-	var out []Article
-	var words []map[string]bool // storyWords of out's titles
-	for _, a := range cands {
-		if a.Origin == "feed" && !a.Pinned && first && d.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
-			continue
-		}
-		w := storyWords(a.Title)
-		grouped := false
-		for i := range out {
-			if !sameSource(out[i], a) && sameStory(words[i], w) {
-				out[i].Also = append(out[i].Also, a)
-				grouped = true
-				break
-			}
-		}
-		if grouped || len(out) == d.MaxArticles && d.MaxArticles > 0 {
-			continue
-		}
-		if a.Origin == "feed" && !a.Pinned && a.Rank == 0 {
-			if d.MaxPerSource > 0 && perSource[a.SourceID] >= d.MaxPerSource {
-				continue
-			}
-			perSource[a.SourceID]++
-		}
-		out = append(out, a)
-		words = append(words, w)
-	}
-	if len(out) > 0 && len(out) < d.MinArticles {
-		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), d.MinArticles)
-	}
-	return out, nil
-}
-
-// Next returns the articles the next edition would carry now, each with
-// the same story from other sources in Also.
-func (d *Deliverer) Next(ctx context.Context) ([]Article, error) {
-	return d.nextArticles(ctx)
-}
-
-// renderNext renders the next edition from arts, with the subject the
-// editor set for it, if any.
-func (d *Deliverer) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
-	r, err := d.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: d.Store.now()})
-	if err != nil {
-		return r, err
-	}
-	subject, err := d.Store.NextSubject(ctx)
-	if err != nil {
-		return r, err
-	}
-	if subject != "" {
-		r.Subject = subject
-	}
-	return r, nil
-}
-
-// Preview renders the next edition as the given recipient would see it.
-// It returns ErrNothingNew when no article is waiting.
-func (d *Deliverer) Preview(ctx context.Context, rcpt Recipient) (*Message, int, error) {
-	arts, err := d.nextArticles(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(arts) == 0 {
-		return nil, 0, ErrNothingNew
-	}
-	r, err := d.renderNext(ctx, arts)
-	if err != nil {
-		return nil, 0, fmt.Errorf("render edition: %w", err)
-	}
-	unsub := d.Subscribers.UnsubscribeURL(rcpt.ID)
-	html, text := r.Personalize(rcpt, unsub)
-	return &Message{Recipient: rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}, len(arts), nil
-}
-
-// sendTest mails the next edition to one address through the same path as
-// the real send (so the editor sees the same bytes), subject marked [TEST].
-func (d *Deliverer) sendTest(ctx context.Context, addr string) error {
-	arts, err := d.nextArticles(ctx)
-	if err != nil {
-		return err
-	}
-	if len(arts) == 0 {
-		return ErrNothingNew
-	}
-	r, err := d.renderNext(ctx, arts)
-	if err != nil {
-		return fmt.Errorf("render edition: %w", err)
-	}
-	r.Subject = "[TEST] " + r.Subject
-	rcpt := Recipient{Email: addr}
-	m := d.message(0, rcpt, r, &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text})
-	conn, err := d.Sender.Open(ctx)
-	if err != nil {
-		return fmt.Errorf("test send: %w", err)
-	}
-	defer conn.Close()
-	if err := conn.Send(ctx, m); err != nil {
-		return fmt.Errorf("test send to %s: %w", addr, err)
-	}
-	return nil
+	return release, nil
 }
 
 // message is one recipient's message of a rendered edition: the shared
 // pieces and the recipient's values, or whole bodies when the renderer
 // gives no pieces.
-func (d *Deliverer) message(editionID int64, rcpt Recipient, r Rendered, bodies *EditionBodies) *Message {
-	unsub := d.Subscribers.UnsubscribeURL(rcpt.ID)
+func message(src SubscriberSource, editionID int64, rcpt Recipient, r Rendered, bodies *EditionBodies) *Message {
+	unsub := src.UnsubscribeURL(rcpt.ID)
 	m := &Message{EditionID: editionID, Recipient: rcpt, Subject: r.Subject, UnsubscribeURL: unsub}
 	if r.Values != nil {
 		m.Edition, m.Values = bodies, r.Values(rcpt, unsub)
@@ -403,51 +224,6 @@ func (d *Deliverer) message(editionID int64, rcpt Recipient, r Rendered, bodies 
 		m.HTML, m.Text = r.Personalize(rcpt, unsub)
 	}
 	return m
-}
-
-func (d *Deliverer) dryRun(ctx context.Context) (SendReport, error) {
-	report := SendReport{DryRun: true}
-	arts, err := d.nextArticles(ctx)
-	if err != nil {
-		return report, err
-	}
-	unfinished, err := d.Store.unfinishedEditions(ctx)
-	if err != nil {
-		return report, err
-	}
-	for _, ed := range unfinished {
-		report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true, Counts: ed.Counts})
-	}
-	if len(arts) == 0 {
-		return report, ErrNothingNew
-	}
-	r, err := d.renderNext(ctx, arts)
-	if err != nil {
-		return report, fmt.Errorf("render edition: %w", err)
-	}
-	report.Subject, report.Articles, report.Next = r.Subject, len(arts), arts
-	var after int64
-	for {
-		page, err := d.Subscribers.ActiveAfter(ctx, after, audiencePage)
-		if err != nil {
-			return report, fmt.Errorf("count subscribers: %w", err)
-		}
-		report.Recipients += len(page)
-		if len(page) < audiencePage {
-			return report, nil
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// deliver renders a stored edition again (resumption) and delivers it.
-func (d *Deliverer) deliver(ctx context.Context, ed Edition, resumed bool) (EditionReport, error) {
-	r, err := d.Renderer.Render(ctx, ed)
-	if err != nil {
-		return EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: resumed}, fmt.Errorf("render edition %d: %w", ed.ID, err)
-	}
-	r.Subject = ed.Subject // keep the subject it started with
-	return d.deliverRendered(ctx, ed, r, resumed)
 }
 
 // job is one claimed ledger row.
@@ -466,7 +242,11 @@ type result struct {
 	release      bool // never attempted: back to pending, attempt not counted
 }
 
-func (d *Deliverer) deliverRendered(ctx context.Context, ed Edition, r Rendered, resumed bool) (EditionReport, error) {
+// Deliver sends a stored edition, rendered as r, to every recipient whose
+// ledger row is not final yet, under the lease Begin took: the audience is
+// written to the ledger first, rows are claimed in small batches before
+// their messages go out, and outcomes are recorded in batches.
+func (d *Deliverer) Deliver(ctx context.Context, ed Edition, r Rendered, resumed bool) (EditionReport, error) {
 	er := EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: resumed}
 	log := d.log().With("edition", ed.ID)
 	if err := d.ensureAudience(ctx, ed.ID); err != nil {
@@ -660,7 +440,7 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bod
 				}
 				conn = c
 			}
-			m := d.message(editionID, j.rcpt, r, bodies)
+			m := message(d.Subscribers, editionID, j.rcpt, r, bodies)
 			// the message is not interrupted by ctx once its DATA may be on the wire
 			err := conn.Send(context.WithoutCancel(ctx), m)
 			res := classify(j, err, d.Store.now(), d.RetryBase)

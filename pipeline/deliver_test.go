@@ -52,6 +52,30 @@ func (f *fakeSubs) Inactive(_ context.Context, ids []int64) (map[int64]bool, err
 	return out, nil
 }
 
+func (f *fakeSubs) CountActive(context.Context) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.list {
+		if !f.inactive[r.ID] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (f *fakeSubs) Forget(_ context.Context, email string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.list {
+		if r.Email == email {
+			f.list = append(f.list[:i], f.list[i+1:]...)
+			return r.ID, nil
+		}
+	}
+	return 0, ErrNotFound
+}
+
 func (f *fakeSubs) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://x.example/u?%d", id) }
 
 func (f *fakeSubs) Bounce(_ context.Context, id int64, _ string, hard bool) error {
@@ -77,6 +101,10 @@ func (fakeRenderer) Render(_ context.Context, e Edition) (Rendered, error) {
 		Text:   Body{Static: []string{"", "\n" + body + "\n", ""}, Slots: []int{0, 3}},
 		Values: func(r Recipient, u string) [4]string { return [4]string{r.Name, r.Email, "Hello", u} },
 	}, nil
+}
+
+func (fakeRenderer) Subject(_ context.Context, e Edition) (string, error) {
+	return "Brief: " + e.Articles[0].Title, nil
 }
 
 // sendErr is an error a Conn may return, with the classification methods.
@@ -145,21 +173,26 @@ func (c fakeConn) Send(_ context.Context, m *Message) error {
 
 func (c fakeConn) Close() error { return nil }
 
-func newDeliverer(t *testing.T, subs int) (*Deliverer, *fakeSubs, *fakeSender, *clock) {
+func newDeliverer(t *testing.T, subs int) (*Editions, *fakeSubs, *fakeSender, *clock) {
 	t.Helper()
 	s, clk := newStore(t)
 	mustSave(t, s, Article{Origin: "feed", Title: "Story one", Text: "one"})
 	mustSave(t, s, Article{Origin: "feed", Title: "Story two", Text: "two"})
 	clk.add(time.Second)
 	fs, snd := newSubs(subs), newSender()
-	return &Deliverer{Store: s, Subscribers: fs, Renderer: fakeRenderer{}, Sender: snd, Concurrency: 3,
-		RetryFor: 24 * time.Hour, MaxArticles: 10, Holder: "test"}, fs, snd, clk
+	return newEditions(s, fs, snd, &Deliverer{Concurrency: 3, RetryFor: 24 * time.Hour, Holder: "test"}), fs, snd, clk
+}
+
+// newEditions wires an editions service as cmd does, with d's settings.
+func newEditions(s *Store, subs SubscriberSource, snd Sender, d *Deliverer) *Editions {
+	d.Store, d.Subscribers, d.Sender = s, subs, snd
+	return &Editions{Store: s, Subscribers: subs, Renderer: fakeRenderer{}, Deliverer: d, MaxArticles: 10}
 }
 
 func TestSendEveryoneOnce(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 2500)
 	ctx := context.Background()
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +202,7 @@ func TestSendEveryoneOnce(t *testing.T) {
 	if snd.total() != 2500 {
 		t.Fatalf("%d messages, want 2500", snd.total())
 	}
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatalf("second send = %v, want ErrNothingNew", err)
 	}
 	if snd.total() != 2500 {
@@ -195,7 +228,7 @@ func TestSendClassifiesFailures(t *testing.T) {
 		return nil
 	}
 	ctx := context.Background()
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,14 +249,14 @@ func TestSendClassifiesFailures(t *testing.T) {
 	}
 	// not due yet: nothing is retried
 	snd.fail = nil
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, ErrNothingNew) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
 	if snd.count("r2@example.com") != 0 {
 		t.Fatal("retried before the backoff ran out")
 	}
 	clk.add(time.Hour)
-	rep, err = d.Send(ctx, SendOptions{})
+	rep, err = d.Send(ctx, time.Time{})
 	if !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
@@ -250,9 +283,9 @@ func TestDeferredGiveUpAfterRetryFor(t *testing.T) {
 		return nil
 	}
 	ctx := context.Background()
-	d.Send(ctx, SendOptions{})
+	d.Send(ctx, time.Time{})
 	clk.add(25 * time.Hour)
-	rep, _ := d.Send(ctx, SendOptions{})
+	rep, _ := d.Send(ctx, time.Time{})
 	if !rep.Editions[0].Done || rep.Editions[0].Counts[StateFailed] != 1 {
 		t.Fatalf("after RetryFor: %+v", rep.Editions[0])
 	}
@@ -271,7 +304,7 @@ func TestCrashLeavesInFlightUnknownAndResumes(t *testing.T) {
 	if err != nil || len(claimed) != 100 {
 		t.Fatalf("claim: %d, %v", len(claimed), err)
 	}
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
@@ -293,7 +326,7 @@ func TestRelayDownKeepsEveryonePending(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 50)
 	snd.openErr = errors.New("connection refused")
 	ctx := context.Background()
-	if _, err := d.Send(ctx, SendOptions{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+	if _, err := d.Send(ctx, time.Time{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("send with the relay down = %v", err)
 	}
 	counts, _ := d.Store.deliveryCounts(ctx, 1)
@@ -301,7 +334,7 @@ func TestRelayDownKeepsEveryonePending(t *testing.T) {
 		t.Fatalf("counts after a failed connect = %v, want 50 pending", counts)
 	}
 	snd.openErr = nil
-	rep, err := d.Send(ctx, SendOptions{})
+	rep, err := d.Send(ctx, time.Time{})
 	if !errors.Is(err, ErrNothingNew) || !rep.Editions[0].Done || snd.total() != 50 {
 		t.Fatalf("resume: %v %+v, %d sent", err, rep.Editions, snd.total())
 	}
@@ -322,7 +355,7 @@ func TestCancelMidSendThenResume(t *testing.T) {
 			once.Do(cancel)
 		}
 	}
-	if _, err := d.Send(ctx, SendOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled send = %v", err)
 	}
 	counts, _ := d.Store.deliveryCounts(context.Background(), 1)
@@ -339,9 +372,9 @@ func TestCancelMidSendThenResume(t *testing.T) {
 
 // finishAndCheckEachOnce runs Send to the end of the edition and checks
 // that each of the n recipients got exactly one message.
-func finishAndCheckEachOnce(t *testing.T, d *Deliverer, snd *fakeSender, n int) {
+func finishAndCheckEachOnce(t *testing.T, d *Editions, snd *fakeSender, n int) {
 	t.Helper()
-	rep, err := d.Send(context.Background(), SendOptions{})
+	rep, err := d.Send(context.Background(), time.Time{})
 	if !errors.Is(err, ErrNothingNew) || len(rep.Editions) == 0 || !rep.Editions[0].Done {
 		t.Fatalf("resume: %v %+v", err, rep.Editions)
 	}
@@ -354,45 +387,55 @@ func finishAndCheckEachOnce(t *testing.T, d *Deliverer, snd *fakeSender, n int) 
 
 // startedEdition makes an edition with its audience, as a run that was
 // killed right after would have left it.
-func startedEdition(t *testing.T, d *Deliverer) Edition {
+func startedEdition(t *testing.T, d *Editions) Edition {
 	t.Helper()
 	ctx := context.Background()
 	arts, err := d.Store.NextArticles(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ed, err := d.Store.createEdition(ctx, "Brief: started", arts, time.Time{})
+	ed, err := d.Store.createEdition(ctx, arts, time.Time{}, func(Edition) (string, error) { return "Brief: started", nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.ensureAudience(ctx, ed.ID); err != nil {
+	if err := d.Deliverer.ensureAudience(ctx, ed.ID); err != nil {
 		t.Fatal(err)
 	}
 	return ed
 }
 
 func TestUnsubscribedMidSendIsSkipped(t *testing.T) {
-	d, subs, snd, _ := newDeliverer(t, 10)
+	// subscriber 900 unsubscribes after the 10th message of a 1,000-message
+	// send has reached the relay: the claim-time check must skip it
+	d, subs, snd, _ := newDeliverer(t, 1000)
+	d.Deliverer.Concurrency = 1
 	ctx := context.Background()
-	startedEdition(t, d)
-	subs.mu.Lock()
-	subs.inactive[3] = true
-	subs.mu.Unlock()
-	rep, _ := d.Send(ctx, SendOptions{})
-	if rep.Editions[0].Counts[StateSkipped] != 1 || snd.count("r3@example.com") != 0 || snd.total() != 9 {
-		t.Fatalf("counts %v, total %d", rep.Editions[0].Counts, snd.total())
+	var sent int
+	snd.onSend = func(string) {
+		if sent++; sent == 10 {
+			subs.mu.Lock()
+			subs.inactive[900] = true
+			subs.mu.Unlock()
+		}
+	}
+	rep, err := d.Send(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Editions[0].Counts
+	if c[StateSkipped] != 1 || c[StateSent] != 999 || snd.count("r900@example.com") != 0 || snd.total() != 999 {
+		t.Fatalf("counts %v, total %d", c, snd.total())
 	}
 }
 
 func TestDryRunAndTestSendChangeNothing(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 7)
 	ctx := context.Background()
-	rep, err := d.Send(ctx, SendOptions{DryRun: true})
-	if err != nil || rep.Recipients != 7 || rep.Articles != 2 {
+	rep, err := d.DryRun(ctx)
+	if err != nil || rep.Recipients != 7 || len(rep.Articles) != 2 || rep.Subject != "Brief: Story two" {
 		t.Fatalf("dry run = %+v, %v", rep, err)
 	}
-	if err := (&Deliverer{Store: d.Store, Subscribers: d.Subscribers, Renderer: d.Renderer, Sender: d.Sender, MaxArticles: 10}).
-		sendTest(ctx, "editor@example.com"); err != nil {
+	if err := d.Test(ctx, "editor@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if snd.total() != 1 || snd.count("editor@example.com") != 1 {
@@ -401,6 +444,18 @@ func TestDryRunAndTestSendChangeNothing(t *testing.T) {
 	eds, _ := d.Store.Editions(ctx, 0)
 	if len(eds) != 0 {
 		t.Fatalf("dry run or test send made editions: %+v", eds)
+	}
+	// the preview and the dry run agree with what is then sent
+	m, n, err := d.Preview(ctx, Recipient{Name: "Reader", Email: "reader@example.com"})
+	if err != nil || n != 2 || m.Subject != rep.Subject {
+		t.Fatalf("preview = %v articles, %q, %v", n, m.Subject, err)
+	}
+	sent, err := d.Send(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sent.Editions[0]; got.Subject != rep.Subject || got.Counts[StateSent] != 7 {
+		t.Fatalf("sent %+v, dry run said %q to 7", got, rep.Subject)
 	}
 }
 

@@ -85,8 +85,12 @@ func (s *Store) firstEdition(ctx context.Context) (bool, error) {
 	return n == 0, nil
 }
 
-// createEdition stores a new edition with its articles, in sending state.
-func (s *Store) createEdition(ctx context.Context, subject string, arts []Article, slot time.Time) (Edition, error) {
+// createEdition stores a new edition with its articles, in sending state,
+// for slot (zero for none; ErrSlotTaken when the slot has its edition).
+// render is called inside the transaction with the edition (its ID set)
+// and returns its subject, so an edition is rendered once, with its own
+// archive link; an error from render stores nothing.
+func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Time, render func(Edition) (string, error)) (Edition, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
@@ -97,8 +101,8 @@ func (s *Store) createEdition(ctx context.Context, subject string, arts []Articl
 	if !slot.IsZero() {
 		slotMS = slot.UnixMilli()
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at, slot) VALUES (?, 'sending', ?, ?)
-		ON CONFLICT DO NOTHING`, subject, now, slotMS)
+	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at, slot) VALUES ('', 'sending', ?, ?)
+		ON CONFLICT DO NOTHING`, now, slotMS)
 	if err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
@@ -117,6 +121,13 @@ func (s *Store) createEdition(ctx context.Context, subject string, arts []Articl
 			}
 		}
 	}
+	ed := Edition{ID: id, Status: EditionSending, CreatedAt: fromMS(now), Slot: slot, Articles: arts}
+	if ed.Subject, err = render(ed); err != nil {
+		return Edition{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE editions SET subject = ? WHERE id = ?`, ed.Subject, id); err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
 	// placed articles and the subject are set once: the next edition starts afresh
 	if _, err := tx.ExecContext(ctx, `DELETE FROM next_edition`); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
@@ -128,7 +139,30 @@ func (s *Store) createEdition(ctx context.Context, subject string, arts []Articl
 	if err := tx.Commit(); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
-	return Edition{ID: id, Subject: subject, Status: EditionSending, CreatedAt: fromMS(now), Articles: arts}, nil
+	return ed, nil
+}
+
+// waitingArticles lists articles in no edition (cancelled ones aside) that
+// were collected after since or are excluded, newest first, at most limit.
+func (s *Store) waitingArticles(ctx context.Context, since time.Time, limit int) ([]Article, error) {
+	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+		WHERE (a.excluded = 1 OR a.collected_at > ?)
+		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
+		ORDER BY a.collected_at DESC, a.id DESC LIMIT ?`, since.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("waiting articles: %w", err)
+	}
+	return out, nil
+}
+
+// anyArticle reports whether any article was ever collected.
+func (s *Store) anyArticle(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM articles)`).Scan(&n); err != nil {
+		return false, fmt.Errorf("articles: %w", err)
+	}
+	return n == 1, nil
 }
 
 // Editions lists editions, newest first, with their delivery counts.

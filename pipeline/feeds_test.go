@@ -207,8 +207,8 @@ func TestDuplicatesAcrossFeeds(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("%d articles stored, want 3 (the wire story once): %v", len(got), got)
 	}
-	d := &Deliverer{Store: s, MaxArticles: 10}
-	arts, err := d.nextArticles(context.Background())
+	d := &Editions{Store: s, MaxArticles: 10}
+	arts, err := d.selectArticles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,9 +311,9 @@ func TestSelectionPriorityAndMove(t *testing.T) {
 	newest := mustSave(t, s, Article{Title: "Newest low-priority story", URL: "https://low.example/1", Text: "a", Origin: "feed", SourceID: low.ID, PublishedAt: now.Add(-time.Hour)})
 	older := mustSave(t, s, Article{Title: "Older high-priority story", URL: "https://high.example/1", Text: "b", Origin: "feed", SourceID: high.ID, PublishedAt: now.Add(-5 * time.Hour)})
 	third := mustSave(t, s, Article{Title: "Editor's own note", Text: "c", Origin: "editor", PublishedAt: now.Add(-9 * time.Hour)})
-	d := &Deliverer{Store: s, MaxArticles: 2}
+	d := &Editions{Store: s, MaxArticles: 2}
 	ids := func() []int64 {
-		arts, err := d.nextArticles(ctx)
+		arts, err := d.selectArticles(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,8 +335,8 @@ func TestSelectionPriorityAndMove(t *testing.T) {
 	if err := s.MoveArticle(ctx, 999, 1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("move of an unknown article: %v", err)
 	}
-	arts, _ := d.nextArticles(ctx)
-	if _, err := s.createEdition(ctx, "one", arts, time.Time{}); err != nil {
+	arts, _ := d.selectArticles(ctx)
+	if _, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one")); err != nil {
 		t.Fatal(err)
 	}
 	var rank any

@@ -47,3 +47,8 @@ func mustSave(t testing.TB, s *Store, a Article) Article {
 	}
 	return a
 }
+
+// subjectOf is a createEdition render callback that gives the subject s.
+func subjectOf(s string) func(Edition) (string, error) {
+	return func(Edition) (string, error) { return s, nil }
+}

@@ -62,7 +62,7 @@ func TestNextArticlesOrderCapAndWindow(t *testing.T) {
 	}
 	// an edition takes them; articles collected before it are not offered again
 	clk.add(time.Minute)
-	if _, err := s.createEdition(ctx, "s", got, time.Time{}); err != nil {
+	if _, err := s.createEdition(ctx, got, time.Time{}, subjectOf("s")); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(time.Minute)
@@ -132,7 +132,7 @@ func TestSelectionRules(t *testing.T) {
 	pinned := mustSave(t, d.Store, Article{Origin: "feed", SourceID: src2.ID, Title: "two-pinned-old", Text: "p", PublishedAt: now.Add(-96 * time.Hour)})
 	d.Store.SetPinned(ctx, pinned.ID, true)
 	d.FirstLookback, d.MaxPerSource, d.MaxArticles = 24*time.Hour, 2, 10
-	got, err := d.nextArticles(ctx)
+	got, err := d.selectArticles(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestSelectionRules(t *testing.T) {
 		t.Errorf("selected %s", names)
 	}
 	d.MinArticles = 10
-	if _, err := d.nextArticles(ctx); !errors.Is(err, ErrNothingNew) || !strings.Contains(err.Error(), "fewer than the minimum of 10") {
+	if _, err := d.selectArticles(ctx); !errors.Is(err, ErrNothingNew) || !strings.Contains(err.Error(), "fewer than the minimum of 10") {
 		t.Errorf("below the minimum: %v", err)
 	}
 }

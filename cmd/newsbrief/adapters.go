@@ -40,6 +40,14 @@ func (s subscriberSource) Inactive(ctx context.Context, ids []int64) (map[int64]
 	return s.subs.Inactive(ctx, ids)
 }
 
+func (s subscriberSource) CountActive(ctx context.Context) (int, error) {
+	return s.subs.Count(ctx, subscribers.Active)
+}
+
+func (s subscriberSource) Forget(ctx context.Context, email string) (int64, error) {
+	return s.subs.Forget(ctx, email)
+}
+
 func (s subscriberSource) UnsubscribeURL(id int64) string {
 	if id == 0 {
 		return s.baseURL + "/unsubscribe"
@@ -66,6 +74,11 @@ type renderer struct {
 }
 
 var _ pipeline.Renderer = renderer{}
+
+func (r renderer) Subject(ctx context.Context, e pipeline.Edition) (string, error) {
+	rd, err := r.Render(ctx, e)
+	return rd.Subject, err
+}
 
 func (r renderer) Render(ctx context.Context, e pipeline.Edition) (pipeline.Rendered, error) {
 	te := templates.Edition{ID: e.ID, ListName: r.cfg.ListName, Date: e.CreatedAt}

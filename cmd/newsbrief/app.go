@@ -106,23 +106,33 @@ func (a *app) collector() *pipeline.Collector {
 	}
 }
 
-func (a *app) deliverer() *pipeline.Deliverer {
+// editions is the editions service, with its delivery engine.
+func (a *app) editions() *pipeline.Editions {
 	host, _ := os.Hostname()
-	return &pipeline.Deliverer{
-		Store:        a.store,
-		Subscribers:  subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL, softLimit: a.cfg.SoftBounceLimit},
-		Renderer:     renderer{set: a.tmpl, cfg: a.cfg, log: a.log.With("component", "render")},
-		Sender:       a.sender(),
-		Concurrency:  a.cfg.SendConcurrency,
-		Rate:         a.cfg.SendRate,
-		RetryFor:     a.cfg.RetryFor,
-		RetryBase:    a.cfg.RetryBase,
-		HourlyQuota:  a.cfg.SendHourlyQuota,
-		MaxArticles:  a.cfg.MaxArticles,
-		MaxPerSource: a.cfg.MaxPerSource, MinArticles: a.cfg.MinArticles, FirstLookback: a.cfg.FirstLookback,
-		Holder:      host + ":" + strconv.Itoa(os.Getpid()),
-		HolderAlive: holderAlive(host),
-		Log:         a.log.With("component", "deliver"),
+	subs := subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL, softLimit: a.cfg.SoftBounceLimit}
+	return &pipeline.Editions{
+		Store:       a.store,
+		Subscribers: subs,
+		Renderer:    renderer{set: a.tmpl, cfg: a.cfg, log: a.log.With("component", "render")},
+		Cleaner:     a.cleaner,
+		Deliverer: &pipeline.Deliverer{
+			Store:       a.store,
+			Subscribers: subs,
+			Sender:      a.sender(),
+			Concurrency: a.cfg.SendConcurrency,
+			Rate:        a.cfg.SendRate,
+			RetryFor:    a.cfg.RetryFor,
+			RetryBase:   a.cfg.RetryBase,
+			HourlyQuota: a.cfg.SendHourlyQuota,
+			Holder:      host + ":" + strconv.Itoa(os.Getpid()),
+			HolderAlive: holderAlive(host),
+			Log:         a.log.With("component", "deliver"),
+		},
+		MaxArticles:   a.cfg.MaxArticles,
+		MaxPerSource:  a.cfg.MaxPerSource,
+		MinArticles:   a.cfg.MinArticles,
+		FirstLookback: a.cfg.FirstLookback,
+		Log:           a.log.With("component", "editions"),
 	}
 }
 

@@ -82,14 +82,14 @@ func BenchmarkSendEdition(b *testing.B) {
 	for _, conc := range []int{1, 4} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			a := benchApp(b, smtptest.Start(b), conc)
-			d := a.deliverer()
+			d := a.editions()
 			var msgs int
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
 				addArticles(b, a, i)
 				b.StartTimer()
-				rep, err := d.Send(context.Background(), pipeline.SendOptions{})
+				rep, err := d.Send(context.Background(), time.Time{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -106,7 +106,7 @@ func BenchmarkBaselineGoMail(b *testing.B) {
 			relay := smtptest.Start(b)
 			a := benchApp(b, relay, conc)
 			addArticles(b, a, 0)
-			m, _, err := a.deliverer().Preview(context.Background(), pipeline.Recipient{Email: "x@example.com", Name: "X"})
+			m, _, err := a.editions().Preview(context.Background(), pipeline.Recipient{Email: "x@example.com", Name: "X"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -30,7 +30,7 @@ func cmdRun(ctx context.Context, a *app, args []string, stderr io.Writer) error 
 	if collectErr != nil && !errors.Is(collectErr, pipeline.ErrSourcesFailed) {
 		return collectErr
 	}
-	if err := send(ctx, a, pipeline.SendOptions{}); err != nil {
+	if err := send(ctx, a, time.Time{}); err != nil {
 		return errors.Join(err, collectErr)
 	}
 	return collectErr
@@ -70,9 +70,9 @@ func cmdPreview(ctx context.Context, a *app, args []string, stderr io.Writer) er
 		return err
 	}
 	sample := pipeline.Recipient{Email: "reader@example.com", Name: "Reader"}
-	m, n, err := a.deliverer().Preview(ctx, sample)
+	m, n, err := a.editions().Preview(ctx, sample)
 	if errors.Is(err, pipeline.ErrNothingNew) {
-		fmt.Fprintln(a.stdout, "Nothing to preview: no new articles since the last edition. Run 'newsbrief collect' or add articles.")
+		fmt.Fprintf(a.stdout, "Nothing to preview: %v.\n", err)
 		return nil
 	}
 	if err != nil {
@@ -124,48 +124,61 @@ func cmdSend(ctx context.Context, a *app, args []string, stderr io.Writer) error
 	if *dry && *test != "" {
 		return usagef("send: --dry-run and --test exclude each other")
 	}
-	if *test != "" {
+	switch {
+	case *test != "":
 		addr, err := subscribers.NormalizeEmail(*test)
 		if err != nil {
 			return usagef("send --test: %v", err)
 		}
-		*test = addr
-	}
-	return send(ctx, a, pipeline.SendOptions{DryRun: *dry, Test: *test})
-}
-
-// send runs the deliverer and prints what happened.
-func send(ctx context.Context, a *app, opts pipeline.SendOptions) error {
-	report, err := a.deliverer().Send(ctx, opts)
-	w := a.stdout
-	if opts.Test != "" {
+		err = a.editions().Test(ctx, addr)
 		if errors.Is(err, pipeline.ErrNothingNew) {
-			return errors.New("test send: no new articles to make an edition from")
+			return fmt.Errorf("test send: %w", err)
 		}
 		if err == nil {
-			fmt.Fprintf(w, "test message to %s %s\n", opts.Test, a.where())
+			fmt.Fprintf(a.stdout, "test message to %s %s\n", addr, a.where())
 		}
 		return err
+	case *dry:
+		return dryRun(ctx, a)
 	}
-	for _, er := range report.Editions {
-		printEditionReport(w, er, report.DryRun)
+	return send(ctx, a, time.Time{})
+}
+
+// dryRun prints what a send would do now.
+func dryRun(ctx context.Context, a *app) error {
+	rep, err := a.editions().DryRun(ctx)
+	w := a.stdout
+	for _, er := range rep.Unfinished {
+		printEditionReport(w, er, true)
 	}
-	switch {
-	case errors.Is(err, pipeline.ErrNothingNew):
-		switch {
-		case err != pipeline.ErrNothingNew:
-			fmt.Fprintf(w, "no new edition: %v\n", err)
-		case len(report.Editions) == 0:
-			fmt.Fprintln(w, "nothing new to send: no articles collected since the last edition")
-		}
+	if errors.Is(err, pipeline.ErrNothingNew) {
+		fmt.Fprintf(w, "no new edition: %v\n", err)
 		return nil
-	case err != nil:
-		return err
-	case report.DryRun:
-		fmt.Fprintf(w, "dry run: the next edition would go to %d subscribers with %d articles\nSubject: %s\n",
-			report.Recipients, report.Articles, report.Subject)
 	}
-	if !report.DryRun && len(report.Editions) > 0 {
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "dry run: the next edition would go to %d subscribers with %d articles\nSubject: %s\n",
+		rep.Recipients, len(rep.Articles), rep.Subject)
+	return nil
+}
+
+// send resumes unfinished editions and sends the next one for slot (zero
+// for none), printing what happened.
+func send(ctx context.Context, a *app, slot time.Time) error {
+	report, err := a.editions().Send(ctx, slot)
+	w := a.stdout
+	for _, er := range report.Editions {
+		printEditionReport(w, er, false)
+	}
+	if errors.Is(err, pipeline.ErrNothingNew) {
+		fmt.Fprintf(w, "no new edition: %v\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(report.Editions) > 0 {
 		fmt.Fprintf(w, "messages %s\n", a.where())
 	}
 	return nil
@@ -365,6 +378,15 @@ func cmdSourceRules(ctx context.Context, a *app, args []string, stderr io.Writer
 	return nil
 }
 
+// pastTense says what an article action did.
+func pastTense(action string) string {
+	switch action {
+	case "pin", "unpin":
+		return action + "ned"
+	}
+	return action + "d"
+}
+
 func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("articles: want add FILE, list, pin ID, unpin ID, exclude ID, include ID or move ID POSITION")
@@ -380,7 +402,7 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		art, err := a.store.AddArticleFile(ctx, a.cleaner, pos[0])
+		art, err := a.editions().AddArticleFile(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -395,13 +417,16 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		next, err := a.store.NextArticles(ctx, a.cfg.MaxArticles)
+		next, err := a.editions().Next(ctx)
 		if err != nil {
 			return err
 		}
-		inNext := map[int64]bool{}
-		for _, n := range next {
+		inNext, grouped := map[int64]bool{}, map[int64]bool{}
+		for _, n := range next.Articles {
 			inNext[n.ID] = true
+			for _, o := range n.Also {
+				grouped[o.ID] = true
+			}
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tFLAGS\tCOLLECTED\tSOURCE\tTITLE")
@@ -409,6 +434,9 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 			flags := ""
 			if inNext[art.ID] {
 				flags += "N"
+			}
+			if grouped[art.ID] {
+				flags += "G"
 			}
 			if art.Pinned {
 				flags += "P"
@@ -419,7 +447,7 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", art.ID, orDash(flags), fmtTime(art.CollectedAt), art.SourceName, art.Title)
 		}
 		tw.Flush()
-		fmt.Fprintln(a.stdout, "flags: N in the next edition, P pinned, X excluded")
+		fmt.Fprintln(a.stdout, "flags: N in the next edition, G in it under the same story from another source, P pinned, X excluded")
 	case "pin", "unpin", "exclude", "include":
 		pos, err := parse(newFlags("articles "+sub, "articles "+sub+" ID", stderr), rest, 1, 1)
 		if err != nil {
@@ -431,14 +459,14 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		}
 		switch sub {
 		case "pin", "unpin":
-			err = a.store.SetPinned(ctx, id, sub == "pin")
+			err = a.editions().Pin(ctx, id, sub == "pin")
 		default:
-			err = a.store.SetExcluded(ctx, id, sub == "exclude")
+			err = a.editions().Exclude(ctx, id, sub == "exclude")
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "article %d: %sed\n", id, strings.TrimSuffix(sub, "e"))
+		fmt.Fprintf(a.stdout, "article %d: %s\n", id, pastTense(sub))
 	case "move":
 		pos, err := parse(newFlags("articles move", "articles move ID POSITION", stderr), rest, 2, 2)
 		if err != nil {
@@ -452,7 +480,7 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		if err != nil || n < 0 {
 			return usagef("articles move: position %q is not 0 or more", pos[1])
 		}
-		if err := a.store.MoveArticle(ctx, id, n); err != nil {
+		if err := a.editions().Move(ctx, id, n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -524,15 +552,12 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		id, err := a.subs.Forget(ctx, pos[0])
+		err = a.editions().Erase(ctx, pos[0])
 		switch {
 		case errors.Is(err, subscribers.ErrNotFound):
 			fmt.Fprintf(a.stdout, "%s was not on the list; it is now suppressed all the same\n", pos[0])
 			return nil
 		case err != nil:
-			return err
-		}
-		if err := a.store.ForgetRecipient(ctx, id); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "subscriber %s erased: only a keyed hash is kept, so the address can't be added or imported again\n", pos[0])

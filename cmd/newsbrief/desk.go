@@ -26,7 +26,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsbrief/newsbrief/pipeline"
-	"github.com/newsbrief/newsbrief/subscribers"
 )
 
 // The editors' desk (/admin) and its JSON twin (/api/): both act on the
@@ -327,134 +326,54 @@ var errSendRunning = errors.New("a send started from the desk is still running")
 
 // nextEdition is what the desk shows of the next edition.
 type nextEdition struct {
-	Subject    string
-	Custom     bool // the editor set the subject
-	Articles   []pipeline.Article
-	Waiting    []pipeline.Article // collected but not in it (over a cap, excluded)
-	Recipients int
-	Slot       time.Time // the slot "send now" takes
-	Unfinished []pipeline.EditionReport
-	Err        string
+	pipeline.NextEdition
+	Slot time.Time // the slot "send now" takes
+	Err  string
 }
 
 func (k *desk) next(ctx context.Context) (nextEdition, error) {
-	var n nextEdition
-	d := k.a.deliverer()
-	rep, err := d.Send(ctx, pipeline.SendOptions{DryRun: true})
-	switch {
-	case errors.Is(err, pipeline.ErrNothingNew):
-		n.Err = err.Error()
-	case err != nil:
-		return n, err
-	}
-	n.Subject, n.Recipients, n.Unfinished = rep.Subject, rep.Recipients, rep.Editions
-	if n.Recipients == 0 {
-		if n.Recipients, err = k.a.subs.Count(ctx, subscribers.Active); err != nil {
-			return n, err
-		}
-	}
-	custom, err := k.a.store.NextSubject(ctx)
+	n, err := k.a.editions().Next(ctx)
 	if err != nil {
-		return n, err
+		return nextEdition{}, err
 	}
-	n.Custom = custom != ""
-	n.Articles = rep.Next
-	in := map[int64]bool{}
-	for _, a := range n.Articles {
-		in[a.ID] = true
-		for _, o := range a.Also {
-			in[o.ID] = true
-		}
-	}
-	recent, err := k.a.store.Articles(ctx, 60)
-	if err != nil {
-		return n, err
-	}
-	for _, a := range recent {
-		if !in[a.ID] && (a.Excluded || a.CollectedAt.After(time.Now().Add(-72*time.Hour))) {
-			n.Waiting = append(n.Waiting, a)
-		}
+	out := nextEdition{NextEdition: n}
+	if n.Reason != nil {
+		out.Err = n.Reason.Error()
 	}
 	if k.d != nil && k.d.slots != nil {
-		n.Slot = k.d.slots.nextSlot(time.Now())
+		out.Slot = k.d.slots.nextSlot(time.Now())
 	}
-	return n, nil
+	return out, nil
 }
 
-// articleAction pins, unpins, excludes, includes or moves an article; up
-// and down move it one place in the next edition.
+// doArticleAction pins, unpins, excludes or includes an article; up and
+// down move it one place in the next edition.
 func (k *desk) doArticleAction(ctx context.Context, idStr, action string) error {
 	id, err := strconv.ParseInt(idStr, 10, 64)
 	if err != nil || id <= 0 {
 		return fmt.Errorf("article %q: %w", idStr, pipeline.ErrNotFound)
 	}
-	s := k.a.store
+	e := k.a.editions()
 	switch action {
 	case "pin", "unpin":
-		return s.SetPinned(ctx, id, action == "pin")
+		return e.Pin(ctx, id, action == "pin")
 	case "exclude", "include":
-		return s.SetExcluded(ctx, id, action == "exclude")
-	case "up", "down":
-		arts, err := k.a.deliverer().Next(ctx)
-		if err != nil && !errors.Is(err, pipeline.ErrNothingNew) {
-			return err
-		}
-		pos := -1
-		for i, a := range arts {
-			if a.ID == id {
-				pos = i
-			}
-		}
-		if pos < 0 {
-			return fmt.Errorf("article %d is not in the next edition: %w", id, pipeline.ErrBadInput)
-		}
-		to := pos - 1
-		if action == "down" {
-			to = pos + 1
-		}
-		if to < 0 || to >= len(arts) {
-			return nil
-		}
-		arts[pos], arts[to] = arts[to], arts[pos]
-		// the whole order is placed, so the move sticks whatever else changes
-		for i, a := range arts {
-			if err := s.MoveArticle(ctx, a.ID, i+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.Exclude(ctx, id, action == "exclude")
+	case "up":
+		return e.Step(ctx, id, -1)
+	case "down":
+		return e.Step(ctx, id, +1)
 	}
 	return fmt.Errorf("%w: unknown action %q (pin, unpin, exclude, include, up, down)", pipeline.ErrBadInput, action)
 }
 
-// addEditorArticle adds an article written in the desk or posted to the API.
-func (k *desk) addEditorArticle(ctx context.Context, title, link, text string) (pipeline.Article, error) {
-	title = strings.TrimSpace(title)
-	if title == "" || strings.ContainsAny(title, "\r\n") {
-		return pipeline.Article{}, fmt.Errorf("%w: an article needs a title of one line", pipeline.ErrBadInput)
-	}
-	a, err := k.a.cleaner.ParseArticleFile("desk.txt", []byte(title+"\n\n"+text))
-	if err != nil {
-		return a, fmt.Errorf("%w: %v", pipeline.ErrBadInput, err)
-	}
-	if link = strings.TrimSpace(link); link != "" {
-		u, err := pipeline.ValidateFeedURL(link)
-		if err != nil {
-			return a, fmt.Errorf("%w: link: %v", pipeline.ErrBadInput, err)
-		}
-		a.URL = pipeline.CleanURL(u)
-	}
-	return k.a.store.AddArticle(ctx, a)
-}
-
-// testSend mails the next edition to one address, marked [TEST].
+// doTestSend mails the next edition to one address, marked [TEST].
 func (k *desk) doTestSend(ctx context.Context, addr string) error {
 	a, err := mail.ParseAddress(strings.TrimSpace(addr))
 	if err != nil || strings.ContainsAny(addr, "\r\n") {
 		return fmt.Errorf("%w: %q is not an e-mail address", pipeline.ErrBadInput, addr)
 	}
-	_, err = k.a.deliverer().Send(ctx, pipeline.SendOptions{Test: a.Address})
-	return err
+	return k.a.editions().Test(ctx, a.Address)
 }
 
 // startSend starts the next edition's send in the background: it takes the
@@ -471,13 +390,12 @@ func (k *desk) startSend() (time.Time, error) {
 	k.sending = true
 	k.mu.Unlock()
 	slot := k.d.slots.nextSlot(k.d.slots.now())
-	if id, err := k.a.store.EditionForSlot(context.Background(), slot); err != nil || id != 0 {
+	// refused at once, not after the request returned: another process
+	// sending, or this slot's edition made already
+	if err := k.a.editions().StartCheck(context.Background(), slot); err != nil {
 		k.mu.Lock()
 		k.sending = false
 		k.mu.Unlock()
-		if err == nil {
-			err = fmt.Errorf("%w: edition %d is the one for %s", pipeline.ErrSlotTaken, id, slot.Local().Format("Mon 2 Jan 15:04"))
-		}
 		return slot, err
 	}
 	k.d.start("send (desk)", func(ctx context.Context) error {
@@ -542,7 +460,7 @@ func (k *desk) articleAction(w http.ResponseWriter, r *http.Request, sid int64) 
 }
 
 func (k *desk) addArticle(w http.ResponseWriter, r *http.Request, sid int64) {
-	a, err := k.addEditorArticle(r.Context(), r.PostForm.Get("title"), r.PostForm.Get("url"), r.PostForm.Get("text"))
+	a, err := k.a.editions().AddArticle(r.Context(), r.PostForm.Get("title"), r.PostForm.Get("url"), r.PostForm.Get("text"))
 	if err != nil {
 		k.fail(w, sid, err)
 		return
@@ -551,7 +469,7 @@ func (k *desk) addArticle(w http.ResponseWriter, r *http.Request, sid int64) {
 }
 
 func (k *desk) setSubject(w http.ResponseWriter, r *http.Request, sid int64) {
-	if err := k.a.store.SetNextSubject(r.Context(), r.PostForm.Get("subject")); err != nil {
+	if err := k.a.editions().SetSubject(r.Context(), r.PostForm.Get("subject")); err != nil {
 		k.fail(w, sid, err)
 		return
 	}
@@ -559,7 +477,7 @@ func (k *desk) setSubject(w http.ResponseWriter, r *http.Request, sid int64) {
 }
 
 func (k *desk) preview(w http.ResponseWriter, r *http.Request, sid int64) {
-	m, n, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	m, n, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
 	if err != nil {
 		k.fail(w, sid, err)
 		return
@@ -576,7 +494,7 @@ func (k *desk) previewRecipient() pipeline.Recipient {
 // previewHTML is the HTML body exactly as a subscriber gets it, shown in
 // the preview page's frame.
 func (k *desk) previewHTML(w http.ResponseWriter, r *http.Request, sid int64) {
-	m, _, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	m, _, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
 	if err != nil {
 		k.fail(w, sid, err)
 		return
@@ -692,7 +610,7 @@ func (k *desk) apiArticles(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	return map[string]any{"subject": n.Subject, "recipients": n.Recipients, "next_edition": toAPI(n.Articles),
-		"waiting": toAPI(n.Waiting), "note": n.Err}, nil
+		"waiting": toAPI(n.Left), "note": n.Err}, nil
 }
 
 func (k *desk) apiAddArticle(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -700,7 +618,7 @@ func (k *desk) apiAddArticle(w http.ResponseWriter, r *http.Request) (any, error
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	a, err := k.addEditorArticle(r.Context(), in.Title, in.URL, in.Text)
+	a, err := k.a.editions().AddArticle(r.Context(), in.Title, in.URL, in.Text)
 	if err != nil {
 		return nil, err
 	}
@@ -717,7 +635,7 @@ func (k *desk) apiArticleAction(w http.ResponseWriter, r *http.Request) (any, er
 }
 
 func (k *desk) apiPreview(w http.ResponseWriter, r *http.Request) (any, error) {
-	m, n, err := k.a.deliverer().Preview(r.Context(), k.previewRecipient())
+	m, n, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (s *scheduler) sendSlot(ctx context.Context, slot time.Time, scheduled bool
 			return err
 		}
 	}
-	err := send(ctx, s.a, pipeline.SendOptions{Slot: slot})
+	err := send(ctx, s.a, slot)
 	if scheduled && errors.Is(err, pipeline.ErrSlotTaken) {
 		s.log.Info("this slot's edition was already made; nothing to send", "slot", slot, slog.Any("reason", err))
 		return nil

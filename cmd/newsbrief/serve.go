@@ -172,7 +172,7 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database not readable", http.StatusServiceUnavailable)
 		return
 	}
-	self := a.deliverer().Holder
+	self := a.editions().Deliverer.Holder
 	io.WriteString(w, "ready\n")
 	switch {
 	case holder == "":

@@ -1,0 +1,488 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Editions is the editions service: the only definition of "the next
+// edition" (selection, grouping, caps, first-edition lookback, minimum) and
+// of every use case around it (preview, dry run, test send, send, the
+// editors' curation, erasure across stores). The command line, the desk,
+// the API and the scheduler all call it; nothing in it prints.
+type Editions struct {
+	Store       *Store
+	Subscribers SubscriberSource
+	Renderer    Renderer
+	Deliverer   *Deliverer // the engine that sends stored editions
+	Cleaner     *Cleaner   // cleans editors' articles; NewCleaner() when nil
+	// MaxArticles caps an edition (0: no cap); MaxPerSource caps the
+	// articles one feed contributes (0: no cap); MinArticles is the fewest
+	// new articles worth an edition; a first edition takes feed articles
+	// published within FirstLookback only.
+	MaxArticles   int
+	MaxPerSource  int
+	MinArticles   int
+	FirstLookback time.Duration
+	Log           *slog.Logger
+}
+
+// maxCandidates bounds how many waiting articles one selection considers;
+// a larger backlog waits for later editions.
+const maxCandidates = 1000
+
+// NextEdition is the next edition as it would go out now.
+type NextEdition struct {
+	Articles      []Article // in order; each with the same story from other sources in Also
+	Left          []Article // recently collected or excluded, waiting, not in it
+	Subject       string    // the subject it would carry
+	CustomSubject bool      // an editor set the subject
+	Recipients    int       // active subscribers now
+	Unfinished    []EditionReport
+	// Reason, when no edition would be made, says why (it wraps
+	// ErrNothingNew); nil otherwise.
+	Reason error
+}
+
+func (e *Editions) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
+
+// Next tells what the next edition would be now, without rendering its
+// bodies: the articles, the ones left out, the subject, the recipient
+// count and the editions still unfinished. It never returns ErrNothingNew:
+// that is in Reason.
+func (e *Editions) Next(ctx context.Context) (NextEdition, error) {
+	var n NextEdition
+	arts, err := e.selectArticles(ctx)
+	switch {
+	case errors.Is(err, ErrNothingNew):
+		n.Reason = err
+	case err != nil:
+		return n, err
+	case len(arts) == 0:
+		n.Reason, err = e.nothingNew(ctx)
+		if err != nil {
+			return n, err
+		}
+	}
+	n.Articles = arts
+	custom, err := e.Store.NextSubject(ctx)
+	if err != nil {
+		return n, err
+	}
+	n.CustomSubject = custom != ""
+	if len(arts) > 0 {
+		if n.Subject, err = e.subject(ctx, arts); err != nil {
+			return n, err
+		}
+	}
+	if n.Recipients, err = e.Subscribers.CountActive(ctx); err != nil {
+		return n, fmt.Errorf("count subscribers: %w", err)
+	}
+	unfinished, err := e.Store.unfinishedEditions(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, ed := range unfinished {
+		n.Unfinished = append(n.Unfinished, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true, Counts: ed.Counts})
+	}
+	in := map[int64]bool{}
+	for _, a := range arts {
+		in[a.ID] = true
+		for _, o := range a.Also {
+			in[o.ID] = true
+		}
+	}
+	waiting, err := e.Store.waitingArticles(ctx, e.Store.now().Add(-72*time.Hour), 60)
+	if err != nil {
+		return n, err
+	}
+	for _, a := range waiting {
+		if !in[a.ID] {
+			n.Left = append(n.Left, a)
+		}
+	}
+	return n, nil
+}
+
+// nothingNew is the reason no edition would be made when no article waits.
+func (e *Editions) nothingNew(ctx context.Context) (error, error) {
+	any, err := e.Store.anyArticle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !any {
+		return fmt.Errorf("%w yet: no articles collected (add feeds with 'newsbrief sources add URL' or files to the articles folder, then collect)", ErrNothingNew), nil
+	}
+	return fmt.Errorf("%w: no articles collected since the last edition", ErrNothingNew), nil
+}
+
+// selectArticles chooses the next edition's articles from the store's
+// candidates (placed by the editor, pinned, by source priority, then
+// newest): on a first edition no feed article older than FirstLookback, at
+// most MaxPerSource from one feed, at most MaxArticles. The same story from
+// another source joins the article already chosen as "also reported by"
+// instead of taking a place of its own. Fewer than MinArticles is
+// ErrNothingNew with the reason; none at all is an empty list.
+func (e *Editions) selectArticles(ctx context.Context) ([]Article, error) {
+	cands, err := e.Store.NextArticles(ctx, maxCandidates)
+	if err != nil {
+		return nil, err
+	}
+	first, err := e.Store.firstEdition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := e.Store.now().Add(-e.FirstLookback)
+	perSource := map[int64]int{}
+	var out []Article
+	var words []map[string]bool // storyWords of out's titles
+	for _, a := range cands {
+		if a.Origin == "feed" && !a.Pinned && first && e.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
+			continue
+		}
+		w := storyWords(a.Title)
+		grouped := false
+		for i := range out {
+			if !sameSource(out[i], a) && sameStory(words[i], w) {
+				out[i].Also = append(out[i].Also, a)
+				grouped = true
+				break
+			}
+		}
+		if grouped || len(out) == e.MaxArticles && e.MaxArticles > 0 {
+			continue
+		}
+		if a.Origin == "feed" && !a.Pinned && a.Rank == 0 {
+			if e.MaxPerSource > 0 && perSource[a.SourceID] >= e.MaxPerSource {
+				continue
+			}
+			perSource[a.SourceID]++
+		}
+		out = append(out, a)
+		words = append(words, w)
+	}
+	if len(out) > 0 && len(out) < e.MinArticles {
+		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), e.MinArticles)
+	}
+	return out, nil
+}
+
+// selectOrNothing is selectArticles with an empty selection turned into
+// ErrNothingNew and its reason.
+func (e *Editions) selectOrNothing(ctx context.Context) ([]Article, error) {
+	arts, err := e.selectArticles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(arts) == 0 {
+		reason, err := e.nothingNew(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return nil, reason
+	}
+	return arts, nil
+}
+
+// subject is the subject the next edition of arts would carry: the
+// editor's, or the template's.
+func (e *Editions) subject(ctx context.Context, arts []Article) (string, error) {
+	custom, err := e.Store.NextSubject(ctx)
+	if err != nil || custom != "" {
+		return custom, err
+	}
+	s, err := e.Renderer.Subject(ctx, Edition{Articles: arts, CreatedAt: e.Store.now()})
+	if err != nil {
+		return "", fmt.Errorf("render subject: %w", err)
+	}
+	return s, nil
+}
+
+// renderNext renders the next edition of arts (not stored yet), with the
+// subject the editor set for it, if any.
+func (e *Editions) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
+	r, err := e.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: e.Store.now()})
+	if err != nil {
+		return r, fmt.Errorf("render edition: %w", err)
+	}
+	subject, err := e.Store.NextSubject(ctx)
+	if err != nil {
+		return r, err
+	}
+	if subject != "" {
+		r.Subject = subject
+	}
+	return r, nil
+}
+
+// Preview renders the next edition as rcpt would get it, and tells how many
+// articles it carries. It returns ErrNothingNew (with the reason) when no
+// edition would be made.
+func (e *Editions) Preview(ctx context.Context, rcpt Recipient) (*Message, int, error) {
+	arts, err := e.selectOrNothing(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := e.renderNext(ctx, arts)
+	if err != nil {
+		return nil, 0, err
+	}
+	unsub := e.Subscribers.UnsubscribeURL(rcpt.ID)
+	html, text := r.Personalize(rcpt, unsub)
+	return &Message{Recipient: rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}, len(arts), nil
+}
+
+// DryRunReport tells what a send would do now, changing nothing.
+type DryRunReport struct {
+	Unfinished []EditionReport // editions a send would resume first
+	Articles   []Article       // the new edition's articles, in order
+	Subject    string
+	Recipients int // active subscribers, counted, never paged
+}
+
+// DryRun selects, counts and renders the subject of the next edition and
+// lists the unfinished editions, storing and sending nothing. It returns
+// ErrNothingNew (with the report of unfinished editions) when no new
+// edition would be made.
+func (e *Editions) DryRun(ctx context.Context) (DryRunReport, error) {
+	var rep DryRunReport
+	n, err := e.Next(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Unfinished, rep.Articles, rep.Subject, rep.Recipients = n.Unfinished, n.Articles, n.Subject, n.Recipients
+	return rep, n.Reason
+}
+
+// Test mails the next edition to one address through the same path as the
+// real send (so the editor gets the subscribers' bytes), subject marked
+// [TEST]; nothing is recorded. It returns ErrNothingNew when no edition
+// would be made.
+func (e *Editions) Test(ctx context.Context, addr string) error {
+	addr = strings.TrimSpace(addr)
+	if addr == "" || strings.ContainsAny(addr, "\r\n") {
+		return fmt.Errorf("%w: %q is not an e-mail address", ErrBadInput, addr)
+	}
+	arts, err := e.selectOrNothing(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := e.renderNext(ctx, arts)
+	if err != nil {
+		return err
+	}
+	r.Subject = "[TEST] " + r.Subject
+	rcpt := Recipient{Email: addr}
+	m := message(e.Subscribers, 0, rcpt, r, &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text})
+	conn, err := e.Deliverer.Sender.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("test send: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.Send(ctx, m); err != nil {
+		return fmt.Errorf("test send to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// StartCheck tells whether a send for slot could start now: ErrBusy when
+// another process holds the send lease, ErrSlotTaken when the slot's
+// edition exists. Callers that start a send in the background use it to
+// answer at once.
+func (e *Editions) StartCheck(ctx context.Context, slot time.Time) error {
+	holder, until, err := e.Store.SendLease(ctx)
+	if err != nil {
+		return err
+	}
+	d := e.Deliverer
+	if holder != "" && holder != d.Holder && until.After(e.Store.now()) && (d.HolderAlive == nil || d.HolderAlive(holder)) {
+		return fmt.Errorf("%w (%s)", ErrBusy, holder)
+	}
+	if slot.IsZero() {
+		return nil
+	}
+	if id, err := e.Store.EditionForSlot(ctx, slot); err != nil {
+		return err
+	} else if id != 0 {
+		return fmt.Errorf("%w: edition %d is the one for %s", ErrSlotTaken, id, slot.Local().Format("Mon 2 Jan 15:04"))
+	}
+	return nil
+}
+
+// Send resumes every unfinished edition (retrying deferred deliveries that
+// are due) and then, if articles are waiting, makes the next edition for
+// slot (zero for none), renders it once and sends it. It returns
+// ErrNothingNew (with a report of any resumed work) when no new edition was
+// made, ErrSlotTaken when slot's edition exists, and ErrBusy when another
+// process is sending from the same database.
+func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error) {
+	d := e.Deliverer
+	release, err := d.Begin(ctx)
+	if err != nil {
+		return SendReport{}, err
+	}
+	defer release()
+
+	var report SendReport
+	unfinished, err := e.Store.unfinishedEditions(ctx)
+	if err != nil {
+		return report, err
+	}
+	for _, ed := range unfinished {
+		r, err := e.Renderer.Render(ctx, ed)
+		if err != nil {
+			report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true})
+			return report, fmt.Errorf("render edition %d: %w", ed.ID, err)
+		}
+		r.Subject = ed.Subject // keep the subject it started with
+		er, err := d.Deliver(ctx, ed, r, true)
+		report.Editions = append(report.Editions, er)
+		if err != nil {
+			return report, err
+		}
+	}
+	if !slot.IsZero() {
+		if id, err := e.Store.EditionForSlot(ctx, slot); err != nil {
+			return report, err
+		} else if id != 0 {
+			return report, fmt.Errorf("%w: edition %d is the one for %s", ErrSlotTaken, id, slot.Format(time.RFC3339))
+		}
+	}
+	arts, err := e.selectOrNothing(ctx)
+	if err != nil {
+		return report, err
+	}
+	custom, err := e.Store.NextSubject(ctx)
+	if err != nil {
+		return report, err
+	}
+	var r Rendered
+	ed, err := e.Store.createEdition(ctx, arts, slot, func(ed Edition) (string, error) {
+		// rendered once, with the edition's own ID (its archive link)
+		var err error
+		if r, err = e.Renderer.Render(ctx, ed); err != nil {
+			return "", fmt.Errorf("render edition: %w", err)
+		}
+		if custom != "" {
+			r.Subject = custom
+		}
+		return r.Subject, nil
+	})
+	if err != nil {
+		return report, err
+	}
+	e.log().Info("edition created", "edition", ed.ID, "articles", len(arts), "subject", ed.Subject)
+	er, err := d.Deliver(ctx, ed, r, false)
+	report.Editions = append(report.Editions, er)
+	return report, err
+}
+
+// Pin pins or unpins an article: pinned articles lead the next edition and
+// are selected whenever they were collected. ErrNotFound for an unknown ID.
+func (e *Editions) Pin(ctx context.Context, id int64, pinned bool) error {
+	return e.Store.SetPinned(ctx, id, pinned)
+}
+
+// Exclude excludes an article from every future edition, or takes it back.
+// ErrNotFound for an unknown ID.
+func (e *Editions) Exclude(ctx context.Context, id int64, excluded bool) error {
+	return e.Store.SetExcluded(ctx, id, excluded)
+}
+
+// Move places an article at position (1 first) of the next edition; 0
+// clears its place. ErrNotFound for an unknown ID.
+func (e *Editions) Move(ctx context.Context, id int64, position int) error {
+	return e.Store.MoveArticle(ctx, id, position)
+}
+
+// Step moves an article of the next edition one place up (by < 0) or down
+// (by > 0). The whole order is placed in one transaction, so the move
+// sticks whatever else changes. ErrBadInput when the article is not in the
+// next edition.
+func (e *Editions) Step(ctx context.Context, id int64, by int) error {
+	arts, err := e.selectArticles(ctx)
+	if err != nil && !errors.Is(err, ErrNothingNew) {
+		return err
+	}
+	pos := -1
+	for i, a := range arts {
+		if a.ID == id {
+			pos = i
+		}
+	}
+	if pos < 0 {
+		return fmt.Errorf("%w: article %d is not in the next edition", ErrBadInput, id)
+	}
+	to := pos + by
+	if to < 0 || to >= len(arts) || by == 0 {
+		return nil
+	}
+	ids := make([]int64, len(arts))
+	for i, a := range arts {
+		ids[i] = a.ID
+	}
+	ids[pos], ids[to] = ids[to], ids[pos]
+	return e.Store.placeArticles(ctx, ids)
+}
+
+// SetSubject sets the subject of the next edition only; "" goes back to
+// the template's. ErrBadInput for a line break or an over-long subject.
+func (e *Editions) SetSubject(ctx context.Context, subject string) error {
+	return e.Store.SetNextSubject(ctx, subject)
+}
+
+func (e *Editions) cleaner() *Cleaner {
+	if e.Cleaner == nil {
+		e.Cleaner = NewCleaner()
+	}
+	return e.Cleaner
+}
+
+// AddArticle adds an article an editor wrote (title, optional link, text).
+// ErrBadInput for a missing or multi-line title or a bad link; ErrDuplicate
+// when the same article is stored already.
+func (e *Editions) AddArticle(ctx context.Context, title, link, text string) (Article, error) {
+	title = strings.TrimSpace(title)
+	if title == "" || strings.ContainsAny(title, "\r\n") {
+		return Article{}, fmt.Errorf("%w: an article needs a title of one line", ErrBadInput)
+	}
+	a, err := e.cleaner().ParseArticleFile("desk.txt", []byte(title+"\n\n"+text))
+	if err != nil {
+		return a, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	if link = strings.TrimSpace(link); link != "" {
+		u, err := ValidateFeedURL(link)
+		if err != nil {
+			return a, fmt.Errorf("%w: link: %v", ErrBadInput, err)
+		}
+		a.URL = CleanURL(u)
+	}
+	return e.Store.AddArticle(ctx, a)
+}
+
+// AddArticleFile adds an article file (Markdown, text or HTML) as an
+// editor's article.
+func (e *Editions) AddArticleFile(ctx context.Context, path string) (Article, error) {
+	return e.Store.AddArticleFile(ctx, e.cleaner(), path)
+}
+
+// Erase forgets a subscriber everywhere: the subscriber store keeps only a
+// keyed hash of the address (so it stays suppressed) and the ledger's
+// copies of the address are removed. It returns the subscriber store's
+// error (ErrNotFound-like) unchanged.
+func (e *Editions) Erase(ctx context.Context, email string) error {
+	id, err := e.Subscribers.Forget(ctx, email)
+	if err != nil {
+		return err
+	}
+	return e.Store.ForgetRecipient(ctx, id)
+}
