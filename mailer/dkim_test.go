@@ -17,6 +17,8 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/newsbrief/newsbrief/brief"
+
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
@@ -49,14 +51,11 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 			}
 			id := testIdentity()
 			id.DKIM = signer
-			msg, err := id.Build(testMessage("reader@example.com"))
+			raw, err := build(id, testMessage("reader@example.com"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b bytes.Buffer
-			if _, err := msg.WriteTo(&b); err != nil {
-				t.Fatal(err)
-			}
+			b := bytes.NewBuffer(raw)
 			lookups := 0
 			verifs, err := dkim.VerifyWithOptions(bytes.NewReader(b.Bytes()), &dkim.VerifyOptions{
 				LookupTXT: func(domain string) ([]string, error) {
@@ -193,15 +192,15 @@ func FuzzPreparedDKIM(f *testing.F) {
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
 		HeaderKeys: DKIMSignedHeaders}
 	f.Fuzz(func(t *testing.T, before, value, after string) {
-		p, err := id.Prepare(Edition{Subject: "s",
-			Text: Body{Static: []string{before, after}, Slots: []int{SlotGreeting}},
-			HTML: Body{Static: []string{after, before, value}, Slots: []int{SlotGreeting, SlotUnsubscribeURL}}})
+		e := &brief.Edition{Subject: "s",
+			Text: brief.Body{Static: []string{before, after}, Slots: []int{brief.SlotGreeting}},
+			HTML: brief.Body{Static: []string{after, before, value}, Slots: []int{brief.SlotGreeting, brief.SlotUnsubscribeURL}}}
+		p, err := id.Prepare(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &Recipient{Email: "reader@example.com", UnsubscribeURL: "https://brief.example/u?t=1"}
-		r.Values[SlotGreeting] = value
-		r.Values[SlotUnsubscribeURL] = r.UnsubscribeURL
+		r := brief.NewMessage(e, 1, brief.Recipient{Email: "reader@example.com"}, "https://brief.example/u?t=1")
+		r.Values[brief.SlotGreeting] = value
 		msg, err := p.AppendMessage(nil, r)
 		if err != nil {
 			t.Fatal(err)

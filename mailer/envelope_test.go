@@ -56,7 +56,7 @@ func TestPreparedEnvelopeUsesAngleBrackets(t *testing.T) {
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
 	id := testIdentity()
-	p, err := id.Prepare(testEdition())
+	_, err = id.Prepare(testEdition())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestPreparedEnvelopeUsesAngleBrackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+	if err := c.Send(context.Background(), testRecipient()); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

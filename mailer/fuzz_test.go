@@ -14,15 +14,12 @@ func FuzzBuildHeaders(f *testing.F) {
 	f.Add("Ünïcødé \"quoted\"", "Grüße · news", "b@example.org")
 	f.Fuzz(func(t *testing.T, name, subject, to string) {
 		m := testMessage(to)
-		m.ToName, m.Subject = name, subject
-		msg, err := testIdentity().Build(m)
+		m.Recipient.Name, m.Edition.Subject = name, subject
+		raw, err := build(testIdentity(), m)
 		if err != nil {
 			return
 		}
-		var b bytes.Buffer
-		if _, err := msg.WriteTo(&b); err != nil {
-			return
-		}
+		b := bytes.NewBuffer(raw)
 		head, _, _ := strings.Cut(b.String(), "\r\n\r\n")
 		for _, line := range strings.Split(head, "\r\n") {
 			if strings.ContainsAny(line, "\r\n") {

@@ -6,10 +6,12 @@
 // Identity.Prepare encodes it (multipart/alternative, quoted-printable) for
 // all its messages, and each message is then only its headers and personal
 // values around those bytes, written straight into SMTP DATA (or an .eml
-// file), DKIM-signed when configured. One-off messages (confirmations) are
-// built with go-mail by Identity.Build. SMTP.Open and Outbox.Open return
-// connections whose Send and SendPrepared report failures as *Error, which
-// says whether the failure is temporary (retry) or permanent (give up).
+// file), DKIM-signed when configured. One-off messages (confirmations, test
+// sends) are editions of one message and take the same path: there is one
+// message builder and one DKIM signer. go-mail dials, negotiates STARTTLS
+// or TLS and authenticates. SMTP.Open and Outbox.Open return connections
+// (brief.Conn) whose Send reports failures as *Error, which says whether
+// the failure is temporary (retry) or permanent (give up).
 package mailer
 
 import (
@@ -20,24 +22,23 @@ import (
 	"net/mail"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
-// Message is one e-mail to one recipient.
-type Message struct {
-	ToEmail        string
-	ToName         string
-	Subject        string
-	Text           string
-	HTML           string
-	UnsubscribeURL string    // https URL for List-Unsubscribe (one-click when https)
-	Date           time.Time // zero for now
-	// EditionID and SubscriberID make the Message-ID traceable; 0 is fine.
-	EditionID    int64
-	SubscriberID int64
+// prepared is m's edition encoded for id, once per edition.
+func (id *Identity) prepared(m *brief.Message) (*Prepared, error) {
+	if m.Edition == nil {
+		return nil, errors.New("build message: no edition")
+	}
+	p, err := m.Edition.Prepared(func(e *brief.Edition) (any, error) { return id.Prepare(e) })
+	if err != nil {
+		return nil, err
+	}
+	return p.(*Prepared), nil
 }
 
 // Identity is what every message from this list carries.
@@ -76,31 +77,7 @@ func NewDKIMSigner(domain, selector, keyFile string) (*dkim.SignOptions, error) 
 	return opts, nil
 }
 
-// sign adds a DKIM-Signature header to msg. The message is written once to
-// compute it; go-mail writes it the same way again when it is sent (the
-// MIME boundary is kept, and the signature covers headers by name).
-//
-// go-msgauth signs rather than go-mail's own signer: go-mail v0.8.1 folds
-// the signature's h= list in the middle of a header name, which relaxed
-// canonicalization then reads as a different name, so no verifier accepts it.
-func (id *Identity) sign(msg *gomail.Msg) error {
-	s, err := dkim.NewSigner(id.DKIM)
-	if err != nil {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	if _, err := msg.WriteTo(s); err != nil {
-		s.Close()
-		return fmt.Errorf("dkim: %w", err)
-	}
-	if err := s.Close(); err != nil {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	v := strings.TrimSuffix(strings.TrimPrefix(s.Signature(), "DKIM-Signature: "), "\r\n")
-	msg.SetGenHeaderPreformatted("DKIM-Signature", v)
-	return nil
-}
-
-// ErrHeaderInjection is returned by Build when a value meant for a header
+// ErrHeaderInjection is returned when a value meant for a header
 // holds a CR or LF; it never reaches a header.
 var ErrHeaderInjection = errors.New("line break in a header value")
 
@@ -111,64 +88,6 @@ func headerSafe(s string) string {
 		return strings.TrimSpace(s)
 	}
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// Build makes the MIME message: multipart/alternative with the text part
-// first and the HTML part second; From, To, Subject, Date, Message-ID;
-// List-Unsubscribe (https and mailto) with List-Unsubscribe-Post for
-// one-click; List-Id; Precedence: bulk; Auto-Submitted: auto-generated; a
-// DKIM signature when the identity has a signer. Subject and names are
-// folded to one line; an address holding a line break returns
-// ErrHeaderInjection.
-func (id *Identity) Build(m *Message) (*gomail.Msg, error) {
-	if strings.ContainsAny(m.ToEmail, "\r\n") || strings.ContainsAny(m.UnsubscribeURL, "\r\n") {
-		return nil, fmt.Errorf("build message: %w", ErrHeaderInjection)
-	}
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	if err := msg.From(id.From); err != nil {
-		return nil, fmt.Errorf("build message: from %q: %w", id.From, err)
-	}
-	if err := msg.AddToFormat(headerSafe(m.ToName), m.ToEmail); err != nil {
-		return nil, fmt.Errorf("build message: to %q: %w", m.ToEmail, err)
-	}
-	if id.ReplyTo != "" {
-		if err := msg.ReplyTo(id.ReplyTo); err != nil {
-			return nil, fmt.Errorf("build message: reply-to %q: %w", id.ReplyTo, err)
-		}
-	}
-	msg.Subject(headerSafe(m.Subject))
-	if m.Date.IsZero() {
-		msg.SetDate()
-	} else {
-		msg.SetDateWithValue(m.Date)
-	}
-	msg.SetMessageIDWithValue(messageID(fromDomain(id.From), m.EditionID, m.SubscriberID))
-	id.setUnsubscribe(msg, m.UnsubscribeURL)
-	if id.ListID != "" {
-		msg.SetGenHeaderPreformatted("List-Id", listID(id.ListName, id.ListID))
-	}
-	msg.SetGenHeader(gomail.HeaderPrecedence, "bulk")
-	msg.SetGenHeader("Auto-Submitted", "auto-generated")
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	if id.DKIM != nil {
-		if err := id.sign(msg); err != nil {
-			return nil, fmt.Errorf("build message: %w", err)
-		}
-	}
-	return msg, nil
-}
-
-// setUnsubscribe sets List-Unsubscribe (the same value a prepared edition
-// carries) and, for an https URL, the RFC 8058 one-click header; a plain
-// http URL (a laptop) is listed but not one-click.
-func (id *Identity) setUnsubscribe(msg *gomail.Msg, url string) {
-	if v := id.unsubscribeHeader(url); v != "" {
-		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, v)
-	}
-	if strings.HasPrefix(url, "https://") {
-		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
-	}
 }
 
 func listID(name, id string) string {

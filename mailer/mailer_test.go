@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
@@ -21,27 +22,31 @@ func testIdentity() *Identity {
 		UnsubscribeMailto: "unsubscribe@news.example"}
 }
 
-func testMessage(to string) *Message {
-	return &Message{ToEmail: to, ToName: "Reader", Subject: "Today's brief", Text: "text body", HTML: "<p>html body</p>",
-		UnsubscribeURL: "https://brief.example/unsubscribe?token=abc", EditionID: 7, SubscriberID: 42,
-		Date: time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)}
+func testMessage(to string) *brief.Message {
+	e := &brief.Edition{Subject: "Today's brief", Text: brief.Text("text body"), HTML: brief.Text("<p>html body</p>")}
+	return brief.NewMessage(e, 7, brief.Recipient{ID: 42, Email: to, Name: "Reader"}, "https://brief.example/unsubscribe?token=abc")
 }
 
-func render(t *testing.T, id *Identity, m *Message) (*mail.Message, string) {
+// build makes m's bytes through the one message builder.
+func build(id *Identity, m *brief.Message) ([]byte, error) {
+	p, err := id.prepared(m)
+	if err != nil {
+		return nil, err
+	}
+	return p.AppendMessage(nil, m)
+}
+
+func render(t *testing.T, id *Identity, m *brief.Message) (*mail.Message, string) {
 	t.Helper()
-	msg, err := id.Build(m)
+	raw, err := build(id, m)
 	if err != nil {
-		t.Fatalf("Build: %v", err)
+		t.Fatalf("build: %v", err)
 	}
-	var b bytes.Buffer
-	if _, err := msg.WriteTo(&b); err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := mail.ReadMessage(bytes.NewReader(b.Bytes()))
+	parsed, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, b.String())
+		t.Fatalf("parse: %v\n%s", err, raw)
 	}
-	return parsed, b.String()
+	return parsed, string(raw)
 }
 
 func TestBuildHeaders(t *testing.T) {
@@ -55,12 +60,14 @@ func TestBuildHeaders(t *testing.T) {
 		"List-Id":               "Town Brief <brief.news.example>",
 		"Precedence":            "bulk",
 		"Auto-Submitted":        "auto-generated",
-		"Date":                  "Mon, 23 Nov 2026 07:00:00 +0000",
 	}
 	for k, v := range want {
 		if got := m.Header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
+	}
+	if _, err := m.Header.Date(); err != nil {
+		t.Errorf("Date: %v", err)
 	}
 	if id := m.Header.Get("Message-Id"); !strings.HasPrefix(id, "<7.42.") || !strings.HasSuffix(id, "@news.example>") {
 		t.Errorf("Message-ID = %q", id)
@@ -87,8 +94,8 @@ func TestBuildPlainHTTPUnsubscribeIsNotOneClick(t *testing.T) {
 
 func TestBuildNeverPutsLineBreaksInHeaders(t *testing.T) {
 	msg := testMessage("reader@example.com")
-	msg.Subject = "Hello\r\nBcc: victim@example.com"
-	msg.ToName = "Eve\nBcc: victim@example.com"
+	msg.Edition.Subject = "Hello\r\nBcc: victim@example.com"
+	msg.Recipient.Name = "Eve\nBcc: victim@example.com"
 	_, raw := render(t, testIdentity(), msg)
 	head, _, _ := strings.Cut(raw, "\r\n\r\n")
 	for _, line := range strings.Split(head, "\r\n") {
@@ -99,12 +106,13 @@ func TestBuildNeverPutsLineBreaksInHeaders(t *testing.T) {
 			t.Fatalf("raw CR or LF in header line %q", line)
 		}
 	}
-	for _, bad := range []*Message{
-		{ToEmail: "a@example.com\r\nBcc: v@example.com", UnsubscribeURL: "https://x.example/u"},
-		{ToEmail: "a@example.com", UnsubscribeURL: "https://x.example/u\r\nBcc: v@example.com"},
+	e := testMessage("x@example.com").Edition
+	for _, bad := range []*brief.Message{
+		brief.NewMessage(e, 1, brief.Recipient{Email: "a@example.com\r\nBcc: v@example.com"}, "https://x.example/u"),
+		brief.NewMessage(e, 1, brief.Recipient{Email: "a@example.com"}, "https://x.example/u\r\nBcc: v@example.com"),
 	} {
-		if _, err := testIdentity().Build(bad); !errors.Is(err, ErrHeaderInjection) {
-			t.Errorf("Build(%q, %q) = %v, want ErrHeaderInjection", bad.ToEmail, bad.UnsubscribeURL, err)
+		if _, err := build(testIdentity(), bad); !errors.Is(err, ErrHeaderInjection) {
+			t.Errorf("build(%q, %q) = %v, want ErrHeaderInjection", bad.Recipient.Email, bad.UnsubscribeURL, err)
 		}
 	}
 }

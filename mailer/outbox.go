@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
 // Outbox writes each message as an .eml file into a folder instead of
@@ -24,7 +26,7 @@ func NewOutbox(dir string, id *Identity) *Outbox { return &Outbox{dir: dir, id: 
 func (o *Outbox) Dir() string { return o.dir }
 
 // Open makes sure the folder exists and is writable.
-func (o *Outbox) Open(ctx context.Context) (*OutboxConn, error) {
+func (o *Outbox) Open(ctx context.Context) (brief.Conn, error) {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("outbox: %v", err), Temp: true, Err: err}
 	}
@@ -37,31 +39,28 @@ type OutboxConn struct{ o *Outbox }
 // FileName is the name a message gets in the outbox: edition, subscriber
 // and address, so a listing reads like the ledger. Test sends (edition 0)
 // carry a timestamp instead.
-func FileName(m *Message) string {
+func FileName(m *brief.Message) string {
 	safe := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == '@' {
 			return r
 		}
 		return '_'
-	}, m.ToEmail)
+	}, m.Recipient.Email)
 	if m.EditionID == 0 {
 		return fmt.Sprintf("test-%s-%s.eml", time.Now().UTC().Format("20060102T150405.000000000"), safe)
 	}
-	return fmt.Sprintf("edition-%d-%d-%s.eml", m.EditionID, m.SubscriberID, safe)
+	return fmt.Sprintf("edition-%d-%d-%s.eml", m.EditionID, m.Recipient.ID, safe)
 }
 
 // Send writes the message to a temporary file and renames it into place,
 // so the outbox never holds half a message (a full disk leaves no file and
-// returns a temporary *Error).
-func (c *OutboxConn) Send(ctx context.Context, m *Message) error {
-	msg, err := c.o.id.Build(m)
+// returns a temporary *Error). The bytes are those a relay would get.
+func (c *OutboxConn) Send(ctx context.Context, m *brief.Message) error {
+	p, err := c.o.id.prepared(m)
 	if err != nil {
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
 	}
-	return c.write(FileName(m), func(w io.Writer) error {
-		_, err := msg.WriteTo(w)
-		return err
-	})
+	return c.SendPrepared(ctx, p, m)
 }
 
 // write creates name in the outbox through a temporary file and a rename.
@@ -92,12 +91,12 @@ func (c *OutboxConn) Close() error { return nil }
 
 // SendPrepared writes one message of a prepared edition into the outbox,
 // like Send.
-func (c *OutboxConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) error {
+func (c *OutboxConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Message) error {
 	raw, err := p.AppendMessage(nil, r)
 	if err != nil {
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
 	}
-	return c.write(FileName(&Message{ToEmail: r.Email, EditionID: r.EditionID, SubscriberID: r.SubscriberID}), func(w io.Writer) error {
+	return c.write(FileName(r), func(w io.Writer) error {
 		_, err := w.Write(raw)
 		return err
 	})

@@ -12,40 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
-
-// Slots of a Body: the per-recipient values, in Recipient.Values order.
-const (
-	SlotName = iota
-	SlotEmail
-	SlotGreeting
-	SlotUnsubscribeURL
-	slotCount
-)
-
-// Body is a message body as static pieces with a per-recipient slot between
-// each two: Static[0] Slots[0] Static[1] … Slots[n-1] Static[n].
-type Body struct {
-	Static []string
-	Slots  []int
-}
-
-// Edition is what all the messages of one edition share.
-type Edition struct {
-	Subject string
-	HTML    Body
-	Text    Body
-}
-
-// Recipient is one message's own parts.
-type Recipient struct {
-	Email          string
-	Name           string
-	Values         [slotCount]string // raw slot values; escaped for the HTML part here
-	UnsubscribeURL string
-	EditionID      int64
-	SubscriberID   int64
-}
 
 // Prepared is an edition's MIME encoded once: the static pieces of both
 // bodies are quoted-printable encoded here, and each message only encodes
@@ -70,7 +39,7 @@ type encodedBody struct {
 }
 
 // Prepare encodes an edition once for all its messages.
-func (id *Identity) Prepare(e Edition) (*Prepared, error) {
+func (id *Identity) Prepare(e *brief.Edition) (*Prepared, error) {
 	from, err := mail.ParseAddress(id.From)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: from %q: %w", id.From, err)
@@ -108,7 +77,7 @@ func (id *Identity) Prepare(e Edition) (*Prepared, error) {
 // ends at a line end and each slot's value is given lines of its own, so
 // that, with canon, DKIM's line-by-line canonical form of the pieces can be
 // computed here too, once per edition.
-func encodeBody(b Body, canon bool) encodedBody {
+func encodeBody(b brief.Body, canon bool) encodedBody {
 	out := encodedBody{slots: b.Slots}
 	for i, s := range b.Static {
 		enc := qpAppend(nil, s)
@@ -125,17 +94,17 @@ func encodeBody(b Body, canon bool) encodedBody {
 	return out
 }
 
-// AppendMessage appends the whole message for r to dst: headers, then the
+// AppendMessage appends the whole message m to dst: headers, then the
 // text part and the HTML part, CRLF line ends, a DKIM signature first when
 // the identity signs.
-func (p *Prepared) AppendMessage(dst []byte, r *Recipient) ([]byte, error) {
-	if strings.ContainsAny(r.Email, "\r\n") || strings.ContainsAny(r.UnsubscribeURL, "\r\n") {
+func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
+	if strings.ContainsAny(r.Recipient.Email, "\r\n") || strings.ContainsAny(r.UnsubscribeURL, "\r\n") {
 		return dst, fmt.Errorf("build message: %w", ErrHeaderInjection)
 	}
 	start := len(dst)
-	to := (&mail.Address{Name: headerSafe(r.Name), Address: r.Email}).String()
+	to := (&mail.Address{Name: headerSafe(r.Recipient.Name), Address: r.Recipient.Email}).String()
 	dst = append(dst, "Date: "+time.Now().Format(time.RFC1123Z)+"\r\n"...)
-	dst = append(dst, "Message-ID: <"+messageID(p.domain, r.EditionID, r.SubscriberID)+">\r\n"...)
+	dst = append(dst, "Message-ID: <"+messageID(p.domain, r.EditionID, r.Recipient.ID)+">\r\n"...)
 	dst = append(dst, "To: "+to+"\r\n"...)
 	if v := p.id.unsubscribeHeader(r.UnsubscribeURL); v != "" {
 		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)
@@ -165,7 +134,7 @@ func (p *Prepared) AppendMessage(dst []byte, r *Recipient) ([]byte, error) {
 // appendBody appends the MIME body for r: the text part and the HTML part.
 // With canon it appends the body's DKIM relaxed canonical form instead, from
 // the pieces canonicalized once per edition.
-func (p *Prepared) appendBody(dst []byte, r *Recipient, canon bool) []byte {
+func (p *Prepared) appendBody(dst []byte, r *brief.Message, canon bool) []byte {
 	dst = append(dst, "--"+p.boundary+"\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 	dst = p.text.appendFilled(dst, &r.Values, false, canon)
 	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
@@ -174,7 +143,7 @@ func (p *Prepared) appendBody(dst []byte, r *Recipient, canon bool) []byte {
 }
 
 // bodyHash is the SHA-256 of r's message body in DKIM relaxed form.
-func (p *Prepared) bodyHash(r *Recipient) []byte {
+func (p *Prepared) bodyHash(r *brief.Message) []byte {
 	bp := bodyBufs.Get().(*[]byte)
 	defer bodyBufs.Put(bp)
 	*bp = p.appendBody((*bp)[:0], r, true)
@@ -185,7 +154,7 @@ func (p *Prepared) bodyHash(r *Recipient) []byte {
 // bodyBufs are scratch buffers for bodyHash, shared by the workers.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-func (b *encodedBody) appendFilled(dst []byte, vals *[slotCount]string, escape, canon bool) []byte {
+func (b *encodedBody) appendFilled(dst []byte, vals *brief.Values, escape, canon bool) []byte {
 	for i, st := range b.static {
 		if canon {
 			dst = append(dst, b.canon[i]...)

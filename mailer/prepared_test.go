@@ -17,42 +17,33 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
-func testEdition() Edition {
+func testEdition() *brief.Edition {
 	long := strings.Repeat("word ", 40) + "=equals= and ünïcödé · “quotes” "
-	return Edition{
+	return &brief.Edition{
 		Subject: "Today's brief · Grüße and a long subject line that goes on and on past seventy-six characters",
-		Text: Body{
+		Text: brief.Body{
 			Static: []string{"", "\n.leading dot line\n" + long + "\nTrailing space   \n\nUnsubscribe: ", "\n.\n"},
-			Slots:  []int{SlotGreeting, SlotUnsubscribeURL},
+			Slots:  []int{brief.SlotGreeting, brief.SlotUnsubscribeURL},
 		},
-		HTML: Body{
+		HTML: brief.Body{
 			Static: []string{"<p>", "</p><p style=\"a=b\">" + long + "</p><a href=\"", "\">Unsubscribe</a>\r\n.end"},
-			Slots:  []int{SlotGreeting, SlotUnsubscribeURL},
+			Slots:  []int{brief.SlotGreeting, brief.SlotUnsubscribeURL},
 		},
 	}
 }
 
-func testRecipient() *Recipient {
-	r := &Recipient{Email: "reader@example.com", Name: "Zoë <Reader>", UnsubscribeURL: "https://brief.example/unsubscribe?token=a&b=c",
-		EditionID: 3, SubscriberID: 9}
-	r.Values[SlotGreeting] = "Hello Zoë <Reader>,"
-	r.Values[SlotUnsubscribeURL] = r.UnsubscribeURL
-	return r
+func testRecipient() *brief.Message {
+	return brief.NewMessage(testEdition(), 3, brief.Recipient{ID: 9, Email: "reader@example.com", Name: "Zoë <Reader>"},
+		"https://brief.example/unsubscribe?token=a&b=c")
 }
 
 // fill joins a body as the receiver should see it.
-func fill(b Body, r *Recipient, escape func(string) string) string {
-	var s strings.Builder
-	for i, st := range b.Static {
-		s.WriteString(st)
-		if i < len(b.Slots) {
-			s.WriteString(escape(r.Values[b.Slots[i]]))
-		}
-	}
-	return s.String()
+func fill(b brief.Body, r *brief.Message, escape func(string) string) string {
+	return b.Fill(&r.Values, escape)
 }
 
 func decodeParts(t *testing.T, raw []byte) (*mail.Message, string, string) {
@@ -144,7 +135,7 @@ func TestPreparedMessageDecodesToTheBodies(t *testing.T) {
 		t.Errorf("List-Unsubscribe = %q", msg.Header.Get("List-Unsubscribe"))
 	}
 	bad := testRecipient()
-	bad.Email = "a@example.com\r\nBcc: v@example.com"
+	bad.Recipient.Email = "a@example.com\r\nBcc: v@example.com"
 	if _, err := p.AppendMessage(nil, bad); err == nil {
 		t.Error("an address with CR/LF was accepted")
 	}
@@ -180,7 +171,7 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 		t.Fatal(err)
 	}
 	id.DKIM = signer
-	p, err := id.Prepare(testEdition())
+	_, err = id.Prepare(testEdition())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +181,7 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 	}
 	defer c.Close()
 	for range 3 {
-		if err := c.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+		if err := c.Send(context.Background(), testRecipient()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,14 +203,14 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 		}
 		return smtptest.Fault{}
 	}
-	err = c.SendPrepared(context.Background(), p, testRecipient())
+	err = c.Send(context.Background(), testRecipient())
 	var e *Error
 	if !asError(err, &e) || e.Code != 550 || e.Temporary() {
 		t.Fatalf("550: %v", err)
 	}
 	other := testRecipient()
-	other.Email = "other@example.com"
-	if err := c.SendPrepared(context.Background(), p, other); err != nil {
+	other.Recipient.Email = "other@example.com"
+	if err := c.Send(context.Background(), other); err != nil {
 		t.Fatalf("after a 550: %v", err)
 	}
 }
@@ -230,7 +221,7 @@ func TestPreparedConnectionOutlivesTimeout(t *testing.T) {
 	srv := smtptest.Start(t)
 	srv.Script = func(string) smtptest.Fault { return smtptest.Fault{DelayData: 150 * time.Millisecond} }
 	id := testIdentity()
-	p, err := id.Prepare(testEdition())
+	_, err := id.Prepare(testEdition())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +231,7 @@ func TestPreparedConnectionOutlivesTimeout(t *testing.T) {
 	}
 	defer c.Close()
 	for i := range 8 { // 8 x 150 ms > 500 ms
-		if err := c.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+		if err := c.Send(context.Background(), testRecipient()); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
@@ -313,7 +304,7 @@ func TestSendPreparedWithoutPipelining(t *testing.T) {
 	}()
 	addr := ln.Addr().(*net.TCPAddr)
 	id := testIdentity()
-	p, err := id.Prepare(testEdition())
+	_, err = id.Prepare(testEdition())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +313,7 @@ func TestSendPreparedWithoutPipelining(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := conn.SendPrepared(context.Background(), p, testRecipient()); err != nil {
+		if err := conn.Send(context.Background(), testRecipient()); err != nil {
 			t.Fatal(err)
 		}
 	}

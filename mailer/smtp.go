@@ -11,6 +11,8 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
 // TLS modes for SMTPConfig.TLS.
@@ -81,7 +83,7 @@ func (s *SMTP) client() (*gomail.Client, error) {
 
 // Open dials the relay, so that a relay that cannot be reached is reported
 // before any message is tried.
-func (s *SMTP) Open(ctx context.Context) (*SMTPConn, error) {
+func (s *SMTP) Open(ctx context.Context) (brief.Conn, error) {
 	c := &SMTPConn{s: s}
 	if err := c.dial(ctx); err != nil {
 		return nil, err
@@ -134,42 +136,21 @@ func (c *SMTPConn) ready(ctx context.Context) error {
 	return nil
 }
 
-// Send delivers one message built from m (go-mail MIME). Failures are
-// *Error values.
-func (c *SMTPConn) Send(ctx context.Context, m *Message) error {
-	msg, err := c.s.id.Build(m)
+// Send delivers one message: MAIL, RCPT and DATA (pipelined when the relay
+// offers it) with the bytes of m's edition, encoded once per edition,
+// around m's own headers and values. Failures are *Error values.
+func (c *SMTPConn) Send(ctx context.Context, m *brief.Message) error {
+	p, err := c.s.id.prepared(m)
 	if err != nil {
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
 	}
-	if err := c.ready(ctx); err != nil {
-		return err
-	}
-	err = c.gm.SendWithSMTPClient(c.sc, msg)
-	c.sent++
-	if err == nil {
-		return nil
-	}
-	if msg.IsDelivered() {
-		// the DATA was accepted; only what came after it failed
-		c.drop()
-		return nil
-	}
-	e := classify(err)
-	var se *gomail.SendError
-	clean := errors.As(err, &se) && (se.Reason == gomail.ErrSMTPMailFrom || se.Reason == gomail.ErrSMTPRcptTo)
-	if e.Code == 0 || e.Code == 421 || !clean {
-		// the connection is gone or going, or the transaction may be left
-		// half-open: redial for the next message rather than risk a
-		// "503 sender already specified"
-		c.drop()
-	}
-	return e
+	return c.SendPrepared(ctx, p, m)
 }
 
 // SendPrepared delivers one message of a prepared edition: MAIL, RCPT and
 // DATA with the message's bytes written as they are (they need no
 // dot-stuffing). Failures are *Error values.
-func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) error {
+func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Message) error {
 	var err error
 	c.buf, err = p.AppendMessage(c.buf[:0], r)
 	if err != nil {
@@ -185,13 +166,13 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *Recipient) 
 	}
 	c.sent++
 	if ok, _ := c.sc.Extension("PIPELINING"); ok {
-		return c.sendPipelined(p.from, r.Email)
+		return c.sendPipelined(p.from, r.Recipient.Email)
 	}
 	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
 	if err := c.sc.Mail("<" + p.from + ">"); err != nil {
 		return c.failed(err, true)
 	}
-	if err := c.sc.Rcpt("<" + r.Email + ">"); err != nil {
+	if err := c.sc.Rcpt("<" + r.Recipient.Email + ">"); err != nil {
 		return c.failed(err, true)
 	}
 	w, err := c.sc.Data()

@@ -6,22 +6,29 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
-// Recipient is one address an edition goes to.
-type Recipient struct {
-	ID    int64 // subscriber ID; 0 for a test send
-	Email string
-	Name  string
-}
+// The leaf types the pipeline shares with templates, mailer and
+// subscribers, named here for its own signatures.
+type (
+	// Recipient is one address an edition goes to.
+	Recipient = brief.Recipient
+	// Rendered is one edition rendered once.
+	Rendered = brief.Rendered
+	// Message is one e-mail of an edition to one recipient.
+	Message = brief.Message
+	// Conn is one connection to the mail relay (or the outbox).
+	Conn = brief.Conn
+)
 
-// SubscriberSource yields the audience of an edition. The subscribers
-// package satisfies it (through a small adapter in cmd).
+// SubscriberSource yields the audience of an edition; subscribers.Audience
+// satisfies it.
 type SubscriberSource interface {
 	// ActiveAfter returns up to limit active subscribers with an ID greater
 	// than afterID, in ID order (keyset pagination).
@@ -42,92 +49,13 @@ type SubscriberSource interface {
 	Bounce(ctx context.Context, subscriberID int64, detail string, hard bool) error
 }
 
-// Rendered is one edition rendered once; Personalize fills in one
-// recipient's parts (greeting, unsubscribe link) cheaply. HTML, Text and
-// Values give the same bodies as pieces and per-recipient values, for
-// senders that encode an edition once.
-type Rendered struct {
-	Subject     string
-	Personalize func(r Recipient, unsubscribeURL string) (html, text string)
-	HTML, Text  Body
-	Values      func(r Recipient, unsubscribeURL string) [4]string
-}
-
-// Body is a rendered body as static pieces with a per-recipient slot
-// between each two: Static[0] Slots[0] Static[1] … Static[n]. A slot is an
-// index into Message.Values; in the HTML body its value must be escaped.
-type Body struct {
-	Static []string
-	Slots  []int
-}
-
-// Fill joins b with vals, escaping them with escape (nil for none).
-func (b Body) Fill(vals *[4]string, escape func(string) string) string {
-	var s strings.Builder
-	for i, st := range b.Static {
-		s.WriteString(st)
-		if i < len(b.Slots) {
-			v := vals[b.Slots[i]]
-			if escape != nil {
-				v = escape(v)
-			}
-			s.WriteString(v)
-		}
-	}
-	return s.String()
-}
-
-// EditionBodies is what all the messages of one edition share. A Sender
-// may keep its own encoding of the bodies in Prepared, set once through
-// Once.
-type EditionBodies struct {
-	Subject    string
-	HTML, Text Body
-	Once       sync.Once
-	Prepared   any
-	Err        error
-}
-
-// Renderer renders an edition. The templates package satisfies it through
-// an adapter in cmd.
+// Renderer renders an issue (an edition's stories); templates.Renderer
+// satisfies it.
 type Renderer interface {
-	// Render renders an edition's subject and bodies, once per edition.
-	Render(ctx context.Context, e Edition) (Rendered, error)
+	// Render renders an issue's subject and bodies, once per edition.
+	Render(ctx context.Context, is brief.Issue) (Rendered, error)
 	// Subject renders the subject alone (cheap: the desk shows it).
-	Subject(ctx context.Context, e Edition) (string, error)
-}
-
-// Message is one e-mail of an edition to one recipient: either whole
-// bodies (HTML, Text: previews and test sends) or the edition's shared
-// pieces and this recipient's values (Edition, Values: the edition's send).
-type Message struct {
-	EditionID      int64
-	Recipient      Recipient
-	Subject        string
-	HTML           string
-	Text           string
-	UnsubscribeURL string
-	Edition        *EditionBodies
-	Values         [4]string
-}
-
-// TextBody is the message's text body, joined from the pieces if need be.
-func (m *Message) TextBody() string {
-	if m.Edition == nil {
-		return m.Text
-	}
-	return m.Edition.Text.Fill(&m.Values, nil)
-}
-
-// Conn is one connection to the mail relay (or the outbox), used by one
-// worker for many messages in turn.
-type Conn interface {
-	// Send delivers one message. A returned error that has a
-	// Permanent() bool method returning true fails the delivery for good;
-	// any other error defers it for a retry. An error with a
-	// StatusCode() int method gives the SMTP code to record.
-	Send(ctx context.Context, m *Message) error
-	Close() error
+	Subject(ctx context.Context, is brief.Issue) (string, error)
 }
 
 // Sender opens connections to the mail relay, one per worker.
@@ -212,18 +140,10 @@ func (d *Deliverer) Begin(ctx context.Context) (release func(), err error) {
 	return release, nil
 }
 
-// message is one recipient's message of a rendered edition: the shared
-// pieces and the recipient's values, or whole bodies when the renderer
-// gives no pieces.
-func message(src SubscriberSource, editionID int64, rcpt Recipient, r Rendered, bodies *EditionBodies) *Message {
-	unsub := src.UnsubscribeURL(rcpt.ID)
-	m := &Message{EditionID: editionID, Recipient: rcpt, Subject: r.Subject, UnsubscribeURL: unsub}
-	if r.Values != nil {
-		m.Edition, m.Values = bodies, r.Values(rcpt, unsub)
-	} else {
-		m.HTML, m.Text = r.Personalize(rcpt, unsub)
-	}
-	return m
+// message is one recipient's message of an edition: the shared pieces and
+// the recipient's values.
+func message(src SubscriberSource, editionID int64, rcpt Recipient, shared *brief.Edition) *Message {
+	return brief.NewMessage(shared, editionID, rcpt, src.UnsubscribeURL(rcpt.ID))
 }
 
 // job is one claimed ledger row.
@@ -282,13 +202,13 @@ func (d *Deliverer) Deliver(ctx context.Context, ed Edition, r Rendered, resumed
 	abort := func(err error) {
 		stopOnce.Do(func() { fatalErr = err; close(stop) })
 	}
-	bodies := &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text}
+	bodies := brief.NewEdition(r)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.worker(ctx, ed.ID, r, bodies, limiter, jobs, results, stop, abort)
+			d.worker(ctx, ed.ID, bodies, limiter, jobs, results, stop, abort)
 		}()
 	}
 
@@ -410,7 +330,7 @@ claim:
 
 // worker sends jobs over one connection, opened on first use and kept for
 // the whole run.
-func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bodies *EditionBodies, limiter *rate.Limiter,
+func (d *Deliverer) worker(ctx context.Context, editionID int64, bodies *brief.Edition, limiter *rate.Limiter,
 	jobs <-chan []job, results chan<- []result, stop <-chan struct{}, abort func(error)) {
 	var conn Conn
 	defer func() {
@@ -440,7 +360,7 @@ func (d *Deliverer) worker(ctx context.Context, editionID int64, r Rendered, bod
 				}
 				conn = c
 			}
-			m := message(d.Subscribers, editionID, j.rcpt, r, bodies)
+			m := message(d.Subscribers, editionID, j.rcpt, bodies)
 			// the message is not interrupted by ctx once its DATA may be on the wire
 			err := conn.Send(context.WithoutCancel(ctx), m)
 			res := classify(j, err, d.Store.now(), d.RetryBase)

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"github.com/newsbrief/newsbrief/brief"
+
 	"context"
 	"errors"
 	"fmt"
@@ -91,20 +93,20 @@ func (f *fakeSubs) Bounce(_ context.Context, id int64, _ string, hard bool) erro
 // fakeRenderer renders titles into both bodies.
 type fakeRenderer struct{}
 
-func (fakeRenderer) Render(_ context.Context, e Edition) (Rendered, error) {
-	body := strings.Join(titles(e.Articles), "\n")
-	return Rendered{Subject: "Brief: " + e.Articles[0].Title,
-		Personalize: func(r Recipient, u string) (string, string) {
-			return "<p>" + r.Name + "</p>" + body, r.Name + "\n" + body + "\n" + u
-		},
-		HTML:   Body{Static: []string{"<p>", "</p>" + body}, Slots: []int{0}},
-		Text:   Body{Static: []string{"", "\n" + body + "\n", ""}, Slots: []int{0, 3}},
-		Values: func(r Recipient, u string) [4]string { return [4]string{r.Name, r.Email, "Hello", u} },
+func (fakeRenderer) Render(_ context.Context, is brief.Issue) (Rendered, error) {
+	var ts []string
+	for _, st := range is.Stories {
+		ts = append(ts, st.Title)
+	}
+	body := strings.Join(ts, "\n")
+	return Rendered{Subject: "Brief: " + ts[0],
+		HTML: brief.Body{Static: []string{"<p>", "</p>" + body}, Slots: []int{brief.SlotName}},
+		Text: brief.Body{Static: []string{"", "\n" + body + "\n", ""}, Slots: []int{brief.SlotName, brief.SlotUnsubscribeURL}},
 	}, nil
 }
 
-func (fakeRenderer) Subject(_ context.Context, e Edition) (string, error) {
-	return "Brief: " + e.Articles[0].Title, nil
+func (fakeRenderer) Subject(_ context.Context, is brief.Issue) (string, error) {
+	return "Brief: " + is.Stories[0].Title, nil
 }
 
 // sendErr is an error a Conn may return, with the classification methods.
@@ -164,7 +166,7 @@ func (c fakeConn) Send(_ context.Context, m *Message) error {
 			return err
 		}
 	}
-	if !strings.Contains(m.TextBody(), m.UnsubscribeURL) || m.Subject == "" {
+	if !strings.Contains(m.TextBody(), m.UnsubscribeURL) || m.Subject() == "" {
 		return errors.New("message without unsubscribe link or subject")
 	}
 	c.f.got[m.Recipient.Email]++
@@ -447,8 +449,8 @@ func TestDryRunAndTestSendChangeNothing(t *testing.T) {
 	}
 	// the preview and the dry run agree with what is then sent
 	m, n, err := d.Preview(ctx, Recipient{Name: "Reader", Email: "reader@example.com"})
-	if err != nil || n != 2 || m.Subject != rep.Subject {
-		t.Fatalf("preview = %v articles, %q, %v", n, m.Subject, err)
+	if err != nil || n != 2 || m.Subject() != rep.Subject {
+		t.Fatalf("preview = %v articles, %q, %v", n, m.Subject(), err)
 	}
 	sent, err := d.Send(ctx, time.Time{})
 	if err != nil {

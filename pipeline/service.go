@@ -7,7 +7,30 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
+
+// issue is what a renderer renders of ed: its stories in order, each with
+// the same story from other sources that have a link. Only feed articles
+// name their source.
+func issue(ed Edition) brief.Issue {
+	is := brief.Issue{ID: ed.ID, Date: ed.CreatedAt}
+	for _, a := range ed.Articles {
+		st := brief.Story{Title: a.Title, URL: a.URL, Source: a.SourceName, Author: a.Author, Summary: a.Summary,
+			ImageURL: a.ImageURL, Published: a.PublishedAt, Tags: a.Tags}
+		if a.Origin != "feed" {
+			st.Source = ""
+		}
+		for _, o := range a.Also {
+			if o.URL != "" {
+				st.Also = append(st.Also, brief.Link{Source: o.SourceName, URL: o.URL})
+			}
+		}
+		is.Stories = append(is.Stories, st)
+	}
+	return is
+}
 
 // Editions is the editions service: the only definition of "the next
 // edition" (selection, grouping, caps, first-edition lookback, minimum) and
@@ -200,7 +223,7 @@ func (e *Editions) subject(ctx context.Context, arts []Article) (string, error) 
 	if err != nil || custom != "" {
 		return custom, err
 	}
-	s, err := e.Renderer.Subject(ctx, Edition{Articles: arts, CreatedAt: e.Store.now()})
+	s, err := e.Renderer.Subject(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()}))
 	if err != nil {
 		return "", fmt.Errorf("render subject: %w", err)
 	}
@@ -210,7 +233,7 @@ func (e *Editions) subject(ctx context.Context, arts []Article) (string, error) 
 // renderNext renders the next edition of arts (not stored yet), with the
 // subject the editor set for it, if any.
 func (e *Editions) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
-	r, err := e.Renderer.Render(ctx, Edition{Articles: arts, CreatedAt: e.Store.now()})
+	r, err := e.Renderer.Render(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()}))
 	if err != nil {
 		return r, fmt.Errorf("render edition: %w", err)
 	}
@@ -236,9 +259,7 @@ func (e *Editions) Preview(ctx context.Context, rcpt Recipient) (*Message, int, 
 	if err != nil {
 		return nil, 0, err
 	}
-	unsub := e.Subscribers.UnsubscribeURL(rcpt.ID)
-	html, text := r.Personalize(rcpt, unsub)
-	return &Message{Recipient: rcpt, Subject: r.Subject, HTML: html, Text: text, UnsubscribeURL: unsub}, len(arts), nil
+	return message(e.Subscribers, 0, rcpt, brief.NewEdition(r)), len(arts), nil
 }
 
 // DryRunReport tells what a send would do now, changing nothing.
@@ -247,10 +268,12 @@ type DryRunReport struct {
 	Articles   []Article       // the new edition's articles, in order
 	Subject    string
 	Recipients int // active subscribers, counted, never paged
+	HTMLBytes  int // the rendered HTML body's size without personal parts
 }
 
-// DryRun selects, counts and renders the subject of the next edition and
-// lists the unfinished editions, storing and sending nothing. It returns
+// DryRun selects, counts and renders the next edition (so a template or
+// size problem shows) and lists the unfinished editions, storing and
+// sending nothing. It returns
 // ErrNothingNew (with the report of unfinished editions) when no new
 // edition would be made.
 func (e *Editions) DryRun(ctx context.Context) (DryRunReport, error) {
@@ -260,7 +283,15 @@ func (e *Editions) DryRun(ctx context.Context) (DryRunReport, error) {
 		return rep, err
 	}
 	rep.Unfinished, rep.Articles, rep.Subject, rep.Recipients = n.Unfinished, n.Articles, n.Subject, n.Recipients
-	return rep, n.Reason
+	if n.Reason != nil {
+		return rep, n.Reason
+	}
+	r, err := e.renderNext(ctx, n.Articles)
+	if err != nil {
+		return rep, err
+	}
+	rep.HTMLBytes = r.HTMLSize
+	return rep, nil
 }
 
 // Test mails the next edition to one address through the same path as the
@@ -282,7 +313,7 @@ func (e *Editions) Test(ctx context.Context, addr string) error {
 	}
 	r.Subject = "[TEST] " + r.Subject
 	rcpt := Recipient{Email: addr}
-	m := message(e.Subscribers, 0, rcpt, r, &EditionBodies{Subject: r.Subject, HTML: r.HTML, Text: r.Text})
+	m := message(e.Subscribers, 0, rcpt, brief.NewEdition(r))
 	conn, err := e.Deliverer.Sender.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("test send: %w", err)
@@ -338,7 +369,7 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 		return report, err
 	}
 	for _, ed := range unfinished {
-		r, err := e.Renderer.Render(ctx, ed)
+		r, err := e.Renderer.Render(ctx, issue(ed))
 		if err != nil {
 			report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true})
 			return report, fmt.Errorf("render edition %d: %w", ed.ID, err)
@@ -369,7 +400,7 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 	ed, err := e.Store.createEdition(ctx, arts, slot, func(ed Edition) (string, error) {
 		// rendered once, with the edition's own ID (its archive link)
 		var err error
-		if r, err = e.Renderer.Render(ctx, ed); err != nil {
+		if r, err = e.Renderer.Render(ctx, issue(ed)); err != nil {
 			return "", fmt.Errorf("render edition: %w", err)
 		}
 		if custom != "" {
@@ -485,4 +516,24 @@ func (e *Editions) Erase(ctx context.Context, email string) error {
 		return err
 	}
 	return e.Store.ForgetRecipient(ctx, id)
+}
+
+// Page renders a stored edition as a reader sees it on the web, with
+// nobody's personal parts: the "view in browser" page. ErrNotFound for an
+// unknown or cancelled edition.
+func (e *Editions) Page(ctx context.Context, id int64) (string, error) {
+	ed, err := e.Store.Edition(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if ed.Status == EditionCancelled {
+		return "", fmt.Errorf("edition %d: %w", id, ErrNotFound)
+	}
+	r, err := e.Renderer.Render(ctx, issue(ed))
+	if err != nil {
+		return "", fmt.Errorf("render edition %d: %w", id, err)
+	}
+	r.Subject = ed.Subject
+	html, _ := r.Personalize(Recipient{}, e.Subscribers.UnsubscribeURL(0))
+	return html, nil
 }

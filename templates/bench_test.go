@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"github.com/newsbrief/newsbrief/brief"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -42,10 +44,10 @@ func BenchmarkPersonalize(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := Personal{Name: "Ada Lovelace", Email: "ada@example.com", UnsubscribeURL: "https://brief.example/unsubscribe?token=abcdefghijklmnopqrstuvwxyz0123456789"}
+	p, u := brief.Recipient{Name: "Ada Lovelace", Email: "ada@example.com"}, "https://brief.example/unsubscribe?token=abcdefghijklmnopqrstuvwxyz0123456789"
 	b.ReportAllocs()
 	b.SetBytes(int64(r.HTMLSize))
 	for range b.N {
-		r.Personalize(p)
+		r.Personalize(p, u)
 	}
 }

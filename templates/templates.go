@@ -6,7 +6,8 @@
 // test-rendered once at start-up, so a broken template stops the binary
 // before any send. An edition is rendered once (CSS inlined into the HTML);
 // the per-subscriber parts (greeting, address, unsubscribe link) are
-// placeholders filled in per message by Rendered.Personalize.
+// slots between static pieces (brief.Body), filled in per message.
+// Renderer renders a brief.Issue for the pipeline.
 package templates
 
 import (
@@ -16,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html"
 	htmltemplate "html/template"
 	"io"
 	"io/fs"
@@ -28,6 +28,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vanng822/go-premailer/premailer"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
 //go:embed default
@@ -119,7 +121,7 @@ type Edition struct {
 }
 
 // Subscriber holds the per-message parts. While an edition renders, each
-// field holds a placeholder that Rendered.Personalize replaces.
+// field holds a placeholder: a slot of the rendered bodies.
 type Subscriber struct {
 	Name           string
 	Email          string
@@ -239,36 +241,6 @@ func Sample() Edition {
 	}
 }
 
-// Rendered is an edition rendered once. Its bodies are kept as static
-// pieces with the per-subscriber parts between them; Personalize joins them
-// for one subscriber.
-type Rendered struct {
-	Subject string
-	html    body
-	text    body
-	// HTMLSize is the size of the HTML body in bytes without the
-	// per-subscriber parts; over GmailClipBytes Gmail clips it.
-	HTMLSize int
-}
-
-// slot is a per-subscriber part of a body.
-type slot uint8
-
-const (
-	slotName slot = iota
-	slotEmail
-	slotGreeting
-	slotUnsubscribe
-)
-
-// body is static text interleaved with slots: static[0] slot[0] static[1]
-// … slot[n-1] static[n].
-type body struct {
-	static []string
-	slots  []slot
-	size   int
-}
-
 type marks struct{ name, email, greeting, unsub string }
 
 func newMarks() marks {
@@ -278,123 +250,91 @@ func newMarks() marks {
 	return marks{name: n + "name", email: n + "email", greeting: n + "greeting", unsub: n + "unsub"}
 }
 
-// split cuts s at every placeholder of m.
-func split(s string, m marks) body {
-	var b body
+// split cuts s at every placeholder of m into pieces and slots.
+func split(s string, m marks) brief.Body {
+	var b brief.Body
+	order := [brief.SlotCount]string{brief.SlotName: m.name, brief.SlotEmail: m.email, brief.SlotGreeting: m.greeting, brief.SlotUnsubscribeURL: m.unsub}
 	for {
-		at, which, n := -1, slot(0), 0
-		for i, mk := range []string{m.name, m.email, m.greeting, m.unsub} {
+		at, which, n := -1, 0, 0
+		for i, mk := range order {
 			if j := strings.Index(s, mk); j >= 0 && (at < 0 || j < at) {
-				at, which, n = j, slot(i), len(mk)
+				at, which, n = j, i, len(mk)
 			}
 		}
 		if at < 0 {
-			b.static = append(b.static, s)
-			b.size += len(s)
+			b.Static = append(b.Static, s)
 			return b
 		}
-		b.static = append(b.static, s[:at])
-		b.slots = append(b.slots, which)
-		b.size += at
+		b.Static = append(b.Static, s[:at])
+		b.Slots = append(b.Slots, which)
 		s = s[at+n:]
 	}
 }
 
-// Slots of Pieces: which per-subscriber part stands between two pieces.
-const (
-	SlotName           = int(slotName)
-	SlotEmail          = int(slotEmail)
-	SlotGreeting       = int(slotGreeting)
-	SlotUnsubscribeURL = int(slotUnsubscribe)
-)
-
-// Pieces is a rendered body as static text with a per-subscriber slot
-// between each two pieces: Static[0] Slots[0] Static[1] … Static[n]. The
-// HTML body's slot values must be HTML-escaped by whoever fills them in.
-type Pieces struct {
-	Static []string
-	Slots  []int
+// RenderSubject executes the subject template alone for e.
+func (s *Set) RenderSubject(e Edition) (string, error) {
+	m := newMarks()
+	subject, err := s.renderSubject(e, m)
+	return subject, err
 }
 
-// Pieces returns the two bodies as pieces, for senders that encode an
-// edition once and fill in each subscriber's parts themselves.
-func (r *Rendered) Pieces() (htmlBody, textBody Pieces) {
-	return r.html.pieces(), r.text.pieces()
-}
-
-func (b *body) pieces() Pieces {
-	p := Pieces{Static: b.static, Slots: make([]int, len(b.slots))}
-	for i, s := range b.slots {
-		p.Slots[i] = int(s)
-	}
-	return p
-}
-
-// Values returns one subscriber's slot values, unescaped, indexed by the
-// Slot constants.
-func (p Personal) Values() [4]string {
-	return [4]string{slotName: p.Name, slotEmail: p.Email, slotGreeting: p.Greeting(), slotUnsubscribe: p.UnsubscribeURL}
-}
-
-// fill joins the body with the values of the slots.
-func (b *body) fill(vals *[4]string) string {
-	n := b.size
-	for _, sl := range b.slots {
-		n += len(vals[sl])
-	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for i, st := range b.static {
-		sb.WriteString(st)
-		if i < len(b.slots) {
-			sb.WriteString(vals[b.slots[i]])
-		}
-	}
-	return sb.String()
-}
-
-// Render executes the templates for e (e.Subscriber is ignored): the
-// subject on one line, the HTML body with its CSS inlined, and the text
-// body. It returns an error wrapping ErrTemplate if a template fails or
-// the subject comes out empty; it never panics.
-func (s *Set) Render(e Edition) (r *Rendered, err error) {
+func (s *Set) renderSubject(e Edition, m marks) (subject string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: panic while rendering: %v", ErrTemplate, p)
 		}
 	}()
 	if len(e.Articles) == 0 {
-		return nil, fmt.Errorf("%w: an edition needs at least one article", ErrTemplate)
+		return "", fmt.Errorf("%w: an edition needs at least one article", ErrTemplate)
 	}
-	m := newMarks()
 	e.Subscriber = Subscriber{Name: m.name, Email: m.email, Greeting: m.greeting, UnsubscribeURL: m.unsub}
-	var b bytes.Buffer
 	e.Subject = ""
+	var b bytes.Buffer
 	if err := s.subject.Execute(&b, e); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[SubjectFile], err)
+		return "", fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[SubjectFile], err)
 	}
-	subject := strings.Join(strings.Fields(b.String()), " ")
+	subject = strings.Join(strings.Fields(b.String()), " ")
 	if subject == "" {
-		return nil, fmt.Errorf("%w %s: the subject is empty", ErrTemplate, s.sources[SubjectFile])
+		return "", fmt.Errorf("%w %s: the subject is empty", ErrTemplate, s.sources[SubjectFile])
 	}
 	if strings.Contains(subject, m.name) || strings.Contains(subject, m.email) || strings.Contains(subject, m.unsub) || strings.Contains(subject, m.greeting) {
-		return nil, fmt.Errorf("%w %s: the subject may not use .Subscriber (it is the same for everyone)", ErrTemplate, s.sources[SubjectFile])
+		return "", fmt.Errorf("%w %s: the subject may not use .Subscriber (it is the same for everyone)", ErrTemplate, s.sources[SubjectFile])
 	}
+	return subject, nil
+}
+
+// Render executes the templates for e (e.Subscriber is ignored): the
+// subject on one line, the HTML body with its CSS inlined, and the text
+// body, as pieces around the per-subscriber slots. It returns an error
+// wrapping ErrTemplate if a template fails or the subject comes out empty;
+// it never panics.
+func (s *Set) Render(e Edition) (r brief.Rendered, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic while rendering: %v", ErrTemplate, p)
+		}
+	}()
+	m := newMarks()
+	subject, err := s.renderSubject(e, m)
+	if err != nil {
+		return r, err
+	}
+	e.Subscriber = Subscriber{Name: m.name, Email: m.email, Greeting: m.greeting, UnsubscribeURL: m.unsub}
 	e.Subject = subject
-	b.Reset()
+	var b bytes.Buffer
 	if err := s.html.Execute(&b, e); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[HTMLFile], err)
+		return r, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[HTMLFile], err)
 	}
 	inlined, err := inlineCSS(b.String())
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: inline css: %w", ErrTemplate, s.sources[HTMLFile], err)
+		return r, fmt.Errorf("%w %s: inline css: %w", ErrTemplate, s.sources[HTMLFile], err)
 	}
 	b.Reset()
 	if err := s.text.Execute(&b, e); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[TextFile], err)
+		return r, fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[TextFile], err)
 	}
 	h := split(inlined, m)
-	return &Rendered{Subject: subject, html: h, text: split(b.String(), m), HTMLSize: h.size}, nil
+	return brief.Rendered{Subject: subject, HTML: h, Text: split(b.String(), m), HTMLSize: h.Size()}, nil
 }
 
 func inlineCSS(doc string) (string, error) {
@@ -403,32 +343,6 @@ func inlineCSS(doc string) (string, error) {
 		return "", err
 	}
 	return p.Transform()
-}
-
-// Personal is one subscriber's parts of a message.
-type Personal struct {
-	Name           string
-	Email          string
-	UnsubscribeURL string
-}
-
-// Greeting is "Hello Ada," for a subscriber with a name and "Hello," otherwise.
-func (p Personal) Greeting() string {
-	if n := strings.TrimSpace(p.Name); n != "" {
-		return "Hello " + n + ","
-	}
-	return "Hello,"
-}
-
-// Personalize returns the HTML and text bodies for one subscriber, with
-// their parts escaped for HTML in the HTML body.
-func (r *Rendered) Personalize(p Personal) (htmlBody, textBody string) {
-	raw := p.Values()
-	var esc [4]string
-	for i, v := range raw {
-		esc[i] = html.EscapeString(v)
-	}
-	return r.html.fill(&esc), r.text.fill(&raw)
 }
 
 // Wrap breaks s into lines of at most width runes at spaces, each line

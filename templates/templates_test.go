@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"github.com/newsbrief/newsbrief/brief"
+
 	"errors"
 	"flag"
 	"os"
@@ -31,7 +33,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 // renderSample loads the default templates and renders Sample().
-func renderSample(t *testing.T) *Rendered {
+func renderSample(t *testing.T) brief.Rendered {
 	t.Helper()
 	s, err := Load("")
 	if err != nil {
@@ -46,7 +48,7 @@ func renderSample(t *testing.T) *Rendered {
 
 func TestDefaultTemplatesGolden(t *testing.T) {
 	r := renderSample(t)
-	html, text := r.Personalize(Personal{Name: "Ada", Email: "ada@example.com", UnsubscribeURL: "https://brief.example/unsubscribe?token=t&x=1"})
+	html, text := r.Personalize(brief.Recipient{Name: "Ada", Email: "ada@example.com"}, "https://brief.example/unsubscribe?token=t&x=1")
 	golden(t, "sample.subject.txt", r.Subject+"\n")
 	golden(t, "sample.html", html)
 	golden(t, "sample.txt", text)
@@ -57,8 +59,8 @@ func TestDefaultTemplatesGolden(t *testing.T) {
 
 func TestPersonalizeEscapes(t *testing.T) {
 	r := renderSample(t)
-	p := Personal{Name: `<script>alert("x")</script>`, Email: "a&b@example.com", UnsubscribeURL: `https://x.example/u?t="><script>`}
-	html, text := r.Personalize(p)
+	p, u := brief.Recipient{Name: `<script>alert("x")</script>`, Email: "a&b@example.com"}, `https://x.example/u?t="><script>`
+	html, text := r.Personalize(p, u)
 	if strings.Contains(html, "<script>") || strings.Contains(html, `"><script>`) {
 		t.Errorf("personal parts not escaped in HTML:\n%s", html)
 	}
@@ -69,11 +71,11 @@ func TestPersonalizeEscapes(t *testing.T) {
 		t.Errorf("text body should carry the name as is:\n%s", text)
 	}
 	// two subscribers, two different bodies from one render
-	h2, _ := r.Personalize(Personal{Name: "Bob", Email: "bob@example.com", UnsubscribeURL: "https://x.example/u?t=b"})
+	h2, _ := r.Personalize(brief.Recipient{Name: "Bob", Email: "bob@example.com"}, "https://x.example/u?t=b")
 	if !strings.Contains(h2, "Hello Bob,") || strings.Contains(h2, "script") {
 		t.Errorf("second personalization leaks the first")
 	}
-	if g := (Personal{}).Greeting(); g != "Hello," {
+	if g := brief.Greeting(""); g != "Hello," {
 		t.Errorf("greeting without a name = %q", g)
 	}
 }
@@ -186,7 +188,7 @@ func TestSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, text := r.Personalize(Personal{Email: "a@example.com", UnsubscribeURL: "https://example.com/u"})
+	_, text := r.Personalize(brief.Recipient{Email: "a@example.com"}, "https://example.com/u")
 	if !strings.Contains(text, "## city\n- A sample story\n## weather\n- Another story\n") {
 		t.Errorf("sectioned text:\n%s", text)
 	}

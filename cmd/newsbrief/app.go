@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/internal/sqlite"
 	"github.com/newsbrief/newsbrief/mailer"
 	"github.com/newsbrief/newsbrief/pipeline"
@@ -109,11 +110,11 @@ func (a *app) collector() *pipeline.Collector {
 // editions is the editions service, with its delivery engine.
 func (a *app) editions() *pipeline.Editions {
 	host, _ := os.Hostname()
-	subs := subscriberSource{subs: a.subs, tokens: a.tokens, baseURL: a.cfg.BaseURL, softLimit: a.cfg.SoftBounceLimit}
+	subs := subscribers.Audience{Store: a.subs, Tokens: a.tokens, BaseURL: a.cfg.BaseURL, SoftLimit: a.cfg.SoftBounceLimit}
 	return &pipeline.Editions{
 		Store:       a.store,
 		Subscribers: subs,
-		Renderer:    renderer{set: a.tmpl, cfg: a.cfg, log: a.log.With("component", "render")},
+		Renderer:    templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render")},
 		Cleaner:     a.cleaner,
 		Deliverer: &pipeline.Deliverer{
 			Store:       a.store,
@@ -137,14 +138,12 @@ func (a *app) editions() *pipeline.Editions {
 }
 
 // sender is the SMTP relay when NEWSBRIEF_SMTP_HOST is set, else the outbox.
-func (a *app) sender() mailSender {
+func (a *app) sender() pipeline.Sender {
 	if a.cfg.SMTPHost == "" {
-		ob := mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
-		return mailSender{open: func(ctx context.Context) (mailConn, error) { return ob.Open(ctx) }, id: a.identity}
+		return mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
 	}
-	s := mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
+	return mailer.NewSMTP(mailer.SMTPConfig{Host: a.cfg.SMTPHost, Port: a.cfg.smtpPort(), Username: a.cfg.SMTPUsername,
 		Password: a.cfg.SMTPPassword, TLS: a.cfg.SMTPTLS, Timeout: a.cfg.SMTPTimeout, MaxPerConn: a.cfg.SMTPMaxPerConn}, a.identity)
-	return mailSender{open: func(ctx context.Context) (mailConn, error) { return s.Open(ctx) }, id: a.identity}
 }
 
 // confirmURL is the double opt-in link of a subscriber.
@@ -152,9 +151,10 @@ func (a *app) confirmURL(id int64) string {
 	return a.cfg.BaseURL + "/confirm?token=" + url.QueryEscape(a.tokens.Sign(subscribers.PurposeConfirm, id))
 }
 
-// SendConfirmation mails the double opt-in link (subscribers.ConfirmationMailer).
+// SendConfirmation mails the double opt-in link (subscribers.ConfirmationMailer)
+// through the one message builder: an edition of one message.
 func (a *app) SendConfirmation(ctx context.Context, to, name, link string) error {
-	c, err := a.sender().open(ctx)
+	c, err := a.sender().Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -165,8 +165,8 @@ func (a *app) SendConfirmation(ctx context.Context, to, name, link string) error
 	htmlBody := "<p>Hello,</p><p>someone, probably you, asked to receive " + html.EscapeString(a.cfg.ListName) +
 		" at this address.</p><p><a href=\"" + html.EscapeString(link) + "\">Confirm your subscription</a></p>" +
 		"<p>If it was not you, ignore this message: without confirmation you will get nothing more.</p>"
-	return c.Send(ctx, &mailer.Message{ToEmail: to, ToName: name, Subject: "Confirm your subscription to " + a.cfg.ListName,
-		Text: text, HTML: htmlBody})
+	e := &brief.Edition{Subject: "Confirm your subscription to " + a.cfg.ListName, Text: brief.Text(text), HTML: brief.Text(htmlBody)}
+	return c.Send(ctx, brief.NewMessage(e, 0, brief.Recipient{Email: to, Name: name}, ""))
 }
 
 // version is the module version and VCS revision the binary was built from.

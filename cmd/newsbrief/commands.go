@@ -85,13 +85,13 @@ func cmdPreview(ctx context.Context, a *app, args []string, stderr io.Writer) er
 			return fmt.Errorf("preview: %w", err)
 		}
 	}
-	if err := writeFileAtomic(htmlPath, []byte(m.HTML)); err != nil {
+	if err := writeFileAtomic(htmlPath, []byte(m.HTMLBody())); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(textPath, []byte(m.Text)); err != nil {
+	if err := writeFileAtomic(textPath, []byte(m.TextBody())); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Subject: %s\n%d articles, HTML %d bytes\n%s\n%s\n", m.Subject, n, len(m.HTML), htmlPath, textPath)
+	fmt.Fprintf(a.stdout, "Subject: %s\n%d articles, HTML %d bytes\n%s\n%s\n", m.Subject(), n, len(m.HTMLBody()), htmlPath, textPath)
 	return nil
 }
 

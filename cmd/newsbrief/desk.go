@@ -501,7 +501,7 @@ func (k *desk) previewHTML(w http.ResponseWriter, r *http.Request, sid int64) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")
-	io.WriteString(w, m.HTML)
+	io.WriteString(w, m.HTMLBody())
 }
 
 func (k *desk) testSend(w http.ResponseWriter, r *http.Request, sid int64) {
@@ -639,7 +639,7 @@ func (k *desk) apiPreview(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"subject": m.Subject, "articles": n, "html": m.HTML, "text": m.Text}, nil
+	return map[string]any{"subject": m.Subject(), "articles": n, "html": m.HTMLBody(), "text": m.TextBody()}, nil
 }
 
 func (k *desk) apiTest(w http.ResponseWriter, r *http.Request) (any, error) {

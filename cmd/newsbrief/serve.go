@@ -193,21 +193,16 @@ func (a *app) archive(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ed, err := a.store.Edition(r.Context(), id)
-	if errors.Is(err, pipeline.ErrNotFound) || (err == nil && ed.Status == pipeline.EditionCancelled) {
+	body, err := a.editions().Page(r.Context(), id)
+	if errors.Is(err, pipeline.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	}
 	if err != nil {
+		a.log.Error("archive page", "edition", id, slog.Any("error", err))
 		http.Error(w, "edition could not be loaded", http.StatusInternalServerError)
 		return
 	}
-	rendered, err := renderer{set: a.tmpl, cfg: a.cfg}.Render(r.Context(), ed)
-	if err != nil {
-		http.Error(w, "edition could not be rendered", http.StatusInternalServerError)
-		return
-	}
-	body, _ := rendered.Personalize(pipeline.Recipient{}, a.cfg.BaseURL+"/unsubscribe")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")

@@ -1,0 +1,199 @@
+// Package brief holds the leaf types every other package shares: what a
+// renderer renders (Issue, Story, Link) and returns (Rendered), a body as
+// static pieces with per-recipient slots (Body, Values), one recipient,
+// the parts all the messages of an edition share (Edition) and one message
+// (Message), and the connection a sender opens (Conn).
+//
+// pipeline declares its interfaces in these types; templates, mailer and
+// subscribers satisfy them directly, so no package needs an adapter to
+// talk to another. brief imports nothing of the project.
+package brief
+
+import (
+	"context"
+	"html"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Slots of a Body: which per-recipient value stands between two pieces,
+// an index into Values.
+const (
+	SlotName = iota
+	SlotEmail
+	SlotGreeting
+	SlotUnsubscribeURL
+	SlotCount
+)
+
+// Values are one recipient's slot values, unescaped, indexed by the Slot
+// constants.
+type Values [SlotCount]string
+
+// NewValues returns r's values with its unsubscribe URL.
+func NewValues(r Recipient, unsubscribeURL string) Values {
+	return Values{SlotName: r.Name, SlotEmail: r.Email, SlotGreeting: Greeting(r.Name), SlotUnsubscribeURL: unsubscribeURL}
+}
+
+// Greeting is "Hello Ada," for a recipient with a name and "Hello,"
+// otherwise.
+func Greeting(name string) string {
+	if n := strings.TrimSpace(name); n != "" {
+		return "Hello " + n + ","
+	}
+	return "Hello,"
+}
+
+// Body is a rendered body as static pieces with a per-recipient slot
+// between each two: Static[0] Slots[0] Static[1] … Slots[n-1] Static[n].
+// In an HTML body the slot values must be HTML-escaped by whoever fills
+// them in.
+type Body struct {
+	Static []string
+	Slots  []int
+}
+
+// Fill joins b with vals, escaping each value with escape (nil for none).
+func (b Body) Fill(vals *Values, escape func(string) string) string {
+	n := 0
+	for _, st := range b.Static {
+		n += len(st)
+	}
+	var s strings.Builder
+	s.Grow(n + 128)
+	for i, st := range b.Static {
+		s.WriteString(st)
+		if i < len(b.Slots) {
+			v := vals[b.Slots[i]]
+			if escape != nil {
+				v = escape(v)
+			}
+			s.WriteString(v)
+		}
+	}
+	return s.String()
+}
+
+// Size is the length of the static pieces in bytes.
+func (b Body) Size() int {
+	n := 0
+	for _, st := range b.Static {
+		n += len(st)
+	}
+	return n
+}
+
+// Text returns a body of plain text with no slots.
+func Text(s string) Body { return Body{Static: []string{s}} }
+
+// Recipient is one address a message goes to.
+type Recipient struct {
+	ID    int64 // subscriber ID; 0 for a test send or a one-off message
+	Email string
+	Name  string
+}
+
+// Issue is what a renderer renders: one edition's stories in order.
+type Issue struct {
+	ID      int64 // 0 for an edition not stored yet (a preview)
+	Date    time.Time
+	Stories []Story
+}
+
+// Story is one article of an issue.
+type Story struct {
+	Title     string
+	URL       string
+	Source    string // the feed's name; empty for files and editors' articles
+	Author    string
+	Summary   string
+	ImageURL  string
+	Published time.Time
+	Tags      []string
+	Also      []Link // the same story from other sources
+}
+
+// Link is another source's link to the same story.
+type Link struct {
+	Source string
+	URL    string
+}
+
+// Rendered is one edition rendered once: its subject and both bodies as
+// pieces; each recipient's parts are filled in per message.
+type Rendered struct {
+	Subject  string
+	HTML     Body
+	Text     Body
+	HTMLSize int // the HTML body's size without personal parts, in bytes
+}
+
+// Personalize returns the HTML and text bodies for one recipient, with
+// their values escaped for HTML in the HTML body.
+func (r Rendered) Personalize(rcpt Recipient, unsubscribeURL string) (htmlBody, textBody string) {
+	v := NewValues(rcpt, unsubscribeURL)
+	return r.HTML.Fill(&v, html.EscapeString), r.Text.Fill(&v, nil)
+}
+
+// Edition is what all the messages of one edition share: the subject and
+// the bodies as pieces. A sender keeps its own encoding of them, made
+// once through Prepared.
+type Edition struct {
+	Subject string
+	HTML    Body
+	Text    Body
+
+	once     sync.Once
+	prepared any
+	err      error
+}
+
+// NewEdition returns the shared parts of r's messages.
+func NewEdition(r Rendered) *Edition {
+	return &Edition{Subject: r.Subject, HTML: r.HTML, Text: r.Text}
+}
+
+// Prepared returns the sender's encoding of e, made by prepare on the
+// first call only (concurrent callers wait for it). A sender uses one
+// prepare function for an edition.
+func (e *Edition) Prepared(prepare func(*Edition) (any, error)) (any, error) {
+	e.once.Do(func() { e.prepared, e.err = prepare(e) })
+	return e.prepared, e.err
+}
+
+// Message is one e-mail to one recipient: the edition's shared parts and
+// this recipient's values.
+type Message struct {
+	EditionID      int64 // for the Message-ID; 0 for a one-off message
+	Recipient      Recipient
+	UnsubscribeURL string
+	Edition        *Edition
+	Values         Values
+}
+
+// NewMessage returns rcpt's message of edition e.
+func NewMessage(e *Edition, editionID int64, rcpt Recipient, unsubscribeURL string) *Message {
+	return &Message{EditionID: editionID, Recipient: rcpt, UnsubscribeURL: unsubscribeURL, Edition: e,
+		Values: NewValues(rcpt, unsubscribeURL)}
+}
+
+// Subject is the message's subject.
+func (m *Message) Subject() string { return m.Edition.Subject }
+
+// TextBody is the message's text body.
+func (m *Message) TextBody() string { return m.Edition.Text.Fill(&m.Values, nil) }
+
+// HTMLBody is the message's HTML body, its values escaped.
+func (m *Message) HTMLBody() string { return m.Edition.HTML.Fill(&m.Values, html.EscapeString) }
+
+// Conn is one connection to the mail relay (or the outbox), used by one
+// worker for many messages in turn.
+type Conn interface {
+	// Send delivers one message. A returned error with a Permanent() bool
+	// method returning true fails the delivery for good; any other error
+	// defers it for a retry. An error with a StatusCode() int method gives
+	// the SMTP code to record.
+	Send(ctx context.Context, m *Message) error
+	Close() error
+}

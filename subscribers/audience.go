@@ -1,0 +1,71 @@
+package subscribers
+
+import (
+	"context"
+	"errors"
+	"net/url"
+
+	"github.com/newsbrief/newsbrief/brief"
+)
+
+// Audience is the subscriber store as the pipeline's subscriber source:
+// the active subscribers of an edition, their unsubscribe links, bounces
+// reported during a send, and erasure.
+type Audience struct {
+	Store     *Store
+	Tokens    *Tokens
+	BaseURL   string // the public site, for unsubscribe links
+	SoftLimit int    // permanent failures before an address is bounced
+}
+
+// ActiveAfter returns up to limit active subscribers with an ID greater
+// than afterID, in ID order.
+func (a Audience) ActiveAfter(ctx context.Context, afterID int64, limit int) ([]brief.Recipient, error) {
+	page, err := a.Store.List(ctx, Active, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]brief.Recipient, len(page))
+	for i, sub := range page {
+		out[i] = brief.Recipient{ID: sub.ID, Email: sub.Email, Name: sub.Name}
+	}
+	return out, nil
+}
+
+// Inactive returns which of ids are no longer active.
+func (a Audience) Inactive(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	return a.Store.Inactive(ctx, ids)
+}
+
+// CountActive returns how many subscribers are active.
+func (a Audience) CountActive(ctx context.Context) (int, error) {
+	return a.Store.Count(ctx, Active)
+}
+
+// Forget erases a subscriber (see Store.Forget).
+func (a Audience) Forget(ctx context.Context, email string) (int64, error) {
+	return a.Store.Forget(ctx, email)
+}
+
+// UnsubscribeURL is a subscriber's one-click unsubscribe link; for ID 0 (a
+// test send or a preview) a link that unsubscribes nobody.
+func (a Audience) UnsubscribeURL(id int64) string {
+	if id == 0 {
+		return a.BaseURL + "/unsubscribe"
+	}
+	return a.BaseURL + "/unsubscribe?token=" + url.QueryEscape(a.Tokens.Sign(PurposeUnsubscribe, id))
+}
+
+// Bounce records a permanent failure of a message to a subscriber; hard
+// says the mailbox does not exist. A subscriber removed since the send
+// began, or a test send (ID 0), is no error.
+func (a Audience) Bounce(ctx context.Context, id int64, detail string, hard bool) error {
+	if id == 0 {
+		return nil
+	}
+	_, err := a.Store.RecordBounce(ctx, id, detail, hard, a.SoftLimit)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
