@@ -4,7 +4,10 @@
 // CLI and relay bounce reports; they are validated and normalised, and
 // stored with their status and consent record. The pipeline reads the
 // active ones page by page when it sends and reports bounces back; signed
-// tokens in every message let a subscriber confirm or unsubscribe.
+// tokens in every message let a subscriber confirm or unsubscribe. The
+// package holds no HTTP handler: package web serves the forms and links
+// and calls the store; Audience is the store as the pipeline's subscriber
+// source.
 package subscribers
 
 import (

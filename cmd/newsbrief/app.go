@@ -20,6 +20,7 @@ import (
 	"github.com/newsbrief/newsbrief/pipeline"
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
+	"github.com/newsbrief/newsbrief/web"
 )
 
 // app is everything a command needs, wired once from the Config.
@@ -34,7 +35,7 @@ type app struct {
 	cleaner  *pipeline.Cleaner
 	identity *mailer.Identity
 	stdout   io.Writer
-	jobs     *jobMetrics // serve's job figures for /metrics
+	jobs     *web.JobMetrics // serve's job figures for /metrics
 }
 
 // newLogger builds the one slog logger, writing to w.
@@ -68,7 +69,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	}
 	cleaner := pipeline.NewCleaner()
 	cleaner.Log = log.With("component", "clean")
-	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout, jobs: newJobMetrics()}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout, jobs: web.NewJobMetrics()}
 	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)

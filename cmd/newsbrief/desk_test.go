@@ -43,7 +43,7 @@ func deskServer(t *testing.T, e *env) (*httptest.Server, *app) {
 	t.Setenv("NEWSBRIEF_BASE_URL", web.URL)
 	a := openTestApp(t)
 	t.Cleanup(func() { a.Close() })
-	setHandler(a.routes(testDaemon(t, a)))
+	setHandler(mustRoutes(t, a, testDaemon(t, a)))
 	return web, a
 }
 
@@ -100,7 +100,7 @@ func TestDeskRefusesIntruders(t *testing.T) {
 	tampered := []byte(session.Value)
 	tampered[len(tampered)/2] ^= 1
 	req, _ := http.NewRequest("GET", web.URL+"/admin", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: string(tampered)})
+	req.AddCookie(&http.Cookie{Name: session.Name, Value: string(tampered)})
 	if resp, _ := noRedirect.Do(req); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("tampered cookie: %d, want a redirect to sign in", resp.StatusCode)
 	}

@@ -43,8 +43,11 @@ func (s *scheduler) prevSlot(t time.Time) time.Time {
 	return last
 }
 
-// nextSlot is the first scheduled time after t.
-func (s *scheduler) nextSlot(t time.Time) time.Time { return s.sched.Next(t) }
+// NextSlot is the first scheduled time after t.
+func (s *scheduler) NextSlot(t time.Time) time.Time { return s.sched.Next(t) }
+
+// Now is the scheduler's clock.
+func (s *scheduler) Now() time.Time { return s.now() }
 
 // tick is the cron job: collect, then send the edition of the slot that
 // just came due.
@@ -56,8 +59,8 @@ func (s *scheduler) tick(ctx context.Context) error {
 
 // sendNow is an editor's manual send: it makes the edition of the next
 // slot now, so the scheduled send for that slot will find it made.
-func (s *scheduler) sendNow(ctx context.Context) (time.Time, error) {
-	slot := s.nextSlot(s.now())
+func (s *scheduler) SendNow(ctx context.Context) (time.Time, error) {
+	slot := s.NextSlot(s.now())
 	return slot, s.sendSlot(ctx, slot, false)
 }
 

@@ -98,7 +98,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 
 	// an editor sends at 06:50 the next day: that is the 07:00 edition...
 	clk.t = day(24, 6, 50)
-	slot, err := s.sendNow(ctx)
+	slot, err := s.SendNow(ctx)
 	if err != nil || !slot.Equal(day(24, 7, 0)) {
 		t.Fatalf("send now: slot %v, %v", slot, err)
 	}
@@ -114,7 +114,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 	}
 	// and a second manual send for the same slot is refused, naming it
 	clk.t = day(24, 6, 55)
-	if _, err := s.sendNow(ctx); !errors.Is(err, pipeline.ErrSlotTaken) {
+	if _, err := s.SendNow(ctx); !errors.Is(err, pipeline.ErrSlotTaken) {
 		t.Errorf("second manual send in a served slot: %v, want ErrSlotTaken", err)
 	}
 }

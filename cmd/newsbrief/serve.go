@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/newsbrief/newsbrief/pipeline"
-	"github.com/newsbrief/newsbrief/subscribers"
+	"github.com/newsbrief/newsbrief/web"
 )
 
 // cmdServe runs the daemon: the send and collect schedules, and the HTTP
@@ -49,7 +47,11 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 			a.job(jobCtx, name, fn)
 		}()
 	}}
-	srv := &http.Server{Handler: a.routes(dmn), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	handler, err := a.routes(dmn)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
@@ -118,7 +120,7 @@ func (a *app) job(ctx context.Context, name string, fn func(context.Context) err
 		outcome = "error"
 		log.Error("job failed", "duration", time.Since(start).Round(time.Millisecond), slog.Any("error", err))
 	}
-	a.jobs.observe(name, time.Since(start), outcome)
+	a.jobs.Observe(name, time.Since(start), outcome)
 }
 
 // cronParser accepts the standard five fields, descriptors such as
@@ -135,98 +137,26 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, slog.Any("error", err))...)
 }
 
-// routes is the HTTP surface of serve.
-func (a *app) routes(d *daemon) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", a.metricsHandler())
-	unsub := &subscribers.UnsubscribeHandler{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, ListName: a.cfg.ListName,
-		Log: a.log.With("component", "unsubscribe")}
-	mux.Handle("/unsubscribe", unsub)
-	optin := &subscribers.OptIn{Store: a.subs, Tokens: a.tokens, Pages: a.tmpl, Mailer: a, BaseURL: a.cfg.BaseURL,
-		ListName: a.cfg.ListName, ConfirmTTL: 72 * time.Hour, Log: a.log.With("component", "subscribe"),
-		Wording: "I want to receive " + a.cfg.ListName + " by e-mail and can unsubscribe at any time."}
-	optin.Register(mux)
-	mux.Handle("POST /api/bounces", &subscribers.BounceAPI{Store: a.subs, Token: a.cfg.AdminToken,
-		SoftLimit: a.cfg.SoftBounceLimit, Log: a.log.With("component", "api")})
-	mux.HandleFunc("GET /archive", a.archiveList)
-	mux.HandleFunc("GET /archive/feed.atom", a.archiveFeed)
-	mux.HandleFunc("GET /archive/{id}", a.archive)
-	newDesk(a, d).register(mux)
-	return logRequests(a.log.With("component", "http"), mux)
+// daemon is what serve hands the HTTP handlers beyond the app: the
+// scheduler (manual sends take the next slot) and a way to start
+// background jobs that outlive the request, which shutdown waits for.
+type daemon struct {
+	slots *scheduler
+	start func(name string, fn func(context.Context) error)
 }
 
-// readyz says whether this process can serve: the database answers. It
-// also tells who holds the send lease, so an operator running two daemons
-// on one volume sees which one sends and which stands by.
-func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := a.db.PingContext(ctx); err != nil {
-		http.Error(w, "database not reachable", http.StatusServiceUnavailable)
-		return
+// routes wires the HTTP handlers (package web) to the app's services; d
+// is nil outside serve (no send from the desk).
+func (a *app) routes(d *daemon) (http.Handler, error) {
+	svc := web.Services{DB: a.db, Editions: a.editions(), Store: a.store, Subscribers: a.subs, Tokens: a.tokens,
+		Pages: a.tmpl, Mailer: a, Jobs: a.jobs}
+	if d != nil {
+		svc.Scheduler, svc.Start = d.slots, d.start
 	}
-	holder, until, err := a.store.SendLease(ctx)
+	s, err := web.NewServer(web.Config{ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, AdminToken: a.cfg.AdminToken,
+		SoftBounceLimit: a.cfg.SoftBounceLimit}, svc, a.log)
 	if err != nil {
-		http.Error(w, "database not readable", http.StatusServiceUnavailable)
-		return
+		return nil, err
 	}
-	self := a.editions().Deliverer.Holder
-	io.WriteString(w, "ready\n")
-	switch {
-	case holder == "":
-		io.WriteString(w, "sender: idle (no send running)\n")
-	case holder == self:
-		fmt.Fprintf(w, "sender: this process (%s) is sending\n", self)
-	default:
-		fmt.Fprintf(w, "sender: standby: %s holds the send lease until %s; this process (%s) will not send meanwhile\n",
-			holder, until.UTC().Format(time.RFC3339), self)
-	}
-}
-
-// archive serves a past edition as a reader sees it ("view in browser"),
-// with no one's personal parts.
-func (a *app) archive(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := a.editions().Page(r.Context(), id)
-	if errors.Is(err, pipeline.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		a.log.Error("archive page", "edition", id, slog.Any("error", err))
-		http.Error(w, "edition could not be loaded", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")
-	io.WriteString(w, body)
-}
-
-// logRequests logs one line per request: method, path (never the query,
-// which carries tokens), status and duration.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		log.Info("request", "method", r.Method, "path", html.EscapeString(r.URL.Path), "status", sw.status,
-			"duration", time.Since(start).Round(time.Microsecond))
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
+	return s.Handler(), nil
 }

@@ -57,7 +57,7 @@ func TestOneClickUnsubscribeFromTheMessage(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
-	setHandler(a.routes(nil))
+	setHandler(mustRoutes(t, a, nil))
 
 	var unsubURL string
 	for _, m := range relay.Messages() {
@@ -103,7 +103,7 @@ func TestServeRoutes(t *testing.T) {
 	a := openTestApp(t)
 	defer a.Close()
 	a.job(context.Background(), "collect", func(context.Context) error { return nil })
-	srv := httptest.NewServer(a.routes(nil))
+	srv := httptest.NewServer(mustRoutes(t, a, nil))
 	defer srv.Close()
 	for _, tt := range []struct {
 		path     string
@@ -200,7 +200,7 @@ func TestSubscriberLifecycle(t *testing.T) {
 		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
 	a := openTestApp(t)
 	defer a.Close()
-	setHandler(a.routes(nil))
+	setHandler(mustRoutes(t, a, nil))
 	count := func() int { return relay.ByRecipient()["fresh@example.com"] }
 
 	resp, err := client.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"fresh@example.com"}, "name": {"Fresh"}})
@@ -281,7 +281,7 @@ func TestArchiveFeedAndReadiness(t *testing.T) {
 	e.must("send")
 	a := openTestApp(t)
 	defer a.Close()
-	setHandler(a.routes(nil))
+	setHandler(mustRoutes(t, a, nil))
 	get := func(path string) string {
 		t.Helper()
 		resp, err := http.Get(web.URL + path)
@@ -316,4 +316,14 @@ func TestArchiveFeedAndReadiness(t *testing.T) {
 	if r := get("/readyz"); !strings.Contains(r, "standby: otherhost:4242 holds the send lease") {
 		t.Errorf("readyz with another sender:\n%s", r)
 	}
+}
+
+// mustRoutes is a.routes(d) for tests.
+func mustRoutes(t *testing.T, a *app, d *daemon) http.Handler {
+	t.Helper()
+	h, err := a.routes(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

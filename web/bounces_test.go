@@ -1,6 +1,8 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"context"
 	"encoding/json"
 	"net/http"
@@ -46,14 +48,14 @@ func TestBounceAPI(t *testing.T) {
 	if code != 200 || out["recorded"].(float64) != 3 || len(out["unknown"].([]any)) != 1 || len(out["invalid"].([]any)) != 1 {
 		t.Fatalf("report: %d %v", code, out)
 	}
-	want := map[string]string{"hard@example.com": Bounced, "soft@example.com": Active, "spam@example.com": Complained}
+	want := map[string]string{"hard@example.com": subscribers.Bounced, "soft@example.com": subscribers.Active, "spam@example.com": subscribers.Complained}
 	for addr, st := range want {
 		if got, _ := s.GetByEmail(ctx, addr); got.Status != st {
 			t.Errorf("%s: %s, want %s", addr, got.Status, st)
 		}
 	}
 	call("admin-token-0123456789", `{"email":"soft@example.com","type":"bounce","code":552}`)
-	if got, _ := s.GetByEmail(ctx, "soft@example.com"); got.Status != Bounced {
+	if got, _ := s.GetByEmail(ctx, "soft@example.com"); got.Status != subscribers.Bounced {
 		t.Errorf("second soft bounce: %s", got.Status)
 	}
 	if code, _ := call("admin-token-0123456789", `not json`); code != 400 {

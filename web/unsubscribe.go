@@ -1,6 +1,8 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"errors"
 	"io"
 	"log/slog"
@@ -25,8 +27,8 @@ type PageWriter interface {
 // "List-Unsubscribe=One-Click", needing no cookie or login. A forged,
 // altered or wrong-purpose token gets a plain 400 page.
 type UnsubscribeHandler struct {
-	Store    *Store
-	Tokens   *Tokens
+	Store    *subscribers.Store
+	Tokens   *subscribers.Tokens
 	Pages    PageWriter
 	ListName string
 	Log      *slog.Logger
@@ -52,9 +54,9 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusOK, "Unsubscribe", "To unsubscribe, use the link at the bottom of any of our e-mails: it says who you are, so nobody else can unsubscribe you.", "", "")
 		return
 	}
-	id, err := h.Tokens.Verify(PurposeUnsubscribe, token, 0)
+	id, err := h.Tokens.Verify(subscribers.PurposeUnsubscribe, token, 0)
 	if err != nil {
-		h.page(w, http.StatusBadRequest, "This link does not work", ErrBadToken.Error()+". Use the unsubscribe link of a recent e-mail from us.", "", "")
+		h.page(w, http.StatusBadRequest, "This link does not work", subscribers.ErrBadToken.Error()+". Use the unsubscribe link of a recent e-mail from us.", "", "")
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -75,7 +77,7 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.Store.Unsubscribe(r.Context(), id)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, subscribers.ErrNotFound):
 		// removed or erased already: the outcome the person wants
 	case err != nil:
 		if h.Log != nil {

@@ -1,9 +1,9 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,20 +11,6 @@ import (
 	"net/http"
 	"strings"
 )
-
-// BearerOK reports whether r carries "Authorization: Bearer <token>" with
-// the given token, compared in constant time. An empty token never matches.
-func BearerOK(r *http.Request, token string) bool {
-	if token == "" {
-		return false
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
 
 // Report is one bounce or complaint a relay reports.
 type Report struct {
@@ -44,7 +30,7 @@ const maxReports = 1000
 // complaint suppresses the address at once; soft bounces count towards
 // SoftLimit.
 type BounceAPI struct {
-	Store     *Store
+	Store     *subscribers.Store
 	Token     string
 	SoftLimit int
 	Log       *slog.Logger
@@ -61,7 +47,7 @@ func (api *BounceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the API is off: set NEWSBRIEF_ADMIN_TOKEN"})
 		return
 	}
-	if !BearerOK(r, api.Token) {
+	if !bearerOK(r, api.Token) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="newsbrief"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 		return
@@ -100,7 +86,7 @@ func (api *BounceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			out.Recorded++
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, subscribers.ErrNotFound):
 			out.Unknown = append(out.Unknown, rep.Email)
 		case errors.Is(err, errBadReport):
 			out.Invalid = append(out.Invalid, fmt.Sprintf("report %d: %v", i, err))

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -77,21 +77,25 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 // metricsHandler serves /metrics from a registry of its own (no globals):
 // the store's figures plus the Go runtime and process collectors.
-func (a *app) metricsHandler() http.Handler {
+func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStoreCollector(a.store), a.jobs.duration, a.jobs.runs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStoreCollector(s.svc.Store), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.svc.Jobs != nil {
+		reg.MustRegister(s.svc.Jobs.duration, s.svc.Jobs.runs)
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// jobMetrics are this process's own figures: how long each job (collect,
+// JobMetrics are this process's own figures: how long each job (collect,
 // send, catch-up, a send from the desk) took and how it ended.
-type jobMetrics struct {
+type JobMetrics struct {
 	duration *prometheus.HistogramVec
 	runs     *prometheus.CounterVec
 }
 
-func newJobMetrics() *jobMetrics {
-	return &jobMetrics{
+// NewJobMetrics returns empty job figures.
+func NewJobMetrics() *JobMetrics {
+	return &JobMetrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "newsbrief_job_duration_seconds",
 			Help:    "How long each job of this process took (send: collect, render and deliver an edition).",
 			Buckets: []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600}}, []string{"job"}),
@@ -100,7 +104,9 @@ func newJobMetrics() *jobMetrics {
 	}
 }
 
-func (m *jobMetrics) observe(job string, d time.Duration, outcome string) {
+// Observe counts one run of job that took d and ended with outcome (ok,
+// busy, error). A nil *JobMetrics counts nothing.
+func (m *JobMetrics) Observe(job string, d time.Duration, outcome string) {
 	if m == nil {
 		return
 	}

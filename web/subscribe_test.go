@@ -1,6 +1,8 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"context"
 	"errors"
 	"io"
@@ -46,10 +48,9 @@ func (m *linkMailer) last(to string) string {
 }
 
 func TestDoubleOptIn(t *testing.T) {
-	s := newStore(t)
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
-	tok, _ := NewTokens([]byte("0123456789abcdef0123456789abcdef"), func() time.Time { return now })
+	s := newStore(t, func() time.Time { return now })
+	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), func() time.Time { return now })
 	ml := &linkMailer{links: map[string][]string{}}
 	mux := http.NewServeMux()
 	o := &OptIn{Store: s, Tokens: tok, Pages: textPages{}, Mailer: ml, ListName: "Brief", Wording: "daily brief, unsubscribe any time", ConfirmTTL: 72 * time.Hour}
@@ -86,7 +87,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Fatalf("subscribe: %d %s, %d mails", code, newAnswer, ml.count("New@example.com"))
 	}
 	sub, _ := s.GetByEmail(ctx, "new@example.com")
-	if sub.Status != Pending || sub.Consent != o.Wording || sub.Via != "form" {
+	if sub.Status != subscribers.Pending || sub.Consent != o.Wording || sub.Via != "form" {
 		t.Fatalf("pending subscriber: %+v", sub)
 	}
 	// the same answer for an active address, and no mail to it
@@ -101,7 +102,7 @@ func TestDoubleOptIn(t *testing.T) {
 	}
 	// the honeypot
 	post(url.Values{"email": {"bot@example.com"}, "website": {"http://spam.example"}})
-	if _, err := s.GetByEmail(ctx, "bot@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.GetByEmail(ctx, "bot@example.com"); !errors.Is(err, subscribers.ErrNotFound) {
 		t.Error("a bot's submission was stored")
 	}
 	// invalid address: a plain error
@@ -120,11 +121,11 @@ func TestDoubleOptIn(t *testing.T) {
 	if code, body := do("GET", link); code != 200 || !strings.Contains(body, "button=Confirm") {
 		t.Fatalf("confirm page: %d %s", code, body)
 	}
-	if sub, _ := s.GetByEmail(ctx, "new@example.com"); sub.Status != Pending {
+	if sub, _ := s.GetByEmail(ctx, "new@example.com"); sub.Status != subscribers.Pending {
 		t.Fatal("a GET confirmed")
 	}
 	// an unsubscribe token is not a confirmation token
-	bad := srv.URL + "/confirm?token=" + url.QueryEscape(tok.Sign(PurposeUnsubscribe, sub.ID))
+	bad := srv.URL + "/confirm?token=" + url.QueryEscape(tok.Sign(subscribers.PurposeUnsubscribe, sub.ID))
 	if code, _ := do("POST", bad); code != 400 {
 		t.Errorf("a wrong-purpose token confirmed: %d", code)
 	}
@@ -132,14 +133,14 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Fatalf("confirm: %d %s", code, body)
 	}
 	sub, _ = s.GetByEmail(ctx, "new@example.com")
-	if sub.Status != Active || sub.Name != "Nia" {
+	if sub.Status != subscribers.Active || sub.Name != "Nia" {
 		t.Fatalf("after confirm: %+v", sub)
 	}
 	// re-subscribing after an unsubscribe needs a new confirmation
 	s.Unsubscribe(ctx, sub.ID)
 	now = now.Add(time.Hour)
 	post(url.Values{"email": {"new@example.com"}})
-	if got, _ := s.GetByEmail(ctx, "new@example.com"); got.Status != Unsubscribed || ml.count("New@example.com") != 2 {
+	if got, _ := s.GetByEmail(ctx, "new@example.com"); got.Status != subscribers.Unsubscribed || ml.count("New@example.com") != 2 {
 		t.Fatalf("re-subscribe: status %s, %d mails", got.Status, ml.count("New@example.com"))
 	}
 	// links expire

@@ -1,6 +1,8 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"context"
 	"fmt"
 	"io"
@@ -29,10 +31,10 @@ func TestUnsubscribeHandler(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	sub, _ := s.Add(ctx, "reader@example.com", "", "", "cli")
-	tok, _ := NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
 	srv := httptest.NewServer(&UnsubscribeHandler{Store: s, Tokens: tok, Pages: textPages{}, ListName: "Brief"})
 	defer srv.Close()
-	good := tok.Sign(PurposeUnsubscribe, sub.ID)
+	good := tok.Sign(subscribers.PurposeUnsubscribe, sub.ID)
 	status := func() string {
 		got, _ := s.Get(ctx, sub.ID)
 		return got.Status
@@ -58,28 +60,28 @@ func TestUnsubscribeHandler(t *testing.T) {
 
 	// a GET shows a button and never unsubscribes
 	code, body := get(good)
-	if code != 200 || !strings.Contains(body, "button=Unsubscribe") || !strings.Contains(body, "action=/unsubscribe?token=") || status() != Active {
+	if code != 200 || !strings.Contains(body, "button=Unsubscribe") || !strings.Contains(body, "action=/unsubscribe?token=") || status() != subscribers.Active {
 		t.Fatalf("GET: %d %q, status %s", code, body, status())
 	}
 	// forged, altered and wrong-purpose tokens are refused plainly
 	altered := []byte(good)
 	altered[5] ^= 2
-	for _, bad := range []string{"forged", string(altered), tok.Sign(PurposeConfirm, sub.ID)} {
+	for _, bad := range []string{"forged", string(altered), tok.Sign(subscribers.PurposeConfirm, sub.ID)} {
 		if code, body := post(bad, "List-Unsubscribe=One-Click"); code != 400 || !strings.Contains(body, "not valid") {
 			t.Errorf("POST with a bad token: %d %q", code, body)
 		}
 	}
-	if status() != Active {
+	if status() != subscribers.Active {
 		t.Fatal("a bad token unsubscribed")
 	}
-	if code, _ := post(good, "List-Unsubscribe=Something-Else"); code != 400 || status() != Active {
+	if code, _ := post(good, "List-Unsubscribe=Something-Else"); code != 400 || status() != subscribers.Active {
 		t.Errorf("an unexpected List-Unsubscribe value was accepted: %d", code)
 	}
 	// RFC 8058 one-click POST
 	if code, body := post(good, "List-Unsubscribe=One-Click"); code != 200 || !strings.Contains(body, "You are unsubscribed") {
 		t.Fatalf("one-click POST: %d %q", code, body)
 	}
-	if status() != Unsubscribed {
+	if status() != subscribers.Unsubscribed {
 		t.Fatalf("status after one-click = %s", status())
 	}
 	// twice is fine

@@ -1,14 +1,12 @@
-package main
+package web
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -26,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/templates"
 )
 
 // The editors' desk (/admin) and its JSON twin (/api/): both act on the
@@ -33,28 +32,15 @@ import (
 // with NEWSBRIEF_ADMIN_TOKEN and a signed session cookie, the API takes the
 // token as a bearer token. Without a token both are off.
 
-//go:embed desk.html
-var deskHTML string
-
 const (
 	sessionCookie = "newsbrief_session"
 	sessionTTL    = 12 * time.Hour
 	maxFormBytes  = 64 << 10
 )
 
-// daemon is what the HTTP handlers need from serve beyond the app: the
-// scheduler (manual sends take the next slot) and a way to start background
-// jobs that outlive the request (a send started from the desk), which
-// shutdown waits for.
-type daemon struct {
-	slots *scheduler
-	start func(name string, fn func(context.Context) error)
-}
-
 // desk serves /admin and /api/.
 type desk struct {
-	a     *app
-	d     *daemon
+	s     *Server
 	pages *template.Template
 	log   *slog.Logger
 	tag   string // changes with the admin token: rotating it signs everyone out
@@ -65,8 +51,8 @@ type desk struct {
 	sending  bool                     // a send started here is running
 }
 
-func newDesk(a *app, d *daemon) *desk {
-	sum := sha256.Sum256([]byte("newsbrief desk\x00" + a.cfg.AdminToken))
+func newDesk(s *Server) (*desk, error) {
+	sum := sha256.Sum256([]byte("newsbrief desk\x00" + s.cfg.AdminToken))
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string {
 			if t.IsZero() {
@@ -81,14 +67,17 @@ func newDesk(a *app, d *daemon) *desk {
 		"failed": func(c map[string]int) int { return c[pipeline.StateFailed] + c[pipeline.StateUnknown] },
 		"add":    func(a, b int) int { return a + b },
 	}
-	return &desk{a: a, d: d, log: a.log.With("component", "desk"), tag: hex.EncodeToString(sum[:6]),
-		pages:    template.Must(template.New("desk").Funcs(funcs).Parse(deskHTML)),
-		limiters: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(2*time.Second), 30)}
+	pages, err := templates.DeskPages(funcs)
+	if err != nil {
+		return nil, err
+	}
+	return &desk{s: s, log: s.log.With("component", "desk"), tag: hex.EncodeToString(sum[:6]), pages: pages,
+		limiters: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(2*time.Second), 30)}, nil
 }
 
 // register adds the desk's and the API's routes to mux.
 func (k *desk) register(mux *http.ServeMux) {
-	if k.a.cfg.AdminToken == "" {
+	if k.s.cfg.AdminToken == "" {
 		off := func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "the editors' desk and the API are off: set NEWSBRIEF_ADMIN_TOKEN", http.StatusNotFound)
 		}
@@ -135,7 +124,7 @@ func (k *desk) session(r *http.Request) int64 {
 	if err != nil {
 		return 0
 	}
-	id, err := k.a.tokens.Verify(k.sessionPurpose(), c.Value, sessionTTL)
+	id, err := k.s.svc.Tokens.Verify(k.sessionPurpose(), c.Value, sessionTTL)
 	if err != nil || id == 0 {
 		return 0
 	}
@@ -144,11 +133,7 @@ func (k *desk) session(r *http.Request) int64 {
 
 // tokenOK compares a presented admin token with the configured one in
 // constant time (over their hashes, so the length leaks nothing either).
-func (k *desk) tokenOK(presented string) bool {
-	a := sha256.Sum256([]byte(presented))
-	b := sha256.Sum256([]byte(k.a.cfg.AdminToken))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
+func (k *desk) tokenOK(presented string) bool { return tokenEqual(presented, k.s.cfg.AdminToken) }
 
 // allowSignIn rate-limits sign-in attempts: 5 at once then one every 12 s
 // per client IP, and 30 then one every 2 s from everywhere.
@@ -197,8 +182,8 @@ func (k *desk) login(w http.ResponseWriter, r *http.Request) {
 	if id == 0 {
 		id = 1
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: k.a.tokens.Sign(k.sessionPurpose(), id), Path: "/",
-		HttpOnly: true, Secure: strings.HasPrefix(k.a.cfg.BaseURL, "https://"), SameSite: http.SameSiteStrictMode,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: k.s.svc.Tokens.Sign(k.sessionPurpose(), id), Path: "/",
+		HttpOnly: true, Secure: strings.HasPrefix(k.s.cfg.BaseURL, "https://"), SameSite: http.SameSiteStrictMode,
 		MaxAge: int(sessionTTL.Seconds())})
 	k.log.Info("editor signed in", "remote", r.RemoteAddr)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
@@ -234,7 +219,7 @@ func (k *desk) sameOrigin(r *http.Request) bool {
 	if u.Host == r.Host {
 		return true
 	}
-	if b, err := url.Parse(k.a.cfg.BaseURL); err == nil && b.Host == u.Host {
+	if b, err := url.Parse(k.s.cfg.BaseURL); err == nil && b.Host == u.Host {
 		return true
 	}
 	return false
@@ -273,7 +258,7 @@ func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) 
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
-		if id, err := k.a.tokens.Verify(k.csrfPurpose(), r.PostForm.Get("csrf"), sessionTTL); err != nil || id != sid {
+		if id, err := k.s.svc.Tokens.Verify(k.csrfPurpose(), r.PostForm.Get("csrf"), sessionTTL); err != nil || id != sid {
 			k.log.Warn("form post without a valid CSRF token refused", "path", r.URL.Path)
 			http.Error(w, "this form has expired or was not made by the desk; reload the page", http.StatusForbidden)
 			return
@@ -295,7 +280,7 @@ func (k *desk) api(fn func(w http.ResponseWriter, r *http.Request) (any, error))
 		}
 		v, err := fn(w, r)
 		if err != nil {
-			writeJSON(w, errorStatus(err), map[string]string{"error": err.Error()})
+			writeJSON(w, errorStatus(err), map[string]string{"error": k.s.errorText(r, err)})
 			return
 		}
 		if v != nil {
@@ -304,25 +289,7 @@ func (k *desk) api(fn func(w http.ResponseWriter, r *http.Request) (any, error))
 	}
 }
 
-// errorStatus maps an action's error to an HTTP status.
-func errorStatus(err error) int {
-	var ue *usageError
-	switch {
-	case errors.Is(err, pipeline.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, pipeline.ErrBadInput), errors.Is(err, pipeline.ErrDuplicate), errors.As(err, &ue):
-		return http.StatusBadRequest
-	case errors.Is(err, pipeline.ErrSlotTaken), errors.Is(err, pipeline.ErrBusy), errors.Is(err, errSendRunning):
-		return http.StatusConflict
-	case errors.Is(err, pipeline.ErrNothingNew):
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
-
 // ---- actions shared by the desk and the API ----
-
-var errSendRunning = errors.New("a send started from the desk is still running")
 
 // nextEdition is what the desk shows of the next edition.
 type nextEdition struct {
@@ -332,7 +299,7 @@ type nextEdition struct {
 }
 
 func (k *desk) next(ctx context.Context) (nextEdition, error) {
-	n, err := k.a.editions().Next(ctx)
+	n, err := k.s.svc.Editions.Next(ctx)
 	if err != nil {
 		return nextEdition{}, err
 	}
@@ -340,8 +307,8 @@ func (k *desk) next(ctx context.Context) (nextEdition, error) {
 	if n.Reason != nil {
 		out.Err = n.Reason.Error()
 	}
-	if k.d != nil && k.d.slots != nil {
-		out.Slot = k.d.slots.nextSlot(time.Now())
+	if k.s.svc.Scheduler != nil {
+		out.Slot = k.s.svc.Scheduler.NextSlot(time.Now())
 	}
 	return out, nil
 }
@@ -353,7 +320,7 @@ func (k *desk) doArticleAction(ctx context.Context, idStr, action string) error 
 	if err != nil || id <= 0 {
 		return fmt.Errorf("article %q: %w", idStr, pipeline.ErrNotFound)
 	}
-	e := k.a.editions()
+	e := k.s.svc.Editions
 	switch action {
 	case "pin", "unpin":
 		return e.Pin(ctx, id, action == "pin")
@@ -373,13 +340,13 @@ func (k *desk) doTestSend(ctx context.Context, addr string) error {
 	if err != nil || strings.ContainsAny(addr, "\r\n") {
 		return fmt.Errorf("%w: %q is not an e-mail address", pipeline.ErrBadInput, addr)
 	}
-	return k.a.editions().Test(ctx, a.Address)
+	return k.s.svc.Editions.Test(ctx, a.Address)
 }
 
 // startSend starts the next edition's send in the background: it takes the
 // next scheduled slot, so the scheduled send of that slot makes none.
 func (k *desk) startSend() (time.Time, error) {
-	if k.d == nil || k.d.slots == nil {
+	if k.s.svc.Scheduler == nil || k.s.svc.Start == nil {
 		return time.Time{}, errors.New("sending from the desk needs newsbrief serve")
 	}
 	k.mu.Lock()
@@ -389,18 +356,18 @@ func (k *desk) startSend() (time.Time, error) {
 	}
 	k.sending = true
 	k.mu.Unlock()
-	slot := k.d.slots.nextSlot(k.d.slots.now())
+	slot := k.s.svc.Scheduler.NextSlot(k.s.svc.Scheduler.Now())
 	// refused at once, not after the request returned: another process
 	// sending, or this slot's edition made already
-	if err := k.a.editions().StartCheck(context.Background(), slot); err != nil {
+	if err := k.s.svc.Editions.StartCheck(context.Background(), slot); err != nil {
 		k.mu.Lock()
 		k.sending = false
 		k.mu.Unlock()
 		return slot, err
 	}
-	k.d.start("send (desk)", func(ctx context.Context) error {
+	k.s.svc.Start("send (desk)", func(ctx context.Context) error {
 		defer func() { k.mu.Lock(); k.sending = false; k.mu.Unlock() }()
-		_, err := k.d.slots.sendNow(ctx)
+		_, err := k.s.svc.Scheduler.SendNow(ctx)
 		return err
 	})
 	return slot, nil
@@ -413,19 +380,19 @@ func (k *desk) render(w http.ResponseWriter, status int, name string, data map[s
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; form-action 'self'")
 	w.WriteHeader(status)
 	data["Page"] = name
-	data["List"] = k.a.cfg.ListName
+	data["List"] = k.s.cfg.ListName
 	if err := k.pages.ExecuteTemplate(w, name, data); err != nil {
 		k.log.Error("desk page", "page", name, slog.Any("error", err))
 	}
 }
 
 func (k *desk) data(sid int64) map[string]any {
-	return map[string]any{"CSRF": k.a.tokens.Sign(k.csrfPurpose(), sid)}
+	return map[string]any{"CSRF": k.s.svc.Tokens.Sign(k.csrfPurpose(), sid)}
 }
 
-func (k *desk) fail(w http.ResponseWriter, sid int64, err error) {
+func (k *desk) fail(w http.ResponseWriter, r *http.Request, sid int64, err error) {
 	d := k.data(sid)
-	d["Error"] = err.Error()
+	d["Error"] = k.s.errorText(r, err)
 	k.render(w, errorStatus(err), "error", d)
 }
 
@@ -438,7 +405,7 @@ func (k *desk) edition(w http.ResponseWriter, r *http.Request, sid int64) {
 func (k *desk) nextPage(w http.ResponseWriter, r *http.Request, sid int64, page string) {
 	n, err := k.next(r.Context())
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	d := k.data(sid)
@@ -453,33 +420,33 @@ func (k *desk) back(w http.ResponseWriter, r *http.Request, msg string) {
 
 func (k *desk) articleAction(w http.ResponseWriter, r *http.Request, sid int64) {
 	if err := k.doArticleAction(r.Context(), r.PathValue("id"), r.PathValue("action")); err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	k.back(w, r, "Article "+r.PathValue("id")+": "+r.PathValue("action")+" done.")
 }
 
 func (k *desk) addArticle(w http.ResponseWriter, r *http.Request, sid int64) {
-	a, err := k.a.editions().AddArticle(r.Context(), r.PostForm.Get("title"), r.PostForm.Get("url"), r.PostForm.Get("text"))
+	a, err := k.s.svc.Editions.AddArticle(r.Context(), r.PostForm.Get("title"), r.PostForm.Get("url"), r.PostForm.Get("text"))
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	k.back(w, r, fmt.Sprintf("Article %d added: %s", a.ID, a.Title))
 }
 
 func (k *desk) setSubject(w http.ResponseWriter, r *http.Request, sid int64) {
-	if err := k.a.editions().SetSubject(r.Context(), r.PostForm.Get("subject")); err != nil {
-		k.fail(w, sid, err)
+	if err := k.s.svc.Editions.SetSubject(r.Context(), r.PostForm.Get("subject")); err != nil {
+		k.fail(w, r, sid, err)
 		return
 	}
 	k.back(w, r, "Subject saved.")
 }
 
 func (k *desk) preview(w http.ResponseWriter, r *http.Request, sid int64) {
-	m, n, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
+	m, n, err := k.s.svc.Editions.Preview(r.Context(), k.previewRecipient())
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	d := k.data(sid)
@@ -494,9 +461,9 @@ func (k *desk) previewRecipient() pipeline.Recipient {
 // previewHTML is the HTML body exactly as a subscriber gets it, shown in
 // the preview page's frame.
 func (k *desk) previewHTML(w http.ResponseWriter, r *http.Request, sid int64) {
-	m, _, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
+	m, _, err := k.s.svc.Editions.Preview(r.Context(), k.previewRecipient())
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -507,7 +474,7 @@ func (k *desk) previewHTML(w http.ResponseWriter, r *http.Request, sid int64) {
 func (k *desk) testSend(w http.ResponseWriter, r *http.Request, sid int64) {
 	addr := r.PostForm.Get("address")
 	if err := k.doTestSend(r.Context(), addr); err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	k.back(w, r, "Test message sent to "+addr+".")
@@ -519,16 +486,16 @@ func (k *desk) confirmSend(w http.ResponseWriter, r *http.Request, sid int64) {
 
 func (k *desk) sendNow(w http.ResponseWriter, r *http.Request, sid int64) {
 	if _, err := k.startSend(); err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	http.Redirect(w, r, "/admin/editions?started=1", http.StatusSeeOther)
 }
 
 func (k *desk) editions(w http.ResponseWriter, r *http.Request, sid int64) {
-	eds, err := k.a.store.Editions(r.Context(), 50)
+	eds, err := k.s.svc.Store.Editions(r.Context(), 50)
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	d := k.data(sid)
@@ -548,17 +515,17 @@ func (k *desk) editions(w http.ResponseWriter, r *http.Request, sid int64) {
 func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		k.fail(w, sid, fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound))
+		k.fail(w, r, sid, fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound))
 		return
 	}
-	ed, err := k.a.store.Edition(r.Context(), id)
+	ed, err := k.s.svc.Store.Edition(r.Context(), id)
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
-	fails, err := k.a.store.Failures(r.Context(), id, 50)
+	fails, err := k.s.svc.Store.Failures(r.Context(), id, 50)
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	d := k.data(sid)
@@ -567,9 +534,9 @@ func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) 
 }
 
 func (k *desk) sources(w http.ResponseWriter, r *http.Request, sid int64) {
-	srcs, err := k.a.store.Sources(r.Context())
+	srcs, err := k.s.svc.Store.Sources(r.Context())
 	if err != nil {
-		k.fail(w, sid, err)
+		k.fail(w, r, sid, err)
 		return
 	}
 	d := k.data(sid)
@@ -618,7 +585,7 @@ func (k *desk) apiAddArticle(w http.ResponseWriter, r *http.Request) (any, error
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	a, err := k.a.editions().AddArticle(r.Context(), in.Title, in.URL, in.Text)
+	a, err := k.s.svc.Editions.AddArticle(r.Context(), in.Title, in.URL, in.Text)
 	if err != nil {
 		return nil, err
 	}
@@ -635,7 +602,7 @@ func (k *desk) apiArticleAction(w http.ResponseWriter, r *http.Request) (any, er
 }
 
 func (k *desk) apiPreview(w http.ResponseWriter, r *http.Request) (any, error) {
-	m, n, err := k.a.editions().Preview(r.Context(), k.previewRecipient())
+	m, n, err := k.s.svc.Editions.Preview(r.Context(), k.previewRecipient())
 	if err != nil {
 		return nil, err
 	}
@@ -684,7 +651,7 @@ func editionAPI(e pipeline.Edition) apiEdition {
 }
 
 func (k *desk) apiEditions(w http.ResponseWriter, r *http.Request) (any, error) {
-	eds, err := k.a.store.Editions(r.Context(), 50)
+	eds, err := k.s.svc.Store.Editions(r.Context(), 50)
 	if err != nil {
 		return nil, err
 	}
@@ -700,26 +667,9 @@ func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound)
 	}
-	e, err := k.a.store.Edition(r.Context(), id)
+	e, err := k.s.svc.Store.Edition(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
 	return editionAPI(e), nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-// readJSON decodes a request body of one JSON object, unknown fields refused.
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: request body: %v", pipeline.ErrBadInput, err)
-	}
-	return nil
 }

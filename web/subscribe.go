@@ -1,6 +1,8 @@
-package subscribers
+package web
 
 import (
+	"github.com/newsbrief/newsbrief/subscribers"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,8 +28,8 @@ type ConfirmationMailer interface {
 // list; a GET of the confirmation link only shows a button (link scanners
 // prefetch GETs), and its POST confirms.
 type OptIn struct {
-	Store      *Store
-	Tokens     *Tokens
+	Store      *subscribers.Store
+	Tokens     *subscribers.Tokens
 	Pages      PageWriter
 	Mailer     ConfirmationMailer
 	BaseURL    string
@@ -110,8 +112,8 @@ func (o *OptIn) subscribe(w http.ResponseWriter, r *http.Request) {
 		via = "api"
 	}
 	id, send, err := o.Store.RequestSubscription(r.Context(), req.Email, req.Name,
-		Consent{Wording: o.Wording, IP: host, UserAgent: r.UserAgent(), Via: via})
-	if errors.Is(err, ErrInvalidEmail) || (err != nil && strings.Contains(err.Error(), "name contains")) {
+		subscribers.Consent{Wording: o.Wording, IP: host, UserAgent: r.UserAgent(), Via: via})
+	if errors.Is(err, subscribers.ErrInvalidEmail) || (err != nil && strings.Contains(err.Error(), "name contains")) {
 		msg := strings.TrimPrefix(err.Error(), "invalid e-mail address ")
 		if isJSON {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -125,9 +127,9 @@ func (o *OptIn) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if send {
-		link := o.BaseURL + "/confirm?token=" + url.QueryEscape(o.Tokens.Sign(PurposeConfirm, id))
-		addr, _ := NormalizeEmail(req.Email)
-		name, _ := CleanName(req.Name)
+		link := o.BaseURL + "/confirm?token=" + url.QueryEscape(o.Tokens.Sign(subscribers.PurposeConfirm, id))
+		addr, _ := subscribers.NormalizeEmail(req.Email)
+		name, _ := subscribers.CleanName(req.Name)
 		if err := o.Mailer.SendConfirmation(r.Context(), addr, name, link); err != nil {
 			o.fail(w, isJSON, err)
 			return
@@ -152,7 +154,7 @@ func (o *OptIn) fail(w http.ResponseWriter, isJSON bool, err error) {
 
 func (o *OptIn) confirmPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	if _, err := o.Tokens.Verify(PurposeConfirm, token, o.ConfirmTTL); err != nil {
+	if _, err := o.Tokens.Verify(subscribers.PurposeConfirm, token, o.ConfirmTTL); err != nil {
 		o.badToken(w, err)
 		return
 	}
@@ -161,20 +163,20 @@ func (o *OptIn) confirmPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *OptIn) badToken(w http.ResponseWriter, err error) {
-	msg := ErrBadToken.Error() + "."
-	if errors.Is(err, ErrExpiredToken) {
+	msg := subscribers.ErrBadToken.Error() + "."
+	if errors.Is(err, subscribers.ErrExpiredToken) {
 		msg = "This confirmation link has expired. Subscribe again to get a new one."
 	}
 	o.page(w, http.StatusBadRequest, "This link does not work", msg, "", "")
 }
 
 func (o *OptIn) confirm(w http.ResponseWriter, r *http.Request) {
-	id, err := o.Tokens.Verify(PurposeConfirm, r.URL.Query().Get("token"), o.ConfirmTTL)
+	id, err := o.Tokens.Verify(subscribers.PurposeConfirm, r.URL.Query().Get("token"), o.ConfirmTTL)
 	if err != nil {
 		o.badToken(w, err)
 		return
 	}
-	if err := o.Store.Confirm(r.Context(), id); errors.Is(err, ErrNotFound) {
+	if err := o.Store.Confirm(r.Context(), id); errors.Is(err, subscribers.ErrNotFound) {
 		o.page(w, http.StatusBadRequest, "This link does not work", "This subscription no longer exists. Subscribe again to get a new link.", "", "")
 		return
 	} else if err != nil {
@@ -185,11 +187,4 @@ func (o *OptIn) confirm(w http.ResponseWriter, r *http.Request) {
 		o.Log.Info("subscription confirmed", "subscriber", id)
 	}
 	o.page(w, http.StatusOK, "You are subscribed", "Welcome to "+o.ListName+". The next edition will be in your inbox.", "", "")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"encoding/xml"
@@ -15,8 +15,8 @@ import (
 const archiveSize = 50
 
 // sentEditions are the newest sent editions, newest first.
-func (a *app) sentEditions(r *http.Request) ([]pipeline.Edition, error) {
-	eds, err := a.store.Editions(r.Context(), 0)
+func (s *Server) sentEditions(r *http.Request) ([]pipeline.Edition, error) {
+	eds, err := s.svc.Store.Editions(r.Context(), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -45,14 +45,14 @@ var archiveIndex = template.Must(template.New("archive").Parse(`<!DOCTYPE html>
 `))
 
 // archiveList serves the archive's index page.
-func (a *app) archiveList(w http.ResponseWriter, r *http.Request) {
-	eds, err := a.sentEditions(r)
+func (s *Server) archiveList(w http.ResponseWriter, r *http.Request) {
+	eds, err := s.sentEditions(r)
 	if err != nil {
 		http.Error(w, "editions could not be loaded", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	archiveIndex.Execute(w, map[string]any{"List": a.cfg.ListName, "Base": a.cfg.BaseURL, "Editions": eds})
+	archiveIndex.Execute(w, map[string]any{"List": s.cfg.ListName, "Base": s.cfg.BaseURL, "Editions": eds})
 }
 
 type archiveAtom struct {
@@ -85,14 +85,14 @@ type atomEntry struct {
 
 // archiveFeed serves the past editions as an Atom feed, each entry linking
 // to its "view in browser" page.
-func (a *app) archiveFeed(w http.ResponseWriter, r *http.Request) {
-	eds, err := a.sentEditions(r)
+func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) {
+	eds, err := s.sentEditions(r)
 	if err != nil {
 		http.Error(w, "editions could not be loaded", http.StatusInternalServerError)
 		return
 	}
-	base := a.cfg.BaseURL
-	f := archiveAtom{Title: a.cfg.ListName, ID: base + "/archive", Author: atomAuthor{Name: a.cfg.ListName},
+	base := s.cfg.BaseURL
+	f := archiveAtom{Title: s.cfg.ListName, ID: base + "/archive", Author: atomAuthor{Name: s.cfg.ListName},
 		Updated: time.Unix(0, 0).UTC().Format(time.RFC3339),
 		Links: []atomLink{{Href: base + "/archive/feed.atom", Rel: "self", Type: "application/atom+xml"},
 			{Href: base + "/archive", Rel: "alternate", Type: "text/html"}}}
@@ -101,7 +101,7 @@ func (a *app) archiveFeed(w http.ResponseWriter, r *http.Request) {
 		if i == 0 {
 			f.Updated = updated
 		}
-		full, err := a.store.Edition(r.Context(), e.ID)
+		full, err := s.svc.Store.Edition(r.Context(), e.ID)
 		if err != nil {
 			http.Error(w, "edition could not be loaded", http.StatusInternalServerError)
 			return

@@ -1,0 +1,20 @@
+package templates
+
+import (
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+)
+
+//go:embed web
+var webPages embed.FS
+
+// DeskPages parses the editors' desk pages (web/desk.html) with funcs. A
+// broken page fails here, at start-up.
+func DeskPages(funcs htmltemplate.FuncMap) (*htmltemplate.Template, error) {
+	t, err := htmltemplate.New("desk").Funcs(funcs).ParseFS(webPages, "web/desk.html")
+	if err != nil {
+		return nil, fmt.Errorf("%w web/desk.html: %w", ErrTemplate, err)
+	}
+	return t, nil
+}
