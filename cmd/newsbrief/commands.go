@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -528,16 +529,24 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if *status != "" && !slices.Contains(subscribers.Statuses, *status) {
 			return usagef("subscribers list: --status %q is not one of %s", *status, strings.Join(subscribers.Statuses, ", "))
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tSTATUS\tSINCE")
+		// streamed a row at a time in fixed columns (a tabwriter would
+		// hold the whole list to align it): the first rows come at once and
+		// memory stays flat at a million subscribers
+		w := bufio.NewWriter(a.stdout)
+		fmt.Fprintf(w, "%-8s  %-36s  %-24s  %-12s  %s\n", "ID", "EMAIL", "NAME", "STATUS", "SINCE")
 		err := a.subs.Each(ctx, *status, func(s subscribers.Subscriber) error {
-			_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Email, s.Name, s.Status, fmtTime(s.CreatedAt))
+			_, err := fmt.Fprintf(w, "%-8d  %-36s  %-24s  %-12s  %s\n", s.ID, s.Email, s.Name, s.Status, fmtTime(s.CreatedAt))
+			if w.Buffered() > 32<<10 {
+				err = w.Flush()
+			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		tw.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	case "remove":
 		pos, err := parse(newFlags("subscribers remove", "subscribers remove EMAIL", stderr), rest, 1, 1)
 		if err != nil {

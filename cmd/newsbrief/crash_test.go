@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,15 +17,38 @@ import (
 	"github.com/newsbrief/newsbrief/pipeline"
 )
 
-// buildBinary compiles newsbrief into a temporary folder.
+// testBinary is the newsbrief binary, built once per test run by
+// buildBinary and removed by TestMain.
+var testBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	out  []byte
+	err  error
+}
+
+// buildBinary compiles newsbrief once per test run and returns its path.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "newsbrief")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	testBinary.once.Do(func() {
+		if testBinary.dir, testBinary.err = os.MkdirTemp("", "newsbrief-test-bin-"); testBinary.err != nil {
+			return
+		}
+		testBinary.path = filepath.Join(testBinary.dir, "newsbrief")
+		testBinary.out, testBinary.err = exec.Command("go", "build", "-o", testBinary.path, ".").CombinedOutput()
+	})
+	if testBinary.err != nil {
+		t.Fatalf("go build: %v\n%s", testBinary.err, testBinary.out)
 	}
-	return bin
+	return testBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testBinary.dir != "" {
+		os.RemoveAll(testBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // slowRelaySetup builds the binary and seeds n subscribers (addresses from
