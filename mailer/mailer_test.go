@@ -195,10 +195,21 @@ func TestOpenFailsWhenRelayIsDown(t *testing.T) {
 
 func TestStartTLSRequiredByDefault(t *testing.T) {
 	srv := smtptest.Start(t) // offers no STARTTLS
+	// the same relay takes a plain connection, so a refusal below is about TLS
+	plain := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone, Timeout: 2 * time.Second}, testIdentity())
+	c, err := plain.Open(context.Background())
+	if err != nil {
+		t.Fatalf("plain connection to the test relay: %v", err)
+	}
+	c.Close()
 	s := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSStartTLS, Timeout: 2 * time.Second}, testIdentity())
-	if c, err := s.Open(context.Background()); err == nil {
+	c, err = s.Open(context.Background())
+	if err == nil {
 		c.Close()
 		t.Fatal("Open succeeded against a server without STARTTLS while TLS is required")
+	}
+	if !strings.Contains(strings.ToLower(err.Error()), "starttls") {
+		t.Errorf("the refusal does not name STARTTLS: %v", err)
 	}
 }
 

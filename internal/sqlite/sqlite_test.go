@@ -24,21 +24,30 @@ func TestOpenSetsPragmasOnEveryConnection(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()
 	db.SetMaxOpenConns(3)
-	// hold two connections so that a third is opened
-	c1, _ := db.Conn(ctx)
-	c2, _ := db.Conn(ctx)
-	defer c1.Close()
-	defer c2.Close()
-	for _, c := range []interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}{c1, c2} {
+	// hold three connections at once, so each is a connection of its own
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
 		var fk, timeout int
 		var mode string
-		c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
-		c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout)
-		c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
 		if fk != 1 || timeout < 1000 || mode != "wal" {
-			t.Errorf("connection has foreign_keys=%d busy_timeout=%d journal_mode=%s", fk, timeout, mode)
+			t.Errorf("connection %d has foreign_keys=%d busy_timeout=%d journal_mode=%s", i, fk, timeout, mode)
 		}
 	}
 }
