@@ -182,6 +182,7 @@ func newDeliverer(t *testing.T, subs int) (*Editions, *fakeSubs, *fakeSender, *c
 	mustSave(t, s, Article{Origin: "feed", Title: "Story two", Text: "two"})
 	clk.add(time.Second)
 	fs, snd := newSubs(subs), newSender()
+	t.Cleanup(func() { checkCounts(t, s) })
 	return newEditions(s, fs, snd, &Deliverer{Concurrency: 3, RetryFor: 24 * time.Hour, Holder: "test"}), fs, snd, clk
 }
 

@@ -254,8 +254,9 @@ func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 	return e, err
 }
 
+// deliveryCounts reads an edition's kept delivery counts by state.
 func (s *Store) deliveryCounts(ctx context.Context, id int64) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY state`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, SUM(n) FROM delivery_counts WHERE edition_id = ? GROUP BY state HAVING SUM(n) != 0`, id)
 	if err != nil {
 		return nil, fmt.Errorf("delivery counts: %w", err)
 	}
@@ -333,7 +334,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		m   map[string]int
 	}{
 		{`SELECT status, COUNT(*) FROM editions GROUP BY status`, st.Editions},
-		{`SELECT state, COUNT(*) FROM deliveries GROUP BY state`, st.Deliveries},
+		{`SELECT state, SUM(n) FROM delivery_counts GROUP BY state HAVING SUM(n) != 0`, st.Deliveries},
 	} {
 		rows, err := s.db.QueryContext(ctx, q.sql)
 		if err != nil {
@@ -360,9 +361,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("stats: %w", err)
 	}
 	st.Problems = map[[2]string]int{}
-	rows, err := s.db.QueryContext(ctx, `SELECT state, CASE WHEN code BETWEEN 400 AND 499 THEN '4xx'
-		WHEN code >= 500 THEN '5xx' ELSE 'network' END, COUNT(*) FROM deliveries
-		WHERE state IN ('deferred', 'failed') GROUP BY 1, 2`)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, class, SUM(n) FROM delivery_counts
+		WHERE state IN ('deferred', 'failed') GROUP BY 1, 2 HAVING SUM(n) != 0`)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -51,4 +53,38 @@ func mustSave(t testing.TB, s *Store, a Article) Article {
 // subjectOf is a createEdition render callback that gives the subject s.
 func subjectOf(s string) func(Edition) (string, error) {
 	return func(Edition) (string, error) { return s, nil }
+}
+
+// checkCounts fails t when the kept delivery counts differ from a count of
+// the ledger's rows.
+func checkCounts(t testing.TB, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(q string) map[string]int {
+		rows, err := s.db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]int{}
+		for rows.Next() {
+			var ed int64
+			var st, class string
+			var n int
+			if err := rows.Scan(&ed, &st, &class, &n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				m[fmt.Sprintf("%d/%s/%s", ed, st, class)] = n
+			}
+		}
+		return m
+	}
+	kept := read(`SELECT edition_id, state, class, n FROM delivery_counts`)
+	real := read(`SELECT edition_id, state, CASE WHEN state NOT IN ('deferred', 'failed') THEN ''
+		WHEN code BETWEEN 400 AND 499 THEN '4xx' WHEN code >= 500 THEN '5xx' ELSE 'network' END, COUNT(*)
+		FROM deliveries GROUP BY 1, 2, 3`)
+	if !maps.Equal(kept, real) {
+		t.Errorf("kept delivery counts %v, the ledger holds %v", kept, real)
+	}
 }

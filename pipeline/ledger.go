@@ -81,10 +81,17 @@ func (s *Store) addAudience(ctx context.Context, editionID int64, page []Recipie
 	}
 	defer stmt.Close()
 	now := s.nowMS()
+	var added int64
 	for _, r := range page {
-		if _, err := stmt.ExecContext(ctx, editionID, r.ID, r.Email, r.Name, now); err != nil {
+		res, err := stmt.ExecContext(ctx, editionID, r.ID, r.Email, r.Name, now)
+		if err != nil {
 			return fmt.Errorf("add audience: %w", err)
 		}
+		n, _ := res.RowsAffected()
+		added += n
+	}
+	if err := addCount(ctx, tx, editionID, StatePending, added); err != nil {
+		return fmt.Errorf("add audience: %w", err)
 	}
 	if last {
 		if _, err := tx.ExecContext(ctx, `UPDATE editions SET audience_done = 1 WHERE id = ?`, editionID); err != nil {
@@ -120,7 +127,7 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 	var out []job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		for _, q := range []string{
+		for qi, q := range []string{
 			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'pending' LIMIT ?2`,
 			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' AND next_attempt_at <= ?3 LIMIT ?2`,
 		} {
@@ -145,6 +152,14 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return err
+			}
+			if qi == 0 {
+				// pending -> sending is counted here, once per claim (the
+				// counting trigger leaves it out); deferred -> sending is
+				// counted by the trigger
+				if err := moveCount(ctx, tx, editionID, StatePending, StateSending, int64(len(out))); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -230,12 +245,17 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 			sent = strconv.AppendInt(sent, r.subscriberID, 10)
 		}
 	}
+	// sending -> sent is counted here, once per batch (the counting
+	// trigger leaves it out)
+	var sentRows int64
 	if sent != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
 			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`,
-			now, editionID, string(append(sent, ']'))); err != nil {
+			now, editionID, string(append(sent, ']')))
+		if err != nil {
 			return err
 		}
+		sentRows, _ = res.RowsAffected()
 	}
 	for _, r := range rs {
 		if r.plainSent() {
@@ -248,11 +268,19 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 			if !r.next.IsZero() {
 				next = r.next.UnixMilli()
 			}
-			_, err = upd.ExecContext(ctx, r.state, r.code, truncate(r.detail, 500), next, now, editionID, r.subscriberID)
+			var res sql.Result
+			res, err = upd.ExecContext(ctx, r.state, r.code, truncate(r.detail, 500), next, now, editionID, r.subscriberID)
+			if err == nil && r.state == StateSent {
+				n, _ := res.RowsAffected()
+				sentRows += n
+			}
 		}
 		if err != nil {
 			return err
 		}
+	}
+	if err := moveCount(ctx, tx, editionID, StateSending, StateSent, sentRows); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -360,4 +388,27 @@ func (s *Store) SendLease(ctx context.Context) (holder string, until time.Time, 
 		return "", time.Time{}, fmt.Errorf("send lease: %w", err)
 	}
 	return holder, fromMS(exp), nil
+}
+
+// addCount adds n rows of state (class '') to an edition's kept delivery
+// counts, inside the transaction that made them.
+func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (edition_id, state, class, n) VALUES (?, ?, '', ?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`, editionID, state, n)
+	return err
+}
+
+// moveCount moves n rows from one state to another (both of class '') in
+// an edition's kept delivery counts.
+func moveCount(ctx context.Context, tx *sql.Tx, editionID int64, from, to string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if err := addCount(ctx, tx, editionID, from, -n); err != nil {
+		return err
+	}
+	return addCount(ctx, tx, editionID, to, n)
 }

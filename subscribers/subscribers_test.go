@@ -3,6 +3,7 @@ package subscribers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -290,4 +291,70 @@ func TestImportKeepsOtherColumnsAsAttributes(t *testing.T) {
 	if ada.Attributes != `{"City":"London","Plan":"platinum"}` || ada.Name != "Ada" {
 		t.Errorf("after the update: %q %q", ada.Attributes, ada.Name)
 	}
+}
+
+// TestCountsKeptCurrent: the kept counts by status agree with a count of
+// the table after every kind of change.
+func TestCountsKeptCurrent(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	check := func(step string) {
+		t.Helper()
+		for _, st := range Statuses {
+			var real int
+			if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscribers WHERE status = ?`, st).Scan(&real); err != nil {
+				t.Fatal(err)
+			}
+			kept, err := s.Count(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept != real {
+				t.Errorf("after %s: %d %s kept, %d in the table", step, kept, st, real)
+			}
+		}
+	}
+	check("nothing")
+	for i := range 5 {
+		if _, err := s.Add(ctx, fmt.Sprintf("a%d@example.com", i), "", "test", "cli"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("add")
+	csv := "email,name\nb1@example.com,B\nb2@example.com,C\na1@example.com,Renamed\n"
+	if _, err := s.Import(ctx, strings.NewReader(csv), ImportOptions{Consent: "test list"}); err != nil {
+		t.Fatal(err)
+	}
+	check("import")
+	id, _, err := s.RequestSubscription(ctx, "p@example.com", "P", Consent{Wording: "w", Via: "form"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("opt-in request")
+	if err := s.Confirm(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	check("confirm")
+	a0, _ := s.GetByEmail(ctx, "a0@example.com")
+	if err := s.Unsubscribe(ctx, a0.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("unsubscribe")
+	a2, _ := s.GetByEmail(ctx, "a2@example.com")
+	if _, err := s.RecordBounce(ctx, a2.ID, "550 5.1.1 no such user", true, 3); err != nil {
+		t.Fatal(err)
+	}
+	check("bounce")
+	if err := s.RecordComplaint(ctx, "a3@example.com", "abuse report"); err != nil {
+		t.Fatal(err)
+	}
+	check("complaint")
+	if err := s.Remove(ctx, "a4@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	check("remove")
+	if _, err := s.Forget(ctx, "b1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	check("forget")
 }

@@ -157,6 +157,7 @@ func TestKill9MidSend(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills; %d unknown (%d of them never reached the relay); %d sessions", kills, unknown, lost, relay.Sessions())
+	checkKeptCounts(t, a)
 	// unknown = claimed but not yet sent + in flight + sent but not yet
 	// recorded (results are written in batches); the first kind is what a
 	// kill costs the operator, bounded by one claim (64) plus the chunks in

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -101,5 +102,36 @@ func TestDeliveryUnderFaults(t *testing.T) {
 	}
 	if len(got) != n-len(perm) {
 		t.Errorf("relay holds messages for %d addresses, want %d", len(got), n-len(perm))
+	}
+	checkKeptCounts(t, a)
+}
+
+// checkKeptCounts fails t when the store's kept delivery counts (what the
+// desk, the API and /metrics read) differ from a count of the ledger rows.
+func checkKeptCounts(t *testing.T, a *app) {
+	t.Helper()
+	ctx := context.Background()
+	eds, err := a.store.Editions(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ed := range eds {
+		rows, err := a.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY state`, ed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		real := map[string]int{}
+		for rows.Next() {
+			var st string
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				t.Fatal(err)
+			}
+			real[st] = n
+		}
+		rows.Close()
+		if !maps.Equal(real, ed.Counts) {
+			t.Errorf("edition %d: kept counts %v, the ledger holds %v", ed.ID, ed.Counts, real)
+		}
 	}
 }
