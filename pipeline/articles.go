@@ -189,6 +189,14 @@ const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name,
 	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
 	COALESCE((SELECT priority FROM sources s WHERE s.id = a.source_id), 0) AS src_priority`
 
+// storyColumns are articleColumns without the bodies (HTML and Text come
+// back empty): what selection, the desk and rendering read, so that a
+// backlog of long articles is never loaded to choose among them.
+const storyColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
+	a.summary, a.image_url, '', '', a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
+	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
+	COALESCE((SELECT priority FROM sources s WHERE s.id = a.source_id), 0) AS src_priority`
+
 func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var a Article
 	var pub, col int64

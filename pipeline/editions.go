@@ -52,7 +52,8 @@ type Failure struct {
 	Detail string
 }
 
-// NextArticles returns the articles the next edition would carry: not
+// NextArticles returns the candidates of the next edition (without their
+// bodies): not
 // excluded, in no edition that was sent or is sending, and collected since
 // the previous edition was made (pinned articles whenever they were
 // collected); pinned first, then newest, at most max.
@@ -62,7 +63,7 @@ func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
 		`SELECT COALESCE(MAX(created_at), 0) FROM editions WHERE status != 'cancelled'`).Scan(&since); err != nil {
 		return nil, fmt.Errorf("next articles: %w", err)
 	}
-	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+	out, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
 		WHERE a.excluded = 0
 		  AND (a.pinned = 1 OR a.collected_at > ?)
 		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
@@ -145,7 +146,7 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 // waitingArticles lists articles in no edition (cancelled ones aside) that
 // were collected after since or are excluded, newest first, at most limit.
 func (s *Store) waitingArticles(ctx context.Context, since time.Time, limit int) ([]Article, error) {
-	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+	out, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
 		WHERE (a.excluded = 1 OR a.collected_at > ?)
 		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
 		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
@@ -217,12 +218,12 @@ func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 		return e, fmt.Errorf("edition %d: %w", id, err)
 	}
 	e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
-	e.Articles, err = s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+	e.Articles, err = s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
 		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? AND ea.also_of IS NULL ORDER BY ea.position`, id)
 	if err != nil {
 		return e, fmt.Errorf("edition %d articles: %w", id, err)
 	}
-	also, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a
+	also, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
 		JOIN edition_articles ea ON ea.article_id = a.id WHERE ea.edition_id = ? AND ea.also_of IS NOT NULL ORDER BY a.id`, id)
 	if err != nil {
 		return e, fmt.Errorf("edition %d articles: %w", id, err)
