@@ -80,6 +80,14 @@ func (s *Store) Cancel(ctx context.Context, id int64) (int64, error) {
 		if _, err := setEditionStatus(ctx, tx, id, EditionCancelled, EditionSending, EditionPaused); err != nil {
 			return err
 		}
+		// its articles wait again for the next edition, unless another
+		// edition carries them
+		if _, err := tx.ExecContext(ctx, `UPDATE articles SET waiting = 1 WHERE id IN (
+			SELECT article_id FROM edition_articles WHERE edition_id = ?1) AND NOT EXISTS (
+			SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+			WHERE ea.article_id = articles.id AND ea.edition_id != ?1 AND e.status != 'cancelled')`, id); err != nil {
+			return fmt.Errorf("cancel edition %d: %w", id, err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'skipped', detail = 'edition cancelled', updated_at = ?
 			WHERE edition_id = ? AND state IN ('pending', 'deferred')`, s.nowMS(), id)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,11 +54,15 @@ type Failure struct {
 	Detail string
 }
 
-// NextArticles returns the candidates of the next edition (without their
-// bodies): not
-// excluded, in no edition that was sent or is sending, and collected since
-// the previous edition was made (pinned articles whenever they were
-// collected); pinned first, then newest, at most max.
+// NextArticles returns up to max candidates of the next edition (without
+// their bodies): not excluded, in no edition that was sent or is sending,
+// and collected since the previous edition was made (pinned articles
+// whenever they were collected); those an editor placed first, in their
+// order, then pinned, then by source priority, then newest. The placed
+// ones come from a small index, the rest from the waiting index in this
+// order, walked only as far as max; only Title, Origin, SourceID,
+// SourceName, Pinned, Rank, Priority and the times are read of those:
+// Fill reads the rest for the ones chosen.
 func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
 	var since int64
 	if err := s.db.QueryRowContext(ctx,
@@ -64,16 +70,77 @@ func (s *Store) NextArticles(ctx context.Context, max int) ([]Article, error) {
 		return nil, fmt.Errorf("next articles: %w", err)
 	}
 	out, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
-		WHERE a.excluded = 0
-		  AND (a.pinned = 1 OR a.collected_at > ?)
-		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
-		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
-		ORDER BY a.rank IS NULL, a.rank, a.pinned DESC, src_priority DESC, a.published_at DESC, a.id DESC
-		LIMIT ?`, since, max)
+		WHERE a.rank IS NOT NULL AND a.waiting = 1 AND a.excluded = 0 ORDER BY a.rank, a.id LIMIT ?`, max)
 	if err != nil {
 		return nil, fmt.Errorf("next articles: %w", err)
 	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, COALESCE(source_id, 0), origin, source_name, title, pinned, priority,
+		published_at, collected_at FROM articles INDEXED BY articles_next
+		WHERE waiting = 1 AND excluded = 0 AND rank IS NULL AND (pinned = 1 OR collected_at > ?)
+		ORDER BY pinned DESC, priority DESC, published_at DESC, id DESC LIMIT ?`, since, max-len(out))
+	if err != nil {
+		return nil, fmt.Errorf("next articles: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Article
+		var pinned int
+		var pub, col int64
+		if err := rows.Scan(&a.ID, &a.SourceID, &a.Origin, &a.SourceName, &a.Title, &pinned, &a.Priority, &pub, &col); err != nil {
+			return nil, fmt.Errorf("next articles: %w", err)
+		}
+		a.Pinned, a.PublishedAt, a.CollectedAt = pinned == 1, fromMS(pub), fromMS(col)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("next articles: %w", err)
+	}
 	return out, nil
+}
+
+// fill reads the story columns (not the bodies) of arts and of the
+// articles grouped under them, in place.
+func (s *Store) fill(ctx context.Context, arts []Article) error {
+	var ids []byte
+	add := func(id int64) {
+		if ids == nil {
+			ids = append(ids, '[')
+		} else {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, id, 10)
+	}
+	for _, a := range arts {
+		add(a.ID)
+		for _, o := range a.Also {
+			add(o.ID)
+		}
+	}
+	if ids == nil {
+		return nil
+	}
+	full, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a WHERE a.id IN (SELECT value FROM json_each(?))`,
+		string(append(ids, ']')))
+	if err != nil {
+		return fmt.Errorf("read articles: %w", err)
+	}
+	byID := make(map[int64]Article, len(full))
+	for _, a := range full {
+		byID[a.ID] = a
+	}
+	for i := range arts {
+		also := arts[i].Also
+		if f, ok := byID[arts[i].ID]; ok {
+			arts[i] = f
+		}
+		for j := range also {
+			if f, ok := byID[also[j].ID]; ok {
+				also[j] = f
+			}
+		}
+		arts[i].Also = also
+	}
+	return nil
 }
 
 // firstEdition reports whether no edition has been made yet (cancelled
@@ -133,8 +200,8 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 	if _, err := tx.ExecContext(ctx, `DELETE FROM next_edition`); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE articles SET rank = NULL WHERE rank IS NOT NULL
-		AND id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE articles SET rank = NULL, waiting = 0
+		WHERE id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -199,6 +266,35 @@ func (s *Store) Editions(ctx context.Context, limit int) ([]Edition, error) {
 		}
 	}
 	return out, nil
+}
+
+// SentEditions lists sent editions newest first, older than before (0 for
+// the newest), at most limit, without articles or counts: one range of the
+// (status, id) index, whatever the number of editions.
+func (s *Store) SentEditions(ctx context.Context, before int64, limit int) ([]Edition, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, status, created_at, finished_at, COALESCE(slot, 0) FROM editions
+		WHERE status = 'sent' AND id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sent editions: %w", err)
+	}
+	defer rows.Close()
+	var out []Edition
+	for rows.Next() {
+		var e Edition
+		var c, f, slot int64
+		if err := rows.Scan(&e.ID, &e.Subject, &e.Status, &c, &f, &slot); err != nil {
+			return nil, fmt.Errorf("sent editions: %w", err)
+		}
+		e.CreatedAt, e.FinishedAt = fromMS(c), fromMS(f)
+		if slot != 0 {
+			e.Slot = fromMS(slot)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // Edition returns one edition with its articles and delivery counts, or

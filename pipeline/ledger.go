@@ -390,7 +390,7 @@ func (s *Store) SendLease(ctx context.Context) (holder string, until time.Time, 
 	return holder, fromMS(exp), nil
 }
 
-// addCount adds n rows of state (class '') to an edition's kept delivery
+// addCount adds n rows of state (class ”) to an edition's kept delivery
 // counts, inside the transaction that made them.
 func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n int64) error {
 	if n == 0 {
@@ -401,7 +401,7 @@ func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n 
 	return err
 }
 
-// moveCount moves n rows from one state to another (both of class '') in
+// moveCount moves n rows from one state to another (both of class ”) in
 // an edition's kept delivery counts.
 func moveCount(ctx context.Context, tx *sql.Tx, editionID int64, from, to string, n int64) error {
 	if n == 0 {

@@ -196,6 +196,9 @@ func (e *Editions) selectArticles(ctx context.Context) ([]Article, error) {
 	if len(out) > 0 && len(out) < e.MinArticles {
 		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), e.MinArticles)
 	}
+	if err := e.Store.fill(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -519,21 +522,22 @@ func (e *Editions) Erase(ctx context.Context, email string) error {
 }
 
 // Page renders a stored edition as a reader sees it on the web, with
-// nobody's personal parts: the "view in browser" page. ErrNotFound for an
-// unknown or cancelled edition.
-func (e *Editions) Page(ctx context.Context, id int64) (string, error) {
+// nobody's personal parts: the "view in browser" page. final says the
+// edition is sent, so its page will not change (it may be cached).
+// ErrNotFound for an unknown or cancelled edition.
+func (e *Editions) Page(ctx context.Context, id int64) (html string, final bool, err error) {
 	ed, err := e.Store.Edition(ctx, id)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if ed.Status == EditionCancelled {
-		return "", fmt.Errorf("edition %d: %w", id, ErrNotFound)
+		return "", false, fmt.Errorf("edition %d: %w", id, ErrNotFound)
 	}
 	r, err := e.Renderer.Render(ctx, issue(ed))
 	if err != nil {
-		return "", fmt.Errorf("render edition %d: %w", id, err)
+		return "", false, fmt.Errorf("render edition %d: %w", id, err)
 	}
 	r.Subject = ed.Subject
-	html, _ := r.Personalize(Recipient{}, e.Subscribers.UnsubscribeURL(0))
-	return html, nil
+	html, _ = r.Personalize(Recipient{}, e.Subscribers.UnsubscribeURL(0))
+	return html, ed.Status == EditionSent, nil
 }

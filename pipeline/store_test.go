@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,90 @@ func TestSelectionRules(t *testing.T) {
 	d.MinArticles = 10
 	if _, err := d.selectArticles(ctx); !errors.Is(err, ErrNothingNew) || !strings.Contains(err.Error(), "fewer than the minimum of 10") {
 		t.Errorf("below the minimum: %v", err)
+	}
+}
+
+// TestWaitingAcrossEditions: the waiting flag and the copied source
+// priority that selection reads stay right through an edition, a cancelled
+// one, a pinned old article, a priority change and a source's removal.
+func TestWaitingAcrossEditions(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	e := &Editions{Store: s, MaxArticles: 10}
+	low, err := s.AddSource(ctx, "https://low.example/feed", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, err := s.AddSource(ctx, "https://high.example/feed", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clk.now()
+	a := mustSave(t, s, Article{Origin: "feed", SourceID: low.ID, Title: "Harbour ferry timetable changes", URL: "https://low.example/1", Text: "a", PublishedAt: now})
+	b := mustSave(t, s, Article{Origin: "feed", SourceID: high.ID, Title: "Library opening hours extended", URL: "https://high.example/1", Text: "b", PublishedAt: now.Add(-time.Hour)})
+	ids := func() []int64 {
+		t.Helper()
+		arts, err := e.selectArticles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, x := range arts {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	if got := ids(); !slices.Equal(got, []int64{a.ID, b.ID}) {
+		t.Fatalf("newest first: %v", got)
+	}
+	if err := s.SetPriority(ctx, high.URL, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !slices.Equal(got, []int64{b.ID, a.ID}) {
+		t.Fatalf("after raising a source's priority: %v", got)
+	}
+	// an edition takes both: nothing waits
+	clk.add(time.Minute)
+	arts, _ := e.selectArticles(ctx)
+	ed, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); len(got) != 0 {
+		t.Fatalf("after the edition: %v", got)
+	}
+	// cancelled: its articles wait again
+	if _, err := s.Cancel(ctx, ed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); len(got) != 2 {
+		t.Fatalf("after cancelling: %v", got)
+	}
+	arts, _ = e.selectArticles(ctx)
+	if _, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("two")); err != nil {
+		t.Fatal(err)
+	}
+	// an old article pinned after the edition is taken; a new one too
+	clk.add(time.Hour)
+	old := mustSave(t, s, Article{Origin: "feed", SourceID: low.ID, Title: "Council budget vote delayed", URL: "https://low.example/2", Text: "c", PublishedAt: now.Add(-48 * time.Hour)})
+	if got := ids(); !slices.Equal(got, []int64{old.ID}) {
+		t.Fatalf("a new article: %v", got)
+	}
+	if err := s.SetPinned(ctx, a.ID, true); err != nil { // a was sent: pinning does not bring it back
+		t.Fatal(err)
+	}
+	if got := ids(); !slices.Equal(got, []int64{old.ID}) {
+		t.Fatalf("a sent article pinned: %v", got)
+	}
+	// the source removed: its waiting article keeps waiting, at priority 0
+	if err := s.RemoveSource(ctx, low.URL); err != nil {
+		t.Fatal(err)
+	}
+	var prio int
+	if err := s.db.QueryRowContext(ctx, `SELECT priority FROM articles WHERE id = ?`, old.ID).Scan(&prio); err != nil || prio != 0 {
+		t.Fatalf("priority after the source's removal = %d, %v", prio, err)
+	}
+	if got := ids(); !slices.Equal(got, []int64{old.ID}) {
+		t.Fatalf("after removing its source: %v", got)
 	}
 }

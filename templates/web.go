@@ -18,3 +18,12 @@ func DeskPages(funcs htmltemplate.FuncMap) (*htmltemplate.Template, error) {
 	}
 	return t, nil
 }
+
+// ArchivePage parses the public archive's index page (web/archive.html).
+func ArchivePage() (*htmltemplate.Template, error) {
+	t, err := htmltemplate.ParseFS(webPages, "web/archive.html")
+	if err != nil {
+		return nil, fmt.Errorf("%w web/archive.html: %w", ErrTemplate, err)
+	}
+	return t, nil
+}

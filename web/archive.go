@@ -2,57 +2,37 @@ package web
 
 import (
 	"encoding/xml"
-	"html/template"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/newsbrief/newsbrief/pipeline"
 )
 
 // archiveSize is how many past editions the archive index and feed list.
 const archiveSize = 50
 
-// sentEditions are the newest sent editions, newest first.
-func (s *Server) sentEditions(r *http.Request) ([]pipeline.Edition, error) {
-	eds, err := s.svc.Store.Editions(r.Context(), 0)
-	if err != nil {
-		return nil, err
-	}
-	var out []pipeline.Edition
-	for _, e := range eds {
-		if e.Status == pipeline.EditionSent {
-			out = append(out, e)
-			if len(out) == archiveSize {
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-var archiveIndex = template.Must(template.New("archive").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.List}}: past editions</title>
-<link rel="alternate" type="application/atom+xml" title="{{.List}}" href="{{.Base}}/archive/feed.atom">
-<style>body{font-family:Georgia,serif;max-width:640px;margin:0 auto;padding:16px;color:#1f2328}li{margin:8px 0}.d{color:#666;font-size:.9em}</style>
-</head><body><h1>{{.List}}: past editions</h1>
-{{if .Editions}}<ul>{{range .Editions}}<li><a href="{{$.Base}}/archive/{{.ID}}">{{.Subject}}</a> <span class="d">{{.FinishedAt.UTC.Format "2 January 2006"}}</span></li>{{end}}</ul>
-{{else}}<p>No edition has been sent yet.</p>{{end}}
-<p><a href="{{.Base}}/archive/feed.atom">Atom feed</a> · <a href="{{.Base}}/subscribe">Subscribe</a></p>
-</body></html>
-`))
-
-// archiveList serves the archive's index page.
+// archiveList serves the archive's index page, archiveSize editions a
+// page, older pages by ?before=ID (keyset: the cost is the same on every
+// page).
 func (s *Server) archiveList(w http.ResponseWriter, r *http.Request) {
-	eds, err := s.sentEditions(r)
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	eds, err := s.svc.Store.SentEditions(r.Context(), before, archiveSize+1)
 	if err != nil {
-		http.Error(w, "editions could not be loaded", http.StatusInternalServerError)
+		s.internal(w, r, "archive", err)
 		return
 	}
+	var older int64
+	if len(eds) > archiveSize {
+		eds = eds[:archiveSize]
+		older = eds[len(eds)-1].ID
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	archiveIndex.Execute(w, map[string]any{"List": s.cfg.ListName, "Base": s.cfg.BaseURL, "Editions": eds})
+	if err := s.archiveIndex.Execute(w, map[string]any{"List": s.cfg.ListName, "Base": s.cfg.BaseURL, "Editions": eds,
+		"Older": older}); err != nil {
+		s.log.Error("archive page", "request", requestID(r), slog.Any("error", err))
+	}
 }
 
 type archiveAtom struct {
@@ -86,9 +66,9 @@ type atomEntry struct {
 // archiveFeed serves the past editions as an Atom feed, each entry linking
 // to its "view in browser" page.
 func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) {
-	eds, err := s.sentEditions(r)
+	eds, err := s.svc.Store.SentEditions(r.Context(), 0, archiveSize)
 	if err != nil {
-		http.Error(w, "editions could not be loaded", http.StatusInternalServerError)
+		s.internal(w, r, "archive feed", err)
 		return
 	}
 	base := s.cfg.BaseURL
@@ -103,7 +83,7 @@ func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) {
 		}
 		full, err := s.svc.Store.Edition(r.Context(), e.ID)
 		if err != nil {
-			http.Error(w, "edition could not be loaded", http.StatusInternalServerError)
+			s.internal(w, r, "archive feed", err)
 			return
 		}
 		var titles []string

@@ -19,11 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,10 +67,12 @@ type Services struct {
 
 // Server is the HTTP surface of newsbrief serve.
 type Server struct {
-	cfg  Config
-	svc  Services
-	log  *slog.Logger
-	desk *desk
+	cfg          Config
+	svc          Services
+	log          *slog.Logger
+	desk         *desk
+	archiveIndex *template.Template
+	pages        pageCache // public edition pages, rendered once
 }
 
 // NewServer returns the server; it fails when a page template is broken.
@@ -76,7 +80,11 @@ func NewServer(cfg Config, svc Services, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, svc: svc, log: log}
+	s := &Server{cfg: cfg, svc: svc, log: log, pages: pageCache{max: 64}}
+	var err error
+	if s.archiveIndex, err = templates.ArchivePage(); err != nil {
+		return nil, err
+	}
 	d, err := newDesk(s)
 	if err != nil {
 		return nil, err
@@ -146,19 +154,61 @@ func (s *Server) archive(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	body, err := s.svc.Editions.Page(r.Context(), id)
-	if errors.Is(err, pipeline.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, "archive page", err)
-		return
+	body, ok := s.pages.get(id)
+	if !ok {
+		var final bool
+		var err error
+		body, final, err = s.svc.Editions.Page(r.Context(), id)
+		if errors.Is(err, pipeline.ErrNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			s.internal(w, r, "archive page", err)
+			return
+		}
+		if final {
+			s.pages.put(id, body)
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'")
 	io.WriteString(w, body)
+}
+
+// pageCache keeps the last max public edition pages, so a flood of
+// readers renders each edition once. A cancelled edition's page is never
+// cached (Page refuses it); a sent edition's page does not change.
+type pageCache struct {
+	mu    sync.Mutex
+	max   int
+	m     map[int64]string
+	order []int64 // oldest first
+}
+
+func (c *pageCache) get(id int64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[id]
+	return p, ok
+}
+
+func (c *pageCache) put(id int64, page string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[int64]string{}
+	}
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	if len(c.order) >= c.max {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[id] = page
+	c.order = append(c.order, id)
 }
 
 // ctxKey keys the request ID in a request's context.
