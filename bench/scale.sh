@@ -41,7 +41,7 @@ run_site() { # name subscribers waiting
   "$BIN" editions list >/dev/null # migrations newer than the schema, if any, and their backfills
   : > "$dir/results"
   cli() { # label command...: wall ms (the best of 3) and peak RSS
-    local label=$1; shift best=
+    local label=$1 best=; shift
     for _ in 1 2 3; do
       local t0 t1
       t0=$(date +%s%N)

@@ -19,14 +19,14 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func testScheduler(t *testing.T, a *app, c *fakeClock) (*scheduler, *bytes.Buffer) {
+func testScheduler(t *testing.T, a *app, c *fakeClock) (*pipeline.Slots, *bytes.Buffer) {
 	t.Helper()
 	s, err := newScheduler(a, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	s.log = slog.New(slog.NewTextHandler(&logs, nil))
+	s.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	return s, &logs
 }
 
@@ -68,7 +68,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.t = day(23, 9, 0)
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := editionSlots(t, a); len(got) != 1 || !got[0].Equal(day(23, 7, 0)) || outboxCount(t, e.dir) != 3 {
@@ -81,7 +81,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 	e.write("articles/b.txt", "Story two\n\nBody.\n")
 	e.must("collect")
 	clk.t = day(23, 9, 30)
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := editionSlots(t, a); len(got) != 1 {
@@ -89,7 +89,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 	}
 	// the scheduled tick for 07:00 the same day finds the slot served
 	clk.t = day(23, 7, 0)
-	if err := s.tick(ctx); err != nil {
+	if err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := editionSlots(t, a); len(got) != 1 {
@@ -106,7 +106,7 @@ func TestScheduleCatchUpAndOneEditionPerSlot(t *testing.T) {
 	e.write("articles/c.txt", "Story three\n\nBody.\n")
 	e.must("collect")
 	clk.t = day(24, 7, 0)
-	if err := s.tick(ctx); err != nil {
+	if err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := editionSlots(t, a); len(got) != 2 || outboxCount(t, e.dir) != 6 {
@@ -130,14 +130,14 @@ func TestScheduleSkipsSlotPastCatchUp(t *testing.T) {
 	ctx := context.Background()
 	clk := &fakeClock{t: day(23, 14, 0)}
 	s, logs := testScheduler(t, a, clk)
-	if err := s.catchUp(ctx); err != nil { // first start ever: no heartbeat
+	if err := s.CatchUp(ctx); err != nil { // first start ever: no heartbeat
 		t.Fatal(err)
 	}
 	if n := len(editionSlots(t, a)); n != 0 {
 		t.Fatalf("first start sent %d editions", n)
 	}
 	a.store.Heartbeat(ctx, day(22, 23, 0))
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(editionSlots(t, a)); n != 0 || outboxCount(t, e.dir) != 0 {

@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+
 	// jobs run with their own context, cancelled only after the grace period
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
@@ -57,16 +58,16 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	fmt.Fprintf(a.stdout, "listening on http://%s\n", ln.Addr())
 
 	sched := cron.New(cron.WithParser(cronParser()), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
-	if _, err := sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "collect", func(ctx context.Context) error { return collect(ctx, a) }) }); err != nil {
+	if _, err := sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "collect", a.collectJob) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_COLLECT_SCHEDULE: " + err.Error()}
 	}
-	if _, err := sched.AddFunc(a.cfg.Schedule, func() { a.job(jobCtx, "send", slots.tick) }); err != nil {
+	if _, err := sched.AddFunc(a.cfg.Schedule, func() { a.job(jobCtx, "send", slots.Tick) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
 	}
 	sched.Start()
-	dmn.start("catch-up", slots.catchUp)
+	dmn.start("catch-up", slots.CatchUp)
 	heartbeatDone := make(chan struct{})
-	go func() { defer close(heartbeatDone); slots.heartbeat(jobCtx) }()
+	go func() { defer close(heartbeatDone); slots.Heartbeat(jobCtx) }()
 	log.Info("serving", "addr", ln.Addr().String(), "schedule", a.cfg.Schedule, "collect_schedule", a.cfg.CollectSchedule)
 
 	errc := make(chan error, 1)
@@ -141,7 +142,7 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 // scheduler (manual sends take the next slot) and a way to start
 // background jobs that outlive the request, which shutdown waits for.
 type daemon struct {
-	slots *scheduler
+	slots *pipeline.Slots
 	start func(name string, fn func(context.Context) error)
 }
 
@@ -159,4 +160,29 @@ func (a *app) routes(d *daemon) (http.Handler, error) {
 		return nil, err
 	}
 	return s.Handler(), nil
+}
+
+// newScheduler is serve's schedule of sends, on the clock now.
+func newScheduler(a *app, now func() time.Time) (*pipeline.Slots, error) {
+	sched, err := cronParser().Parse(a.cfg.Schedule)
+	if err != nil {
+		return nil, &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
+	}
+	return &pipeline.Slots{Editions: a.editions(), Collector: a.collector(), Schedule: sched, Clock: now,
+		Catchup: a.cfg.Catchup, Log: a.log.With("component", "schedule")}, nil
+}
+
+// collectJob is the daemon's collect job: failing sources are logged once
+// each, not printed.
+func (a *app) collectJob(ctx context.Context) error {
+	log := a.log.With("component", "collect")
+	rep, err := a.collector().Collect(ctx)
+	for _, r := range rep.Failed() {
+		log.Warn("source failed", "source", r.Source, slog.Any("error", r.Err))
+	}
+	if errors.Is(err, pipeline.ErrSourcesFailed) {
+		err = nil // each is logged above; the healthy ones were stored
+	}
+	log.Info("collected", "new", rep.New(), "sources", len(rep.Results), "failed", len(rep.Failed()))
+	return err
 }
