@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // copyDir copies the files of src (one level) into dst.
@@ -378,5 +384,103 @@ func TestCurationCommands(t *testing.T) {
 	}
 	if out := e.must("sources", "list"); !strings.Contains(out, "PRIORITY") || !regexp.MustCompile(`feeds\.example/rss\s+3\s`).MatchString(out) {
 		t.Errorf("sources list: %s", out)
+	}
+}
+
+// TestNextEditionAgrees: the command line's list, its dry run, the API and
+// the preview ask the same editions service, so they agree on the next
+// edition, with grouping, the per-source and total caps applied.
+func TestNextEditionAgrees(t *testing.T) {
+	item := func(i int, title string) string {
+		return fmt.Sprintf(`<item><title>%s</title><link>https://%%s.example/%d</link><guid>%%s-%d</guid><pubDate>%s</pubDate><description>About %s.</description></item>`,
+			title, i, i, time.Now().Add(-time.Duration(i)*time.Minute).UTC().Format(time.RFC1123Z), title)
+	}
+	feed := func(host string, items ...string) string {
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>` + host + `</title><link>https://` + host + `.example/</link>`)
+		for _, it := range items {
+			b.WriteString(strings.ReplaceAll(it, "%s", host))
+		}
+		b.WriteString(`</channel></rss>`)
+		return b.String()
+	}
+	feeds := map[string]string{
+		"/a.xml": feed("alpha", item(1, "Harbour ferry timetable changes for the winter season"), item(2, "Council approves new cycling lanes on Main Street"),
+			item(3, "Library extends opening hours into the evening"), item(4, "Museum reopens its Roman gallery after repairs")),
+		"/b.xml": feed("beta", item(5, "Winter season harbour ferry timetable changes announced"), item(6, "Farmers market moves to the old station square")),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, feeds[r.URL.Path])
+	}))
+	defer srv.Close()
+	web, setHandler := lateServer(t, false)
+	e := newEnv(t, "NEWSBRIEF_MAX_ARTICLES", "3", "NEWSBRIEF_MAX_PER_SOURCE", "2", "NEWSBRIEF_ADMIN_TOKEN", testAdminToken,
+		"NEWSBRIEF_BASE_URL", web.URL)
+	e.must("sources", "add", srv.URL+"/a.xml")
+	e.must("sources", "add", srv.URL+"/b.xml")
+	e.must("collect")
+
+	list := e.must("articles", "list")
+	var inNext, grouped []string
+	for _, line := range strings.Split(list, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] == "ID" || f[0] == "flags:" {
+			continue
+		}
+		if strings.Contains(f[1], "N") {
+			inNext = append(inNext, f[0])
+		}
+		if strings.Contains(f[1], "G") {
+			grouped = append(grouped, f[0])
+		}
+	}
+	if len(inNext) != 3 || len(grouped) != 1 {
+		t.Fatalf("articles list: in the next edition %v, grouped %v, want 3 and 1:\n%s", inNext, grouped, list)
+	}
+	if dry := e.must("send", "--dry-run"); !strings.Contains(dry, "with 3 articles") {
+		t.Errorf("dry run disagrees with the list %v:\n%s", inNext, dry)
+	}
+	a := openTestApp(t)
+	defer a.Close()
+	setHandler(mustRoutes(t, a, nil))
+	api := func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", web.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var next struct {
+		Next []struct {
+			ID   int64   `json:"id"`
+			Also []int64 `json:"also_reported_by"`
+		} `json:"next_edition"`
+	}
+	api("/api/articles", &next)
+	var ids, also []string
+	for _, n := range next.Next {
+		ids = append(ids, fmt.Sprint(n.ID))
+		for _, o := range n.Also {
+			also = append(also, fmt.Sprint(o))
+		}
+	}
+	slices.Sort(ids)
+	slices.Sort(inNext)
+	if !slices.Equal(ids, inNext) || !slices.Equal(also, grouped) {
+		t.Errorf("the API's next edition %v (also %v), the list's %v (grouped %v)", ids, also, inNext, grouped)
+	}
+	var preview struct {
+		Articles int `json:"articles"`
+	}
+	api("/api/preview", &preview)
+	if preview.Articles != 3 {
+		t.Errorf("the preview carries %d articles, the list 3", preview.Articles)
 	}
 }
