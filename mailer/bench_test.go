@@ -42,7 +42,7 @@ func (tc signingCase) identity(b *testing.B) *Identity {
 	b.Helper()
 	id := testIdentity()
 	if tc.key != nil {
-		s, err := NewDKIMSigner("news.example", "b", keyFile(b, tc.key))
+		s, err := LoadDKIMKey("news.example", "b", keyFile(b, tc.key))
 		if err != nil {
 			b.Fatal(err)
 		}

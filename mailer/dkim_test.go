@@ -3,7 +3,9 @@ package mailer
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -45,7 +47,7 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 			if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: tt.pemType, Bytes: tt.der}), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			signer, err := NewDKIMSigner("news.example", "brief", keyFile)
+			signer, err := LoadDKIMKey("news.example", "brief", keyFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,10 +117,10 @@ func TestDKIMKeyErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.pem")
 	os.WriteFile(bad, []byte("not a key"), 0o600)
-	if _, err := NewDKIMSigner("news.example", "brief", bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := LoadDKIMKey("news.example", "brief", bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad key: %v", err)
 	}
-	if _, err := NewDKIMSigner("news.example", "brief", filepath.Join(dir, "missing.pem")); err == nil {
+	if _, err := LoadDKIMKey("news.example", "brief", filepath.Join(dir, "missing.pem")); err == nil {
 		t.Error("missing key file accepted")
 	}
 }
@@ -153,9 +155,7 @@ func FuzzDKIMSignature(f *testing.F) {
 	}
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
-	s, err := newDKIMSigner(&dkim.SignOptions{Domain: "news.example", Selector: "brief", Signer: key,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
-		HeaderKeys: DKIMSignedHeaders})
+	s, err := newDKIMSigner(&DKIMKey{Domain: "news.example", Selector: "brief", Signer: key})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -188,9 +188,7 @@ func FuzzPreparedDKIM(f *testing.F) {
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
 	id := testIdentity()
-	id.DKIM = &dkim.SignOptions{Domain: "news.example", Selector: "brief", Signer: key,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
-		HeaderKeys: DKIMSignedHeaders}
+	id.DKIM = &DKIMKey{Domain: "news.example", Selector: "brief", Signer: key}
 	f.Fuzz(func(t *testing.T, before, value, after string) {
 		e := &brief.Edition{Subject: "s",
 			Text: brief.Body{Static: []string{before, after}, Slots: []int{brief.SlotGreeting}},
@@ -211,4 +209,24 @@ func FuzzPreparedDKIM(f *testing.F) {
 			t.Fatalf("does not verify: %v %v\n%q", err, verifs[0].Err, msg)
 		}
 	})
+}
+
+// TestLoadDKIMKeyRefusesOtherKeys: a key DKIM cannot sign with fails at
+// start-up with a reason, not at the first send.
+func TestLoadDKIMKeyRefusesOtherKeys(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "ec.pem")
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDKIMKey("news.example", "brief", f); err == nil {
+		t.Fatal("an ECDSA key was accepted for DKIM")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -13,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/emersion/go-msgauth/dkim"
 )
 
 // dkimSigner signs the messages of a prepared edition (RFC 6376, relaxed
@@ -33,19 +32,21 @@ type dkimSigner struct {
 	tagsHead         string      // "v=1; a=…; c=…; d=…; s=…; "
 }
 
-func newDKIMSigner(o *dkim.SignOptions) (*dkimSigner, error) {
+func newDKIMSigner(o *DKIMKey) (*dkimSigner, error) {
 	if o == nil || o.Signer == nil {
 		return nil, errors.New("dkim: no key")
 	}
-	s := &dkimSigner{domain: o.Domain, selector: o.Selector, key: o.Signer, keys: o.HeaderKeys}
-	switch o.Signer.Public().(type) {
+	s := &dkimSigner{domain: o.Domain, selector: o.Selector, key: o.Signer, keys: dkimSignedHeaders()}
+	switch pub := o.Signer.Public().(type) {
 	case ed25519.PublicKey:
 		s.algo, s.hash = "ed25519-sha256", crypto.Hash(0)
-	default:
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < 1024 {
+			return nil, fmt.Errorf("dkim: an RSA key of %d bits is too short (RFC 8301 asks for at least 1024, 2048 is usual)", pub.N.BitLen())
+		}
 		s.algo, s.hash = "rsa-sha256", crypto.SHA256
-	}
-	if o.HeaderCanonicalization != dkim.CanonicalizationRelaxed || o.BodyCanonicalization != dkim.CanonicalizationRelaxed {
-		return nil, errors.New("dkim: only relaxed/relaxed canonicalization is supported")
+	default:
+		return nil, fmt.Errorf("dkim: a %T key cannot sign DKIM (RSA or Ed25519)", pub)
 	}
 	for _, v := range []string{o.Domain, o.Selector} {
 		if v == "" || strings.ContainsAny(v, "; \t\r\n=") {

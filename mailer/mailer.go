@@ -15,6 +15,7 @@
 package mailer
 
 import (
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -23,7 +24,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/newsbrief/newsbrief/brief"
@@ -48,18 +48,27 @@ type Identity struct {
 	ListName          string // List-Id's phrase
 	ListID            string // List-Id's id, e.g. "brief.example.com"
 	UnsubscribeMailto string // optional mailto: address for List-Unsubscribe
-	DKIM              *dkim.SignOptions
+	DKIM              *DKIMKey // nil: messages are not signed
 }
 
-// DKIMSignedHeaders are the headers the DKIM signature covers, the
-// List-Unsubscribe pair among them as RFC 8058 asks.
-var DKIMSignedHeaders = []string{"From", "Reply-To", "To", "Subject", "Date", "Message-ID",
-	"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
+// DKIMKey is the key a list signs its messages with (relaxed/relaxed,
+// rsa-sha256 or ed25519-sha256), for a domain and selector.
+type DKIMKey struct {
+	Domain   string
+	Selector string
+	Signer   crypto.Signer // *rsa.PrivateKey or ed25519.PrivateKey
+}
 
-// NewDKIMSigner reads a PEM private key (RSA or Ed25519) and returns the
-// options to sign with for domain and selector: relaxed canonicalization,
-// the DKIMSignedHeaders.
-func NewDKIMSigner(domain, selector, keyFile string) (*dkim.SignOptions, error) {
+// dkimSignedHeaders are the headers the DKIM signature covers, the
+// List-Unsubscribe pair among them as RFC 8058 asks.
+func dkimSignedHeaders() []string {
+	return []string{"From", "Reply-To", "To", "Subject", "Date", "Message-ID",
+		"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
+}
+
+// LoadDKIMKey reads a PEM private key (RSA of at least 1024 bits, or
+// Ed25519) to sign with for domain and selector.
+func LoadDKIMKey(domain, selector, keyFile string) (*DKIMKey, error) {
 	pem, err := os.ReadFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("dkim key: %w", err)
@@ -68,13 +77,11 @@ func NewDKIMSigner(domain, selector, keyFile string) (*dkim.SignOptions, error) 
 	if err != nil {
 		return nil, fmt.Errorf("dkim key %s: %w", keyFile, err)
 	}
-	opts := &dkim.SignOptions{Domain: domain, Selector: selector, Signer: key,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
-		HeaderKeys: DKIMSignedHeaders}
-	if _, err := dkim.NewSigner(opts); err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+	k := &DKIMKey{Domain: domain, Selector: selector, Signer: key}
+	if _, err := newDKIMSigner(k); err != nil {
+		return nil, err
 	}
-	return opts, nil
+	return k, nil
 }
 
 // ErrHeaderInjection is returned when a value meant for a header

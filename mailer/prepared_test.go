@@ -166,7 +166,7 @@ func TestSendPreparedOverSMTPWithDKIM(t *testing.T) {
 	srv := smtptest.Start(t)
 	id := testIdentity()
 	keyFile, record := ed25519Key(t)
-	signer, err := NewDKIMSigner("news.example", "brief", keyFile)
+	signer, err := LoadDKIMKey("news.example", "brief", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	id := &mailer.Identity{From: cfg.From, ReplyTo: cfg.ReplyTo, ListName: cfg.ListName, ListID: cfg.listID(),
 		UnsubscribeMailto: cfg.UnsubscribeMailto}
 	if cfg.DKIMDomain != "" {
-		if id.DKIM, err = mailer.NewDKIMSigner(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile); err != nil {
+		if id.DKIM, err = mailer.LoadDKIMKey(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile); err != nil {
 			return nil, &configError{msg: "NEWSBRIEF_DKIM_KEY_FILE: " + err.Error()}
 		}
 	}
