@@ -43,11 +43,11 @@ func (id *Identity) prepared(m *brief.Message) (*Prepared, error) {
 
 // Identity is what every message from this list carries.
 type Identity struct {
-	From              string // "Name <addr@domain>"
-	ReplyTo           string // optional
-	ListName          string // List-Id's phrase
-	ListID            string // List-Id's id, e.g. "brief.example.com"
-	UnsubscribeMailto string // optional mailto: address for List-Unsubscribe
+	From              string   // "Name <addr@domain>"
+	ReplyTo           string   // optional
+	ListName          string   // List-Id's phrase
+	ListID            string   // List-Id's id, e.g. "brief.example.com"
+	UnsubscribeMailto string   // optional mailto: address for List-Unsubscribe
 	DKIM              *DKIMKey // nil: messages are not signed
 }
 

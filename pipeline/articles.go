@@ -111,11 +111,11 @@ func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
 
-// saveArticle inserts a unless it duplicates a stored article by GUID, then
+// SaveArticle inserts a unless it duplicates a stored article by GUID, then
 // canonical URL, then content hash, in which case it returns false. An
 // article file already stored under the same path is updated when its
 // content changed, and skipped otherwise.
-func (s *Store) saveArticle(ctx context.Context, a *Article) (bool, error) {
+func (s *Store) SaveArticle(ctx context.Context, a *Article) (bool, error) {
 	if strings.TrimSpace(a.Title) == "" {
 		return false, errors.New("article has no title")
 	}
@@ -319,4 +319,19 @@ func (s *Store) placeArticles(ctx context.Context, ids []int64) error {
 		}
 		return nil
 	})
+}
+
+// AddArticle stores an article an editor gives (by file, form or API) with
+// origin "editor". It returns ErrDuplicate when it is already stored.
+func (s *Store) AddArticle(ctx context.Context, a Article) (Article, error) {
+	a.Origin, a.SourceName, a.FilePath, a.SourceID = "editor", "editor", "", 0
+	a.FileHash = ""
+	stored, err := s.SaveArticle(ctx, &a)
+	if err != nil {
+		return a, err
+	}
+	if !stored {
+		return a, fmt.Errorf("article %q: %w", a.Title, ErrDuplicate)
+	}
+	return a, nil
 }

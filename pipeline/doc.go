@@ -1,12 +1,17 @@
-// Package pipeline turns sources into delivered editions.
+// Package pipeline is the domain: sources, articles, editions and the
+// delivery ledger, in its own SQLite tables.
 //
-// Articles flow in from feeds (Collector), article files and editors, are
-// cleaned and stored; the next edition is selected from the articles not yet
-// sent; an edition is rendered once by a Renderer and delivered to every
-// recipient that a SubscriberSource yields, through a Sender, with one ledger
-// row per (edition, subscriber) so that a send can be resumed after a crash
-// without mailing anyone twice or skipping anyone.
+// Articles are stored by the collector (package pipeline/collect), by
+// editors and by article files; Editions, the editions service, is the one
+// definition of the next edition (selection, grouping, caps) and of every
+// use case around it, called alike by the command line, the desk, the API
+// and the daemon's schedule (Slots). A new edition is rendered once by a
+// Renderer and handed to the Deliverer, the delivery engine, which sends
+// it to every recipient a SubscriberSource yields through a Sender, with
+// one ledger row per (edition, subscriber), so a send can be resumed after
+// a crash without mailing anyone twice or skipping anyone.
 //
 // The package declares the small interfaces it consumes (SubscriberSource,
-// Renderer, Sender) and imports none of the packages that satisfy them.
+// Renderer, Sender, ArticleFiles) in the shared leaf types of package
+// brief, and imports none of the packages that satisfy them.
 package pipeline

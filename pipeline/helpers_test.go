@@ -5,25 +5,18 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
+	"github.com/newsbrief/newsbrief/internal/testclock"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' settable time source.
+type clock struct{ *testclock.Clock }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *clock) now() time.Time      { return c.Now() }
+func (c *clock) add(d time.Duration) { c.Add(d) }
 
 // newStore opens a Store on a fresh SQLite file in t.TempDir().
 func newStore(t testing.TB) (*Store, *clock) {
@@ -33,7 +26,7 @@ func newStore(t testing.TB) (*Store, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)}
+	c := &clock{testclock.New(time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC))}
 	s, err := OpenStore(context.Background(), db, c.now)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +36,7 @@ func newStore(t testing.TB) (*Store, *clock) {
 
 func mustSave(t testing.TB, s *Store, a Article) Article {
 	t.Helper()
-	ok, err := s.saveArticle(context.Background(), &a)
+	ok, err := s.SaveArticle(context.Background(), &a)
 	if err != nil || !ok {
 		t.Fatalf("save %q: stored=%v err=%v", a.Title, ok, err)
 	}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/andybalholm/cascadia"
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
 )
 
 // Rule kinds.
@@ -29,121 +26,31 @@ type Rule struct {
 // ErrBadRule is wrapped by the error for a rule that does not compile.
 var ErrBadRule = errors.New("bad rule")
 
-// compiledRules are a source's rules ready to apply.
-type compiledRules struct {
-	regexes   []*regexp.Regexp
-	selectors []cascadia.Matcher
-}
-
-func compileRules(rules []Rule) (*compiledRules, error) {
-	if len(rules) == 0 {
-		return nil, nil
-	}
-	c := &compiledRules{}
-	for _, r := range rules {
-		switch r.Kind {
-		case RuleRegex:
-			re, err := regexp.Compile(r.Pattern)
-			if err != nil {
-				return nil, fmt.Errorf("%w: regex %q: %v", ErrBadRule, r.Pattern, err)
-			}
-			c.regexes = append(c.regexes, re)
-		case RuleSelector:
-			sel, err := cascadia.ParseGroup(r.Pattern)
-			if err != nil {
-				return nil, fmt.Errorf("%w: selector %q: %v", ErrBadRule, r.Pattern, err)
-			}
-			c.selectors = append(c.selectors, sel)
-		default:
-			return nil, fmt.Errorf("%w: kind %q is not regex or selector", ErrBadRule, r.Kind)
+// Compile compiles the rule: a regular expression or a CSS selector group
+// (the other is nil). An error wraps ErrBadRule.
+func (r Rule) Compile() (*regexp.Regexp, cascadia.Matcher, error) {
+	switch r.Kind {
+	case RuleRegex:
+		re, err := regexp.Compile(r.Pattern)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: regex %q: %v", ErrBadRule, r.Pattern, err)
 		}
-	}
-	return c, nil
-}
-
-// applySelectors removes the elements the selectors match from the feed's
-// HTML as it came (before sanitizing, which drops the classes and IDs
-// selectors usually name); it returns the HTML and the text of what was
-// removed.
-func (c *compiledRules) applySelectors(raw string) (string, []string) {
-	if c == nil || len(c.selectors) == 0 {
-		return raw, nil
-	}
-	root, err := parseFragment(raw)
-	if err != nil {
-		return raw, nil
-	}
-	var removed []string
-	for _, sel := range c.selectors {
-		for _, n := range cascadia.QueryAll(root, sel) {
-			if n.Parent != nil {
-				removed = append(removed, strings.TrimSpace(textOf(n)))
-				n.Parent.RemoveChild(n)
-			}
+		return re, nil, nil
+	case RuleSelector:
+		sel, err := cascadia.ParseGroup(r.Pattern)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: selector %q: %v", ErrBadRule, r.Pattern, err)
 		}
+		return nil, sel, nil
 	}
-	if len(removed) == 0 {
-		return raw, nil
-	}
-	return renderChildren(root), removed
-}
-
-// applyRegexes removes from sanitized HTML the top-level blocks whose text
-// a regular expression matches; it returns the HTML and the text of what
-// was removed.
-func (c *compiledRules) applyRegexes(safe string) (string, []string) {
-	if c == nil || len(c.regexes) == 0 {
-		return safe, nil
-	}
-	root, err := parseFragment(safe)
-	if err != nil {
-		return safe, nil
-	}
-	var removed []string
-	for n := root.FirstChild; n != nil; {
-		next := n.NextSibling
-		t := strings.TrimSpace(textOf(n))
-		for _, re := range c.regexes {
-			if t != "" && re.MatchString(t) {
-				removed = append(removed, t)
-				root.RemoveChild(n)
-				break
-			}
-		}
-		n = next
-	}
-	if len(removed) == 0 {
-		return safe, nil
-	}
-	return renderChildren(root), removed
-}
-
-// parseFragment parses an HTML fragment under a <div> it returns.
-func parseFragment(s string) (*html.Node, error) {
-	root := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
-	nodes, err := html.ParseFragment(strings.NewReader(s), root)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nodes {
-		root.AppendChild(n)
-	}
-	return root, nil
-}
-
-func renderChildren(root *html.Node) string {
-	var b strings.Builder
-	for n := root.FirstChild; n != nil; n = n.NextSibling {
-		html.Render(&b, n)
-	}
-	return strings.TrimSpace(b.String())
+	return nil, nil, fmt.Errorf("%w: kind %q is not regex or selector", ErrBadRule, r.Kind)
 }
 
 // AddRule stores a boilerplate rule for a source (by ID or URL) after
 // checking that it compiles.
 func (s *Store) AddRule(ctx context.Context, idOrURL, kind, pattern string) (Rule, error) {
 	r := Rule{Kind: kind, Pattern: pattern}
-	if _, err := compileRules([]Rule{r}); err != nil {
+	if _, _, err := r.Compile(); err != nil {
 		return Rule{}, err
 	}
 	src, err := s.Source(ctx, idOrURL)

@@ -41,8 +41,8 @@ type Editions struct {
 	Store       *Store
 	Subscribers SubscriberSource
 	Renderer    Renderer
-	Deliverer   *Deliverer // the engine that sends stored editions
-	Cleaner     *Cleaner   // cleans editors' articles; NewCleaner() when nil
+	Deliverer   *Deliverer   // the engine that sends stored editions
+	Files       ArticleFiles // reads and cleans editors' articles
 	// MaxArticles caps an edition (0: no cap); MaxPerSource caps the
 	// articles one feed contributes (0: no cap); MinArticles is the fewest
 	// new articles worth an edition; a first edition takes feed articles
@@ -84,7 +84,7 @@ func (e *Editions) log() *slog.Logger {
 // that is in Reason.
 func (e *Editions) Next(ctx context.Context) (NextEdition, error) {
 	var n NextEdition
-	arts, err := e.selectArticles(ctx)
+	arts, err := e.Select(ctx)
 	switch {
 	case errors.Is(err, ErrNothingNew):
 		n.Reason = err
@@ -148,14 +148,14 @@ func (e *Editions) nothingNew(ctx context.Context) (error, error) {
 	return fmt.Errorf("%w: no articles collected since the last edition", ErrNothingNew), nil
 }
 
-// selectArticles chooses the next edition's articles from the store's
+// Select chooses the next edition's articles from the store's
 // candidates (placed by the editor, pinned, by source priority, then
 // newest): on a first edition no feed article older than FirstLookback, at
 // most MaxPerSource from one feed, at most MaxArticles. The same story from
 // another source joins the article already chosen as "also reported by"
 // instead of taking a place of its own. Fewer than MinArticles is
 // ErrNothingNew with the reason; none at all is an empty list.
-func (e *Editions) selectArticles(ctx context.Context) ([]Article, error) {
+func (e *Editions) Select(ctx context.Context) ([]Article, error) {
 	cands, err := e.Store.NextArticles(ctx, maxCandidates)
 	if err != nil {
 		return nil, err
@@ -202,10 +202,10 @@ func (e *Editions) selectArticles(ctx context.Context) ([]Article, error) {
 	return out, nil
 }
 
-// selectOrNothing is selectArticles with an empty selection turned into
+// selectOrNothing is Select with an empty selection turned into
 // ErrNothingNew and its reason.
 func (e *Editions) selectOrNothing(ctx context.Context) ([]Article, error) {
-	arts, err := e.selectArticles(ctx)
+	arts, err := e.Select(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +443,7 @@ func (e *Editions) Move(ctx context.Context, id int64, position int) error {
 // sticks whatever else changes. ErrBadInput when the article is not in the
 // next edition.
 func (e *Editions) Step(ctx context.Context, id int64, by int) error {
-	arts, err := e.selectArticles(ctx)
+	arts, err := e.Select(ctx)
 	if err != nil && !errors.Is(err, ErrNothingNew) {
 		return err
 	}
@@ -474,11 +474,18 @@ func (e *Editions) SetSubject(ctx context.Context, subject string) error {
 	return e.Store.SetNextSubject(ctx, subject)
 }
 
-func (e *Editions) cleaner() *Cleaner {
-	if e.Cleaner == nil {
-		e.Cleaner = NewCleaner()
+// ArticleFiles reads and cleans article files: an editor's file, or the
+// text of an article written in the desk. collect.Cleaner satisfies it.
+type ArticleFiles interface {
+	ReadArticleFile(path string) (Article, error)
+	ParseArticleFile(name string, data []byte) (Article, error)
+}
+
+func (e *Editions) files() (ArticleFiles, error) {
+	if e.Files == nil {
+		return nil, errors.New("editions: no article reader configured")
 	}
-	return e.Cleaner
+	return e.Files, nil
 }
 
 // AddArticle adds an article an editor wrote (title, optional link, text).
@@ -489,7 +496,11 @@ func (e *Editions) AddArticle(ctx context.Context, title, link, text string) (Ar
 	if title == "" || strings.ContainsAny(title, "\r\n") {
 		return Article{}, fmt.Errorf("%w: an article needs a title of one line", ErrBadInput)
 	}
-	a, err := e.cleaner().ParseArticleFile("desk.txt", []byte(title+"\n\n"+text))
+	files, err := e.files()
+	if err != nil {
+		return Article{}, err
+	}
+	a, err := files.ParseArticleFile("desk.txt", []byte(title+"\n\n"+text))
 	if err != nil {
 		return a, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
@@ -506,7 +517,15 @@ func (e *Editions) AddArticle(ctx context.Context, title, link, text string) (Ar
 // AddArticleFile adds an article file (Markdown, text or HTML) as an
 // editor's article.
 func (e *Editions) AddArticleFile(ctx context.Context, path string) (Article, error) {
-	return e.Store.AddArticleFile(ctx, e.cleaner(), path)
+	files, err := e.files()
+	if err != nil {
+		return Article{}, err
+	}
+	a, err := files.ReadArticleFile(path)
+	if err != nil {
+		return a, err
+	}
+	return e.Store.AddArticle(ctx, a)
 }
 
 // Erase forgets a subscriber everywhere: the subscriber store keeps only a

@@ -17,12 +17,12 @@ const slotLookback = 8 * 24 * time.Hour
 // now". Each slot gets at most one edition (the store enforces it), so the
 // three can never make two for the same slot. It logs; it never prints.
 type Slots struct {
-	Editions  *Editions
-	Collector *Collector    // collects before a scheduled send; nil for none
-	Schedule  cron.Schedule // the send schedule
-	Clock     func() time.Time
-	Catchup   time.Duration // a slot missed while down is sent when at most this old
-	Log       *slog.Logger
+	Editions *Editions
+	Collect  func(context.Context) error // collects before a scheduled send (and logs); nil for none
+	Schedule cron.Schedule               // the send schedule
+	Clock    func() time.Time
+	Catchup  time.Duration // a slot missed while down is sent when at most this old
+	Log      *slog.Logger
 }
 
 func (s *Slots) log() *slog.Logger {
@@ -102,15 +102,12 @@ func (s *Slots) CatchUp(ctx context.Context) error {
 // treats a slot already served as done; a manual one returns ErrSlotTaken.
 func (s *Slots) sendSlot(ctx context.Context, slot time.Time, scheduled bool) error {
 	log := s.log().With("slot", slot)
-	if scheduled && s.Collector != nil {
-		rep, err := s.Collector.Collect(ctx)
-		for _, r := range rep.Failed() {
-			log.Warn("source failed", "source", r.Source, slog.Any("error", r.Err))
-		}
-		if err != nil && !errors.Is(err, ErrSourcesFailed) {
+	if scheduled && s.Collect != nil {
+		// failing sources do not stop the send: Collect logs them and
+		// returns only what stops collection itself
+		if err := s.Collect(ctx); err != nil {
 			return err
 		}
-		log.Info("collected", "new", rep.New(), "sources", len(rep.Results), "failed", len(rep.Failed()))
 	}
 	rep, err := s.Editions.Send(ctx, slot)
 	for _, er := range rep.Editions {

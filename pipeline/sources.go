@@ -125,8 +125,9 @@ func (s *Store) querySources(ctx context.Context, where string, args ...any) ([]
 	return out, rows.Err()
 }
 
-// recordFetch stores the outcome of one fetch of a source.
-func (s *Store) recordFetch(ctx context.Context, src Source, status string, fetchErr error, items, newItems int) error {
+// RecordFetch stores the outcome of one fetch of a source: its status,
+// error, caching validators and item counts.
+func (s *Store) RecordFetch(ctx context.Context, src Source, status string, fetchErr error, items, newItems int) error {
 	msg := ""
 	if fetchErr != nil {
 		msg = fetchErr.Error()

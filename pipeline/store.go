@@ -46,6 +46,9 @@ func OpenStore(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, e
 
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 
+// Now is the store's clock (the wall clock unless OpenStore was given one).
+func (s *Store) Now() time.Time { return s.now() }
+
 func fromMS(ms int64) time.Time {
 	if ms == 0 {
 		return time.Time{}

@@ -26,7 +26,7 @@ func TestDeduplication(t *testing.T) {
 		{"no guid, no url, new text", Article{Origin: "editor", Title: "Bare", Text: "bare"}, false},
 	}
 	for _, tt := range tests {
-		stored, err := s.saveArticle(ctx, &tt.a)
+		stored, err := s.SaveArticle(ctx, &tt.a)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -133,7 +133,7 @@ func TestSelectionRules(t *testing.T) {
 	pinned := mustSave(t, d.Store, Article{Origin: "feed", SourceID: src2.ID, Title: "two-pinned-old", Text: "p", PublishedAt: now.Add(-96 * time.Hour)})
 	d.Store.SetPinned(ctx, pinned.ID, true)
 	d.FirstLookback, d.MaxPerSource, d.MaxArticles = 24*time.Hour, 2, 10
-	got, err := d.selectArticles(ctx)
+	got, err := d.Select(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestSelectionRules(t *testing.T) {
 		t.Errorf("selected %s", names)
 	}
 	d.MinArticles = 10
-	if _, err := d.selectArticles(ctx); !errors.Is(err, ErrNothingNew) || !strings.Contains(err.Error(), "fewer than the minimum of 10") {
+	if _, err := d.Select(ctx); !errors.Is(err, ErrNothingNew) || !strings.Contains(err.Error(), "fewer than the minimum of 10") {
 		t.Errorf("below the minimum: %v", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 	b := mustSave(t, s, Article{Origin: "feed", SourceID: high.ID, Title: "Library opening hours extended", URL: "https://high.example/1", Text: "b", PublishedAt: now.Add(-time.Hour)})
 	ids := func() []int64 {
 		t.Helper()
-		arts, err := e.selectArticles(ctx)
+		arts, err := e.Select(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 	}
 	// an edition takes both: nothing waits
 	clk.add(time.Minute)
-	arts, _ := e.selectArticles(ctx)
+	arts, _ := e.Select(ctx)
 	ed, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one"))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 	if got := ids(); len(got) != 2 {
 		t.Fatalf("after cancelling: %v", got)
 	}
-	arts, _ = e.selectArticles(ctx)
+	arts, _ = e.Select(ctx)
 	if _, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("two")); err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +232,55 @@ func TestWaitingAcrossEditions(t *testing.T) {
 	}
 	if got := ids(); !slices.Equal(got, []int64{old.ID}) {
 		t.Fatalf("after removing its source: %v", got)
+	}
+}
+
+// TestSelectionPriorityAndMove: a higher-priority source's articles come
+// before newer ones, the cap keeps them, and an article the editor moved
+// takes its place for the next edition only.
+func TestSelectionPriorityAndMove(t *testing.T) {
+	s, clk := newStore(t)
+	ctx := context.Background()
+	low, _ := s.AddSource(ctx, "https://low.example/feed", "cli")
+	high, _ := s.AddSource(ctx, "https://high.example/feed", "cli")
+	if err := s.SetPriority(ctx, high.URL, 5); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.now()
+	newest := mustSave(t, s, Article{Title: "Newest low-priority story", URL: "https://low.example/1", Text: "a", Origin: "feed", SourceID: low.ID, PublishedAt: now.Add(-time.Hour)})
+	older := mustSave(t, s, Article{Title: "Older high-priority story", URL: "https://high.example/1", Text: "b", Origin: "feed", SourceID: high.ID, PublishedAt: now.Add(-5 * time.Hour)})
+	third := mustSave(t, s, Article{Title: "Editor's own note", Text: "c", Origin: "editor", PublishedAt: now.Add(-9 * time.Hour)})
+	d := &Editions{Store: s, MaxArticles: 2}
+	ids := func() []int64 {
+		arts, err := d.Select(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, a := range arts {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	if got := ids(); !slices.Equal(got, []int64{older.ID, newest.ID}) {
+		t.Errorf("by priority: %v, want %v", got, []int64{older.ID, newest.ID})
+	}
+	if err := s.MoveArticle(ctx, third.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !slices.Equal(got, []int64{third.ID, older.ID}) {
+		t.Errorf("after move: %v, want %v", got, []int64{third.ID, older.ID})
+	}
+	if err := s.MoveArticle(ctx, 999, 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("move of an unknown article: %v", err)
+	}
+	arts, _ := d.Select(ctx)
+	if _, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one")); err != nil {
+		t.Fatal(err)
+	}
+	var rank any
+	s.db.QueryRowContext(ctx, `SELECT rank FROM articles WHERE id = ?`, third.ID).Scan(&rank)
+	if rank != nil {
+		t.Errorf("rank kept after the edition was made: %v", rank)
 	}
 }

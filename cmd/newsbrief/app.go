@@ -18,6 +18,7 @@ import (
 	"github.com/newsbrief/newsbrief/internal/sqlite"
 	"github.com/newsbrief/newsbrief/mailer"
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 	"github.com/newsbrief/newsbrief/web"
@@ -32,7 +33,7 @@ type app struct {
 	subs     *subscribers.Store
 	tokens   *subscribers.Tokens
 	tmpl     *templates.Set
-	cleaner  *pipeline.Cleaner
+	cleaner  *collect.Cleaner
 	identity *mailer.Identity
 	stdout   io.Writer
 	jobs     *web.JobMetrics // serve's job figures for /metrics
@@ -67,7 +68,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	if err != nil {
 		return nil, fmt.Errorf("database (NEWSBRIEF_DB=%s): %w", cfg.DB, err)
 	}
-	cleaner := pipeline.NewCleaner()
+	cleaner := collect.NewCleaner()
 	cleaner.Log = log.With("component", "clean")
 	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout, jobs: web.NewJobMetrics()}
 	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
@@ -96,11 +97,11 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 
 func (a *app) Close() error { return a.db.Close() }
 
-func (a *app) collector() *pipeline.Collector {
-	return &pipeline.Collector{
+func (a *app) collector() *collect.Collector {
+	return &collect.Collector{
 		Store:   a.store,
 		Cleaner: a.cleaner,
-		Fetch: pipeline.FetchOptions{Timeout: a.cfg.FetchTimeout, MaxBytes: a.cfg.FetchMaxBytes,
+		Fetch: collect.FetchOptions{Timeout: a.cfg.FetchTimeout, MaxBytes: a.cfg.FetchMaxBytes,
 			UserAgent: "newsbrief/" + version() + " (+" + a.cfg.BaseURL + ")"},
 		ArticlesDir: a.cfg.ArticlesDir,
 		Concurrency: 4,
@@ -116,7 +117,7 @@ func (a *app) editions() *pipeline.Editions {
 		Store:       a.store,
 		Subscribers: subs,
 		Renderer:    templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render")},
-		Cleaner:     a.cleaner,
+		Files:       a.cleaner,
 		Deliverer: &pipeline.Deliverer{
 			Store:       a.store,
 			Subscribers: subs,

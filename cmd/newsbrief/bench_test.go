@@ -15,6 +15,7 @@ import (
 
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 )
 
 // benchSubscribers is the audience of one benchmarked edition.
@@ -67,7 +68,7 @@ func addArticles(b *testing.B, a *app, round int) {
 		}
 		if _, err := a.store.AddArticle(context.Background(), pipeline.Article{
 			Title: fmt.Sprintf("Story %d of round %d", i, round), URL: fmt.Sprintf("https://example.com/%d/%d", round, i),
-			Text: body, Summary: pipeline.Summarize(body), HTML: "<p>" + body + "</p>"}); err != nil {
+			Text: body, Summary: collect.Summarize(body), HTML: "<p>" + body + "</p>"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 	"github.com/newsbrief/newsbrief/subscribers"
 )
 
@@ -27,8 +28,8 @@ func cmdRun(ctx context.Context, a *app, args []string, stderr io.Writer) error 
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	collectErr := collect(ctx, a)
-	if collectErr != nil && !errors.Is(collectErr, pipeline.ErrSourcesFailed) {
+	collectErr := runCollect(ctx, a)
+	if collectErr != nil && !errors.Is(collectErr, collect.ErrSourcesFailed) {
 		return collectErr
 	}
 	if err := send(ctx, a, time.Time{}); err != nil {
@@ -42,11 +43,11 @@ func cmdCollect(ctx context.Context, a *app, args []string, stderr io.Writer) er
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	return collect(ctx, a)
+	return runCollect(ctx, a)
 }
 
-// collect runs the collector and prints one line per source.
-func collect(ctx context.Context, a *app) error {
+// runCollect runs the collector and prints one line per source.
+func runCollect(ctx context.Context, a *app) error {
 	report, err := a.collector().Collect(ctx)
 	w := a.stdout
 	for _, r := range report.Results {

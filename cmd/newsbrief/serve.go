@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 	"github.com/newsbrief/newsbrief/web"
 )
 
@@ -168,7 +169,7 @@ func newScheduler(a *app, now func() time.Time) (*pipeline.Slots, error) {
 	if err != nil {
 		return nil, &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
 	}
-	return &pipeline.Slots{Editions: a.editions(), Collector: a.collector(), Schedule: sched, Clock: now,
+	return &pipeline.Slots{Editions: a.editions(), Collect: a.collectJob, Schedule: sched, Clock: now,
 		Catchup: a.cfg.Catchup, Log: a.log.With("component", "schedule")}, nil
 }
 
@@ -180,7 +181,7 @@ func (a *app) collectJob(ctx context.Context) error {
 	for _, r := range rep.Failed() {
 		log.Warn("source failed", "source", r.Source, slog.Any("error", r.Err))
 	}
-	if errors.Is(err, pipeline.ErrSourcesFailed) {
+	if errors.Is(err, collect.ErrSourcesFailed) {
 		err = nil // each is logged above; the healthy ones were stored
 	}
 	log.Info("collected", "new", rep.New(), "sources", len(rep.Results), "failed", len(rep.Failed()))

@@ -1,7 +1,8 @@
-package pipeline
+package collect
 
 import (
 	"bytes"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -40,7 +41,7 @@ func FuzzClean(f *testing.F) {
 	f.Add(`<div class="share"><p>Share</p></div><p>Photo: x</p><p>body</p>`, "https://example.com/")
 	c := NewCleaner()
 	// an editor's rules must not let anything unsafe through either
-	rules, err := compileRules([]Rule{{Kind: RuleSelector, Pattern: "div.share, p:last-child"}, {Kind: RuleRegex, Pattern: "^Photo: "}})
+	rules, err := CompileRules([]pipeline.Rule{{Kind: pipeline.RuleSelector, Pattern: "div.share, p:last-child"}, {Kind: pipeline.RuleRegex, Pattern: "^Photo: "}})
 	if err != nil {
 		f.Fatal(err)
 	}

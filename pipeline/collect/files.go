@@ -1,4 +1,4 @@
-package pipeline
+package collect
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -87,16 +88,16 @@ func (t *tagList) UnmarshalYAML(unmarshal func(any) error) error {
 // author, date, summary, pinned, tags), plain text whose first line is the title,
 // or HTML whose <title> (or first heading) is the title. Errors are
 // *FileError values naming the file and, where known, the line.
-func (c *Cleaner) ParseArticleFile(name string, data []byte) (Article, error) {
-	fail := func(line int, err error) (Article, error) {
-		return Article{}, &FileError{Path: name, Line: line, Err: err}
+func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, error) {
+	fail := func(line int, err error) (pipeline.Article, error) {
+		return pipeline.Article{}, &FileError{Path: name, Line: line, Err: err}
 	}
 	if !utf8.Valid(data) {
 		return fail(0, errors.New("not valid UTF-8 text"))
 	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
-	var a Article
+	var a pipeline.Article
 	var fm frontMatter
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".md", ".markdown":
@@ -162,11 +163,11 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (Article, error) {
 		return fail(1, errors.New("no title: give one in the front matter, the first line or <title>"))
 	}
 	if fm.URL != "" {
-		u, err := ValidateFeedURL(fm.URL)
+		u, err := pipeline.ValidateFeedURL(fm.URL)
 		if err != nil {
 			return fail(0, fmt.Errorf("front matter url: %w", err))
 		}
-		a.URL = CleanURL(u)
+		a.URL = pipeline.CleanURL(u)
 	}
 	a.Author = CleanText(fm.Author)
 	if fm.Date != "" {
@@ -278,11 +279,11 @@ func (c *Collector) collectFolder(ctx context.Context) []SourceResult {
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
 		res := SourceResult{Source: path, Seen: 1}
-		a, err := c.readArticleFile(path)
+		a, err := c.Cleaner.ReadArticleFile(path)
 		if err == nil {
 			a.Origin, a.SourceName, a.FilePath = "file", "articles folder", rel
 			var stored bool
-			stored, err = c.Store.saveArticle(ctx, &a)
+			stored, err = c.Store.SaveArticle(ctx, &a)
 			if stored {
 				res.New = 1
 			}
@@ -308,52 +309,24 @@ func isArticleFile(name string) bool {
 	return false
 }
 
-func (c *Collector) readArticleFile(path string) (Article, error) {
+// ReadArticleFile reads and parses one article file (at most 4 MB); a
+// file that cannot be read or parsed is a *FileError naming it.
+func (c *Cleaner) ReadArticleFile(path string) (pipeline.Article, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Article{}, &FileError{Path: path, Err: err}
+		return pipeline.Article{}, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return Article{}, &FileError{Path: path, Err: err}
+		return pipeline.Article{}, &FileError{Path: path, Err: err}
 	}
 	if st.Size() > maxArticleFile {
-		return Article{}, &FileError{Path: path, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size(), maxArticleFile)}
+		return pipeline.Article{}, &FileError{Path: path, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size(), maxArticleFile)}
 	}
 	data := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
-		return Article{}, &FileError{Path: path, Err: err}
+		return pipeline.Article{}, &FileError{Path: path, Err: err}
 	}
-	return c.Cleaner.ParseArticleFile(path, data)
-}
-
-// AddArticleFile reads one article file on an editor's behalf and stores it
-// as an editor's article. It returns ErrDuplicate when the same article
-// (by URL or content) is already stored.
-func (s *Store) AddArticleFile(ctx context.Context, cl *Cleaner, path string) (Article, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Article{}, &FileError{Path: path, Err: err}
-	}
-	a, err := cl.ParseArticleFile(path, data)
-	if err != nil {
-		return Article{}, err
-	}
-	return s.AddArticle(ctx, a)
-}
-
-// AddArticle stores an article an editor gives (by file, form or API) with
-// origin "editor". It returns ErrDuplicate when it is already stored.
-func (s *Store) AddArticle(ctx context.Context, a Article) (Article, error) {
-	a.Origin, a.SourceName, a.FilePath, a.SourceID = "editor", "editor", "", 0
-	a.FileHash = ""
-	stored, err := s.saveArticle(ctx, &a)
-	if err != nil {
-		return a, err
-	}
-	if !stored {
-		return a, fmt.Errorf("article %q: %w", a.Title, ErrDuplicate)
-	}
-	return a, nil
+	return c.ParseArticleFile(path, data)
 }

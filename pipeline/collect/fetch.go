@@ -1,9 +1,10 @@
-package pipeline
+package collect
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
 	"mime"
 	"net/http"
@@ -76,7 +77,7 @@ func (o FetchOptions) client() *http.Client {
 
 // fetch performs a conditional GET of src, sending back the validators the
 // source stored, and reads at most MaxBytes of the body.
-func fetch(ctx context.Context, o FetchOptions, client *http.Client, src Source, now time.Time) (fetchResult, error) {
+func fetch(ctx context.Context, o FetchOptions, client *http.Client, src pipeline.Source, now time.Time) (fetchResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)

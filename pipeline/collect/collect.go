@@ -1,10 +1,11 @@
-package pipeline
+package collect
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"html"
 	"log/slog"
 	"net/http"
@@ -56,9 +57,9 @@ func (r CollectReport) New() int {
 // source failed while the others were still collected.
 var ErrSourcesFailed = errors.New("some sources failed")
 
-// Collector fetches feeds and reads the articles folder into the Store.
+// Collector fetches feeds and reads the articles folder into the pipeline.Store.
 type Collector struct {
-	Store       *Store
+	Store       *pipeline.Store
 	Cleaner     *Cleaner
 	Fetch       FetchOptions
 	ArticlesDir string // "" to read no folder
@@ -126,19 +127,19 @@ func (c *Collector) Collect(ctx context.Context) (CollectReport, error) {
 	return report, nil
 }
 
-func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src Source) SourceResult {
+func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pipeline.Source) SourceResult {
 	res := SourceResult{Source: src.URL}
 	log := c.logger().With("source", src.URL)
-	if now := c.Store.now(); src.RetryAfter.After(now) {
+	if now := c.Store.Now(); src.RetryAfter.After(now) {
 		log.Info("feed skipped: the server asked us to wait", "until", src.RetryAfter)
 		res.Skipped = true
 		return res
 	}
-	fr, err := fetch(ctx, c.Fetch, client, src, c.Store.now())
+	fr, err := fetch(ctx, c.Fetch, client, src, c.Store.Now())
 	src.RetryAfter = fr.retryAfter
 	if err == nil && fr.notModified {
 		log.Debug("feed not modified")
-		res.Err = c.Store.recordFetch(ctx, src, "not-modified", nil, src.LastItems, 0)
+		res.Err = c.Store.RecordFetch(ctx, src, "not-modified", nil, src.LastItems, 0)
 		return res
 	}
 	var feed *gofeed.Feed
@@ -151,7 +152,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	if err != nil {
 		res.Err = err
 		log.Warn("feed failed", slog.Any("error", err))
-		if rerr := c.Store.recordFetch(ctx, src, "error", err, 0, 0); rerr != nil {
+		if rerr := c.Store.RecordFetch(ctx, src, "error", err, 0, 0); rerr != nil {
 			res.Err = errors.Join(err, rerr)
 		}
 		return res
@@ -169,9 +170,9 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 		base = resolve(src.URL, feed.Link)
 	}
 	srcRules, err := c.Store.Rules(ctx, src.ID)
-	var rules *compiledRules
+	var rules *CompiledRules
 	if err == nil {
-		rules, err = compileRules(srcRules)
+		rules, err = CompileRules(srcRules)
 	}
 	if err != nil {
 		res.Err = err
@@ -187,7 +188,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 			continue
 		}
 		a.SourceID, a.SourceName, a.Origin = src.ID, name, "feed"
-		stored, err := c.Store.saveArticle(ctx, &a)
+		stored, err := c.Store.SaveArticle(ctx, &a)
 		if err != nil {
 			res.Err = err
 			break
@@ -200,7 +201,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 	if res.Err != nil {
 		status = "error"
 	}
-	if err := c.Store.recordFetch(ctx, src, status, res.Err, res.Seen, res.New); err != nil {
+	if err := c.Store.RecordFetch(ctx, src, status, res.Err, res.Seen, res.New); err != nil {
 		res.Err = errors.Join(res.Err, err)
 	}
 	log.Info("feed collected", "items", res.Seen, "new", res.New)
@@ -209,7 +210,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src So
 
 // fromItem turns a feed item into an article: the full content preferred to
 // the description, links resolved against the item or the feed.
-func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *compiledRules) Article {
+func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *CompiledRules) pipeline.Article {
 	link := strings.TrimSpace(item.Link)
 	if link != "" {
 		link = resolve(feedBase, link)
@@ -223,9 +224,9 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *compiled
 		base = feedBase
 	}
 	safe, text := c.Cleaner.clean(body, base, rules)
-	a := Article{
+	a := pipeline.Article{
 		GUID:  strings.TrimSpace(item.GUID),
-		URL:   CleanURL(link),
+		URL:   pipeline.CleanURL(link),
 		Title: CleanText(item.Title),
 		HTML:  safe,
 		Text:  text,

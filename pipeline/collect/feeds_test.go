@@ -1,9 +1,10 @@
-package pipeline
+package collect
 
 import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,7 +49,7 @@ func feedServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	return srv, &gzipped
 }
 
-func collectFeeds(t *testing.T, s *Store, srv *httptest.Server, names ...string) (CollectReport, error) {
+func collectFeeds(t *testing.T, s *pipeline.Store, srv *httptest.Server, names ...string) (CollectReport, error) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := s.AddSource(context.Background(), srv.URL+"/"+n, "cli"); err != nil {
@@ -58,13 +59,13 @@ func collectFeeds(t *testing.T, s *Store, srv *httptest.Server, names ...string)
 	return newCollector(s, "").Collect(context.Background())
 }
 
-func byTitle(t *testing.T, s *Store) map[string]Article {
+func byTitle(t *testing.T, s *pipeline.Store) map[string]pipeline.Article {
 	t.Helper()
 	arts, err := s.Articles(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]Article{}
+	out := map[string]pipeline.Article{}
 	for _, a := range arts {
 		out[a.Title] = a
 	}
@@ -207,15 +208,15 @@ func TestDuplicatesAcrossFeeds(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("%d articles stored, want 3 (the wire story once): %v", len(got), got)
 	}
-	d := &Editions{Store: s, MaxArticles: 10}
-	arts, err := d.selectArticles(context.Background())
+	d := &pipeline.Editions{Store: s, MaxArticles: 10}
+	arts, err := d.Select(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(arts) != 2 {
 		t.Fatalf("%d entries, want 2 (the bridge story grouped)", len(arts))
 	}
-	var bridge Article
+	var bridge pipeline.Article
 	for _, a := range arts {
 		if strings.Contains(a.Title, "ridge") {
 			bridge = a
@@ -227,27 +228,6 @@ func TestDuplicatesAcrossFeeds(t *testing.T) {
 	}
 }
 
-func TestSameStory(t *testing.T) {
-	tests := []struct {
-		a, b string
-		same bool
-	}{
-		{"Bridge repairs close the river crossing for two weeks", "River crossing closed for two weeks as bridge repairs begin", true},
-		{"Council approves the new tram line", "City council approves tram line extension", true},
-		{"Council approves the new tram line", "Council rejects the budget", false},
-		{"Storm warning", "Storm warning issued", false}, // too few words to tell
-		{"Home side wins the derby", "Away side wins the cup final", false},
-	}
-	for _, tt := range tests {
-		if got := sameStory(storyWords(tt.a), storyWords(tt.b)); got != tt.same {
-			t.Errorf("sameStory(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.same)
-		}
-	}
-}
-
-// TestSourceRules: an editor's selector and regex rules for one source
-// remove what they match from that source's articles only; a rule that
-// does not compile is refused.
 func TestSourceRules(t *testing.T) {
 	const feed = `<?xml version="1.0"?><rss version="2.0"><channel><title>%s</title><link>https://%s.example/</link>
 <item><title>Story from %s about the harbour works</title><link>https://%s.example/story</link><description><![CDATA[
@@ -266,18 +246,18 @@ func TestSourceRules(t *testing.T) {
 	if _, err := s.AddSource(ctx, srv.URL+"/plain", "cli"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddRule(ctx, srv.URL+"/ruled", RuleSelector, "div.share-box"); err != nil {
+	if _, err := s.AddRule(ctx, srv.URL+"/ruled", pipeline.RuleSelector, "div.share-box"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddRule(ctx, "1", RuleRegex, `^Photo: `); err != nil {
+	if _, err := s.AddRule(ctx, "1", pipeline.RuleRegex, `^Photo: `); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range [][2]string{{RuleRegex, "(unclosed"}, {RuleSelector, "div[["}, {"xpath", "//p"}} {
-		if _, err := s.AddRule(ctx, "1", bad[0], bad[1]); !errors.Is(err, ErrBadRule) {
+	for _, bad := range [][2]string{{pipeline.RuleRegex, "(unclosed"}, {pipeline.RuleSelector, "div[["}, {"xpath", "//p"}} {
+		if _, err := s.AddRule(ctx, "1", bad[0], bad[1]); !errors.Is(err, pipeline.ErrBadRule) {
 			t.Errorf("rule %s %q: %v, want ErrBadRule", bad[0], bad[1], err)
 		}
 	}
-	if _, err := s.AddRule(ctx, "99", RuleRegex, "x"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AddRule(ctx, "99", pipeline.RuleRegex, "x"); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("rule for an unknown source: %v", err)
 	}
 	if rules, _ := s.Rules(ctx, ruled.ID); len(rules) != 2 {
@@ -293,55 +273,5 @@ func TestSourceRules(t *testing.T) {
 	}
 	if !strings.Contains(p.Text, "Photo: Harbour Authority") {
 		t.Errorf("the other source's article lost text to a rule that is not its own:\n%s", p.Text)
-	}
-}
-
-// TestSelectionPriorityAndMove: a higher-priority source's articles come
-// before newer ones, the cap keeps them, and an article the editor moved
-// takes its place for the next edition only.
-func TestSelectionPriorityAndMove(t *testing.T) {
-	s, clk := newStore(t)
-	ctx := context.Background()
-	low, _ := s.AddSource(ctx, "https://low.example/feed", "cli")
-	high, _ := s.AddSource(ctx, "https://high.example/feed", "cli")
-	if err := s.SetPriority(ctx, high.URL, 5); err != nil {
-		t.Fatal(err)
-	}
-	now := clk.now()
-	newest := mustSave(t, s, Article{Title: "Newest low-priority story", URL: "https://low.example/1", Text: "a", Origin: "feed", SourceID: low.ID, PublishedAt: now.Add(-time.Hour)})
-	older := mustSave(t, s, Article{Title: "Older high-priority story", URL: "https://high.example/1", Text: "b", Origin: "feed", SourceID: high.ID, PublishedAt: now.Add(-5 * time.Hour)})
-	third := mustSave(t, s, Article{Title: "Editor's own note", Text: "c", Origin: "editor", PublishedAt: now.Add(-9 * time.Hour)})
-	d := &Editions{Store: s, MaxArticles: 2}
-	ids := func() []int64 {
-		arts, err := d.selectArticles(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []int64
-		for _, a := range arts {
-			out = append(out, a.ID)
-		}
-		return out
-	}
-	if got := ids(); !slices.Equal(got, []int64{older.ID, newest.ID}) {
-		t.Errorf("by priority: %v, want %v", got, []int64{older.ID, newest.ID})
-	}
-	if err := s.MoveArticle(ctx, third.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(); !slices.Equal(got, []int64{third.ID, older.ID}) {
-		t.Errorf("after move: %v, want %v", got, []int64{third.ID, older.ID})
-	}
-	if err := s.MoveArticle(ctx, 999, 1); !errors.Is(err, ErrNotFound) {
-		t.Errorf("move of an unknown article: %v", err)
-	}
-	arts, _ := d.selectArticles(ctx)
-	if _, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one")); err != nil {
-		t.Fatal(err)
-	}
-	var rank any
-	s.db.QueryRowContext(ctx, `SELECT rank FROM articles WHERE id = ?`, third.ID).Scan(&rank)
-	if rank != nil {
-		t.Errorf("rank kept after the edition was made: %v", rank)
 	}
 }

@@ -1,9 +1,10 @@
-package pipeline
+package collect
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,7 @@ import (
 	"time"
 )
 
-func newCollector(s *Store, dir string) *Collector {
+func newCollector(s *pipeline.Store, dir string) *Collector {
 	return &Collector{Store: s, Cleaner: NewCleaner(), ArticlesDir: dir, Concurrency: 2,
 		Fetch: FetchOptions{Timeout: 2 * time.Second, MaxBytes: 1 << 20, UserAgent: "newsbrief-test"}}
 }
@@ -54,7 +55,7 @@ func TestCollectConditionalGet(t *testing.T) {
 		t.Fatalf("first collect: %d new, %v", rep.New(), err)
 	}
 	arts, _ := s.Articles(ctx, 0)
-	var one Article
+	var one pipeline.Article
 	for _, a := range arts {
 		if a.Title == "Item one" {
 			one = a

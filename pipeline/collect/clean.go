@@ -1,6 +1,7 @@
-package pipeline
+package collect
 
 import (
+	"github.com/newsbrief/newsbrief/pipeline"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -45,11 +46,11 @@ func (c *Cleaner) Clean(raw, base string) (safeHTML, text string) {
 // clean is Clean with a source's own rules: its selectors applied to the
 // HTML as it came, its regular expressions after the sanitizer, both before
 // the built-in boilerplate rules.
-func (c *Cleaner) clean(raw, base string, rules *compiledRules) (safeHTML, text string) {
-	raw, bySelector := rules.applySelectors(raw)
+func (c *Cleaner) clean(raw, base string, rules *CompiledRules) (safeHTML, text string) {
+	raw, bySelector := rules.ApplySelectors(raw)
 	raw = rewriteLinks(raw, base)
 	safeHTML = strings.TrimSpace(c.policy.Sanitize(raw))
-	safeHTML, byRegex := rules.applyRegexes(safeHTML)
+	safeHTML, byRegex := rules.ApplyRegexes(safeHTML)
 	var removed []string
 	if byRule := append(bySelector, byRegex...); len(byRule) > 0 && c.Log != nil {
 		c.Log.Debug("removed by the source's rules", "base", base, "blocks", byRule)
@@ -104,7 +105,7 @@ func rewriteLinks(raw, base string) string {
 				}
 			}
 			if a.Key == "href" {
-				v = CleanURL(v)
+				v = pipeline.CleanURL(v)
 			}
 			n.Attr[i].Val = v
 		}
