@@ -88,10 +88,36 @@ func (s *Store) Cancel(ctx context.Context, id int64) (int64, error) {
 			WHERE ea.article_id = articles.id AND ea.edition_id != ?1 AND e.status != 'cancelled')`, id); err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
 		}
+		// pending rows are counted from the index alone; deferred ones,
+		// few, by the code their class comes from
+		rows, err := tx.QueryContext(ctx, `SELECT 'pending', 0, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'pending'
+			UNION ALL SELECT 'deferred', code, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' GROUP BY code`, id)
+		if err != nil {
+			return fmt.Errorf("cancel edition %d: %w", id, err)
+		}
+		delta := countDelta{}
+		for rows.Next() {
+			var st string
+			var code int
+			var k int64
+			if err := rows.Scan(&st, &code, &k); err != nil {
+				rows.Close()
+				return fmt.Errorf("cancel edition %d: %w", id, err)
+			}
+			delta.add(st, code, -k)
+			delta.add(StateSkipped, code, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("cancel edition %d: %w", id, err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'skipped', detail = 'edition cancelled', updated_at = ?
 			WHERE edition_id = ? AND state IN ('pending', 'deferred')`, s.nowMS(), id)
 		if err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
+		}
+		if err := delta.apply(ctx, tx, id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE editions SET finished_at = ? WHERE id = ?`, s.nowMS(), id); err != nil {
 			return err
@@ -124,6 +150,9 @@ func (s *Store) ResendUnknown(ctx context.Context, id int64) (int64, error) {
 			return fmt.Errorf("resend unknown of edition %d: %w", id, err)
 		}
 		n, _ = res.RowsAffected()
+		if err := (countDelta{{StateUnknown, ""}: -n, {StatePending, ""}: n}).apply(ctx, tx, id); err != nil {
+			return err
+		}
 		if n > 0 && cur == EditionSent {
 			_, err = tx.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = 0 WHERE id = ?`, id)
 		}

@@ -44,13 +44,39 @@ func (s *Store) unfinishedEditions(ctx context.Context) ([]Edition, error) {
 // that stopped before it recorded the outcome, as unknown. The caller holds
 // the send lease, so no other process has rows in flight.
 func (s *Store) markInFlightUnknown(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = 'unknown',
-		detail = 'in flight when a previous run stopped; not resent (see editions resend-unknown)', updated_at = ?
-		WHERE state = 'sending'`, s.nowMS())
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'unknown',
+			detail = 'in flight when a previous run stopped; not resent (see editions resend-unknown)', updated_at = ?
+			WHERE state = 'sending' RETURNING edition_id`, s.nowMS())
+		if err != nil {
+			return err
+		}
+		per := map[int64]int64{}
+		for rows.Next() {
+			var ed int64
+			if err := rows.Scan(&ed); err != nil {
+				rows.Close()
+				return err
+			}
+			per[ed]++
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for ed, k := range per {
+			if err := (countDelta{{StateSending, ""}: -k, {StateUnknown, ""}: k}).apply(ctx, tx, ed); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("recover in-flight deliveries: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // audienceState tells whether every recipient of an edition has a row, and
@@ -108,14 +134,36 @@ func (s *Store) expireDeferred(ctx context.Context, editionID int64, retryFor ti
 		return 0, nil
 	}
 	now := s.nowMS()
-	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = 'failed',
-		detail = 'gave up after retrying for ' || ? || ': ' || detail, updated_at = ?
-		WHERE edition_id = ? AND state = 'deferred' AND first_attempt_at > 0 AND first_attempt_at <= ?`,
-		retryFor.String(), now, editionID, now-retryFor.Milliseconds())
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'failed',
+			detail = 'gave up after retrying for ' || ? || ': ' || detail, updated_at = ?
+			WHERE edition_id = ? AND state = 'deferred' AND first_attempt_at > 0 AND first_attempt_at <= ?
+			RETURNING code`, retryFor.String(), now, editionID, now-retryFor.Milliseconds())
+		if err != nil {
+			return err
+		}
+		delta := countDelta{}
+		for rows.Next() {
+			var code int
+			if err := rows.Scan(&code); err != nil {
+				rows.Close()
+				return err
+			}
+			delta.add(StateDeferred, code, -1)
+			delta.add(StateFailed, code, 1)
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return delta.apply(ctx, tx, editionID)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("expire deferred deliveries: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 // claim marks up to n pending or due deferred rows as sending, in one
@@ -127,6 +175,7 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 	var out []job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
+		delta := countDelta{}
 		for qi, q := range []string{
 			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'pending' LIMIT ?2`,
 			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' AND next_attempt_at <= ?3 LIMIT ?2`,
@@ -137,32 +186,31 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
 				first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?3 ELSE first_attempt_at END, updated_at = ?3
 				WHERE edition_id = ?1 AND subscriber_id IN (`+q+`)
-				RETURNING subscriber_id, email, name, attempts`, editionID, n-len(out), now)
+				RETURNING subscriber_id, email, name, attempts, code`, editionID, n-len(out), now)
 			if err != nil {
 				return err
 			}
+			from := StatePending
+			if qi == 1 {
+				from = StateDeferred
+			}
 			for rows.Next() {
 				var j job
-				if err := rows.Scan(&j.rcpt.ID, &j.rcpt.Email, &j.rcpt.Name, &j.attempts); err != nil {
+				var code int
+				if err := rows.Scan(&j.rcpt.ID, &j.rcpt.Email, &j.rcpt.Name, &j.attempts, &code); err != nil {
 					rows.Close()
 					return err
 				}
 				out = append(out, j)
+				delta.add(from, code, -1)
+				delta.add(StateSending, 0, 1)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			if qi == 0 {
-				// pending -> sending is counted here, once per claim (the
-				// counting trigger leaves it out); deferred -> sending is
-				// counted by the trigger
-				if err := moveCount(ctx, tx, editionID, StatePending, StateSending, int64(len(out))); err != nil {
-					return err
-				}
-			}
 		}
-		return nil
+		return delta.apply(ctx, tx, editionID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -227,7 +275,8 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 	}
 	defer upd.Close()
 	rel, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
-		attempts = attempts - 1, updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+		attempts = attempts - 1, updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'
+		RETURNING state, code`)
 	if err != nil {
 		return err
 	}
@@ -245,9 +294,7 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 			sent = strconv.AppendInt(sent, r.subscriberID, 10)
 		}
 	}
-	// sending -> sent is counted here, once per batch (the counting
-	// trigger leaves it out)
-	var sentRows int64
+	delta := countDelta{}
 	if sent != nil {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
 			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`,
@@ -255,14 +302,25 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 		if err != nil {
 			return err
 		}
-		sentRows, _ = res.RowsAffected()
+		n, _ := res.RowsAffected()
+		delta.add(StateSending, 0, -n)
+		delta.add(StateSent, 0, n)
 	}
 	for _, r := range rs {
 		if r.plainSent() {
 			continue
 		}
 		if r.release {
-			_, err = rel.ExecContext(ctx, now, editionID, r.subscriberID)
+			var state string
+			var code int
+			err = rel.QueryRowContext(ctx, now, editionID, r.subscriberID).Scan(&state, &code)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // no longer sending: nothing changed
+			}
+			if err == nil {
+				delta.add(StateSending, 0, -1)
+				delta.add(state, code, 1)
+			}
 		} else {
 			var next int64
 			if !r.next.IsZero() {
@@ -270,16 +328,17 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 			}
 			var res sql.Result
 			res, err = upd.ExecContext(ctx, r.state, r.code, truncate(r.detail, 500), next, now, editionID, r.subscriberID)
-			if err == nil && r.state == StateSent {
+			if err == nil {
 				n, _ := res.RowsAffected()
-				sentRows += n
+				delta.add(StateSending, 0, -n)
+				delta.add(r.state, r.code, n)
 			}
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := moveCount(ctx, tx, editionID, StateSending, StateSent, sentRows); err != nil {
+	if err := delta.apply(ctx, tx, editionID); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -390,25 +449,50 @@ func (s *Store) SendLease(ctx context.Context) (holder string, until time.Time, 
 	return holder, fromMS(exp), nil
 }
 
-// addCount adds n rows of state (class ”) to an edition's kept delivery
-// counts, inside the transaction that made them.
-func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n int64) error {
-	if n == 0 {
-		return nil
+// countDelta is a change of an edition's kept delivery counts, by (state,
+// class), made in the transaction of the statements that changed the rows
+// and applied there: the ledger keeps the counts current without a trigger
+// running for each row of a send.
+type countDelta map[[2]string]int64
+
+// add counts n rows more (or fewer) in state, with the class of code.
+func (d countDelta) add(state string, code int, n int64) {
+	if n != 0 {
+		d[[2]string{state, answerClass(state, code)}] += n
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (edition_id, state, class, n) VALUES (?, ?, '', ?)
-		ON CONFLICT DO UPDATE SET n = n + excluded.n`, editionID, state, n)
-	return err
 }
 
-// moveCount moves n rows from one state to another (both of class ”) in
-// an edition's kept delivery counts.
-func moveCount(ctx context.Context, tx *sql.Tx, editionID int64, from, to string, n int64) error {
-	if n == 0 {
-		return nil
+// apply writes d to the edition's counts inside tx.
+func (d countDelta) apply(ctx context.Context, tx *sql.Tx, editionID int64) error {
+	for k, n := range d {
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (edition_id, state, class, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET n = n + excluded.n`, editionID, k[0], k[1], n); err != nil {
+			return fmt.Errorf("delivery counts: %w", err)
+		}
 	}
-	if err := addCount(ctx, tx, editionID, from, -n); err != nil {
-		return err
+	return nil
+}
+
+// answerClass is how the kept counts class a row: by the relay's answer
+// ("4xx", "5xx", or "network" without an SMTP code) for deferred and failed
+// rows, "" for the others. The migration's backfill classes rows the same.
+func answerClass(state string, code int) string {
+	switch {
+	case state != StateDeferred && state != StateFailed:
+		return ""
+	case code >= 400 && code <= 499:
+		return "4xx"
+	case code >= 500:
+		return "5xx"
 	}
-	return addCount(ctx, tx, editionID, to, n)
+	return "network"
+}
+
+// addCount adds n rows of state (class '') to an edition's kept delivery
+// counts, inside the transaction that made them.
+func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n int64) error {
+	return countDelta{{state, ""}: n}.apply(ctx, tx, editionID)
 }
