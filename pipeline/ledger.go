@@ -491,7 +491,7 @@ func answerClass(state string, code int) string {
 	return "network"
 }
 
-// addCount adds n rows of state (class ”) to an edition's kept delivery
+// addCount adds n rows of state (of no answer class) to an edition's kept delivery
 // counts, inside the transaction that made them.
 func addCount(ctx context.Context, tx *sql.Tx, editionID int64, state string, n int64) error {
 	return countDelta{{state, ""}: n}.apply(ctx, tx, editionID)
