@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // EditionPaused is the state of an edition an operator paused: nothing more
@@ -161,19 +162,19 @@ func (s *Store) ResendUnknown(ctx context.Context, id int64) (int64, error) {
 	return n, err
 }
 
-// editionStatus returns an edition's current status.
-func (s *Store) editionStatus(ctx context.Context, id int64) (string, error) {
-	var st string
-	err := s.db.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&st)
+// EditionStatus returns an edition's current status.
+func (s *Store) EditionStatus(ctx context.Context, id int64) (status string, sending bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&status)
 	if err != nil {
-		return "", fmt.Errorf("edition %d status: %w", id, err)
+		return "", false, fmt.Errorf("edition %d status: %w", id, err)
 	}
-	return st, nil
+	return status, status == EditionSending, nil
 }
 
-// sentSince counts the messages handed to the relay since t (sent, or in
+// SentSince counts the messages handed to the relay since t (sent, or in
 // flight), for the hourly quota.
-func (s *Store) sentSince(ctx context.Context, sinceMS int64) (int, error) {
+func (s *Store) SentSince(ctx context.Context, since time.Time) (int, error) {
+	sinceMS := since.UnixMilli()
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE state IN ('sent', 'sending') AND updated_at >= ?`, sinceMS).Scan(&n)
 	if err != nil {

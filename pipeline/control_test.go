@@ -62,7 +62,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 	d, _, snd, _ := newDeliverer(t, 100)
 	ctx := context.Background()
 	ed := startedEdition(t, d)
-	claimed, _ := d.Store.claim(ctx, ed.ID, 10) // killed with 10 in flight
+	claimed, _ := d.Store.Claim(ctx, ed.ID, 10) // killed with 10 in flight
 	if _, err := d.Send(ctx, time.Time{}); !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func TestCancelAndResendUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, j := range claimed {
-		if snd.count(j.rcpt.Email) != 1 {
-			t.Errorf("%s not resent", j.rcpt.Email)
+		if snd.count(j.Recipient.Email) != 1 {
+			t.Errorf("%s not resent", j.Recipient.Email)
 		}
 	}
 	if got, _ := d.Store.Edition(ctx, ed.ID); got.Status != EditionSent || got.Counts[StateSent] != 100 {
@@ -113,7 +113,7 @@ func TestCancelAndResendUnknown(t *testing.T) {
 
 func TestHourlyQuota(t *testing.T) {
 	d, _, snd, clk := newDeliverer(t, 250)
-	d.Deliverer.HourlyQuota = 100
+	d.Engine.HourlyQuota = 100
 	ctx := context.Background()
 	rep, err := d.Send(ctx, time.Time{})
 	if err != nil {

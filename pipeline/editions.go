@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 )
 
 // Edition states.
@@ -19,15 +21,15 @@ const (
 	EditionCancelled = "cancelled" // stopped by an operator
 )
 
-// Delivery states, one per ledger row.
+// Delivery states, one per ledger row (the engine's, package deliver).
 const (
-	StatePending  = "pending"  // not yet tried
-	StateSending  = "sending"  // handed to the SMTP server; outcome not yet recorded
-	StateSent     = "sent"     // accepted by the server
-	StateDeferred = "deferred" // temporary failure; retried after next_attempt_at
-	StateFailed   = "failed"   // permanent failure, or retries ran out
-	StateSkipped  = "skipped"  // no longer subscribed when its turn came
-	StateUnknown  = "unknown"  // in flight when a previous run stopped; not resent
+	StatePending  = deliver.StatePending
+	StateSending  = deliver.StateSending
+	StateSent     = deliver.StateSent
+	StateDeferred = deliver.StateDeferred
+	StateFailed   = deliver.StateFailed
+	StateSkipped  = deliver.StateSkipped
+	StateUnknown  = deliver.StateUnknown
 )
 
 // States lists every delivery state in display order.
@@ -46,13 +48,13 @@ type Edition struct {
 	Counts     map[string]int // delivery state → rows
 }
 
-// Failure is a delivery that failed or was deferred, with the server's answer.
-type Failure struct {
-	Email  string
-	State  string
-	Code   int
-	Detail string
-}
+// Failure is a delivery that failed or was deferred, with the server's
+// answer; EditionReport is what one send did to one edition. Both are the
+// delivery engine's.
+type (
+	Failure       = deliver.Failure
+	EditionReport = deliver.Report
+)
 
 // NextArticles returns up to max candidates of the next edition (without
 // their bodies): not excluded, in no edition that was sent or is sending,
@@ -261,7 +263,7 @@ func (s *Store) Editions(ctx context.Context, limit int) ([]Edition, error) {
 		return nil, fmt.Errorf("list editions: %w", err)
 	}
 	for i := range out {
-		if out[i].Counts, err = s.deliveryCounts(ctx, out[i].ID); err != nil {
+		if out[i].Counts, err = s.DeliveryCounts(ctx, out[i].ID); err != nil {
 			return nil, err
 		}
 	}
@@ -347,12 +349,12 @@ func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 			}
 		}
 	}
-	e.Counts, err = s.deliveryCounts(ctx, id)
+	e.Counts, err = s.DeliveryCounts(ctx, id)
 	return e, err
 }
 
-// deliveryCounts reads an edition's kept delivery counts by state.
-func (s *Store) deliveryCounts(ctx context.Context, id int64) (map[string]int, error) {
+// DeliveryCounts reads an edition's kept delivery counts by state.
+func (s *Store) DeliveryCounts(ctx context.Context, id int64) (map[string]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT state, SUM(n) FROM delivery_counts WHERE edition_id = ? GROUP BY state HAVING SUM(n) != 0`, id)
 	if err != nil {
 		return nil, fmt.Errorf("delivery counts: %w", err)

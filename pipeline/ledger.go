@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -40,10 +42,10 @@ func (s *Store) unfinishedEditions(ctx context.Context) ([]Edition, error) {
 	return out, nil
 }
 
-// markInFlightUnknown marks every row left in state sending, by a process
+// MarkInFlightUnknown marks every row left in state sending, by a process
 // that stopped before it recorded the outcome, as unknown. The caller holds
 // the send lease, so no other process has rows in flight.
-func (s *Store) markInFlightUnknown(ctx context.Context) (int64, error) {
+func (s *Store) MarkInFlightUnknown(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'unknown',
@@ -79,9 +81,9 @@ func (s *Store) markInFlightUnknown(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// audienceState tells whether every recipient of an edition has a row, and
+// AudienceState tells whether every recipient of an edition has a row, and
 // the highest subscriber ID that has one.
-func (s *Store) audienceState(ctx context.Context, editionID int64) (done bool, after int64, err error) {
+func (s *Store) AudienceState(ctx context.Context, editionID int64) (done bool, after int64, err error) {
 	var d int
 	err = s.db.QueryRowContext(ctx, `SELECT audience_done,
 		(SELECT COALESCE(MAX(subscriber_id), 0) FROM deliveries WHERE edition_id = editions.id)
@@ -92,9 +94,9 @@ func (s *Store) audienceState(ctx context.Context, editionID int64) (done bool, 
 	return d == 1, after, nil
 }
 
-// addAudience adds pending rows for a page of recipients; last marks the
+// AddAudience adds pending rows for a page of recipients; last marks the
 // audience complete in the same transaction.
-func (s *Store) addAudience(ctx context.Context, editionID int64, page []Recipient, last bool) error {
+func (s *Store) AddAudience(ctx context.Context, editionID int64, page []Recipient, last bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add audience: %w", err)
@@ -127,9 +129,9 @@ func (s *Store) addAudience(ctx context.Context, editionID int64, page []Recipie
 	return tx.Commit()
 }
 
-// expireDeferred fails the deferred rows whose first attempt is older than
+// ExpireDeferred fails the deferred rows whose first attempt is older than
 // retryFor.
-func (s *Store) expireDeferred(ctx context.Context, editionID int64, retryFor time.Duration) (int64, error) {
+func (s *Store) ExpireDeferred(ctx context.Context, editionID int64, retryFor time.Duration) (int64, error) {
 	if retryFor <= 0 {
 		return 0, nil
 	}
@@ -166,13 +168,13 @@ func (s *Store) expireDeferred(ctx context.Context, editionID int64, retryFor ti
 	return n, nil
 }
 
-// claim marks up to n pending or due deferred rows as sending, in one
+// Claim marks up to n pending or due deferred rows as sending, in one
 // transaction, before any of them is handed to the relay, and returns them.
 // Both lookups are range scans of the (edition, state, next attempt) index,
 // so a claim costs the same at the first row and at the millionth.
-func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error) {
+func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Job, error) {
 	now := s.nowMS()
-	var out []job
+	var out []deliver.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		delta := countDelta{}
@@ -195,9 +197,9 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 				from = StateDeferred
 			}
 			for rows.Next() {
-				var j job
+				var j deliver.Job
 				var code int
-				if err := rows.Scan(&j.rcpt.ID, &j.rcpt.Email, &j.rcpt.Name, &j.attempts, &code); err != nil {
+				if err := rows.Scan(&j.Recipient.ID, &j.Recipient.Email, &j.Recipient.Name, &j.Attempts, &code); err != nil {
 					rows.Close()
 					return err
 				}
@@ -218,10 +220,20 @@ func (s *Store) claim(ctx context.Context, editionID int64, n int) ([]job, error
 	return out, nil
 }
 
-// recordResults writes outcomes from results in batches (one transaction
+// The store is the delivery engine's ledger.
+var _ deliver.Ledger = (*Store)(nil)
+
+// Outcomes are written every recordBatch results or recordEvery, whichever
+// comes first: one transaction for many messages.
+const (
+	recordBatch = 128
+	recordEvery = 50 * time.Millisecond
+)
+
+// RecordResults writes outcomes from results in batches (one transaction
 // per recordBatch rows or recordEvery) until results is closed.
-func (s *Store) recordResults(ctx context.Context, editionID int64, results <-chan []result) error {
-	var pending []result
+func (s *Store) RecordResults(ctx context.Context, editionID int64, results <-chan []deliver.Result) error {
+	var pending []deliver.Result
 	var firstErr error
 	flush := func() {
 		if len(pending) == 0 {
@@ -251,7 +263,7 @@ func (s *Store) recordResults(ctx context.Context, editionID int64, results <-ch
 	}
 }
 
-func (s *Store) writeResults(ctx context.Context, editionID int64, rs []result) error {
+func (s *Store) writeResults(ctx context.Context, editionID int64, rs []deliver.Result) error {
 	var err error
 	for try := 0; try < 5; try++ {
 		if err = s.writeResultsOnce(ctx, editionID, rs); err == nil {
@@ -262,7 +274,7 @@ func (s *Store) writeResults(ctx context.Context, editionID int64, rs []result) 
 	return fmt.Errorf("record %d delivery results: %w", len(rs), err)
 }
 
-func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []result) error {
+func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deliver.Result) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -285,13 +297,13 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 	// plain successes, nearly every row, go in one statement per batch
 	var sent []byte
 	for _, r := range rs {
-		if r.plainSent() {
+		if r.PlainSent() {
 			if sent == nil {
 				sent = append(make([]byte, 0, 8*len(rs)), '[')
 			} else {
 				sent = append(sent, ',')
 			}
-			sent = strconv.AppendInt(sent, r.subscriberID, 10)
+			sent = strconv.AppendInt(sent, r.SubscriberID, 10)
 		}
 	}
 	delta := countDelta{}
@@ -307,13 +319,13 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 		delta.add(StateSent, 0, n)
 	}
 	for _, r := range rs {
-		if r.plainSent() {
+		if r.PlainSent() {
 			continue
 		}
-		if r.release {
+		if r.Release {
 			var state string
 			var code int
-			err = rel.QueryRowContext(ctx, now, editionID, r.subscriberID).Scan(&state, &code)
+			err = rel.QueryRowContext(ctx, now, editionID, r.SubscriberID).Scan(&state, &code)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // no longer sending: nothing changed
 			}
@@ -323,15 +335,15 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 			}
 		} else {
 			var next int64
-			if !r.next.IsZero() {
-				next = r.next.UnixMilli()
+			if !r.Next.IsZero() {
+				next = r.Next.UnixMilli()
 			}
 			var res sql.Result
-			res, err = upd.ExecContext(ctx, r.state, r.code, truncate(r.detail, 500), next, now, editionID, r.subscriberID)
+			res, err = upd.ExecContext(ctx, r.State, r.Code, truncate(r.Detail, 500), next, now, editionID, r.SubscriberID)
 			if err == nil {
 				n, _ := res.RowsAffected()
 				delta.add(StateSending, 0, -n)
-				delta.add(r.state, r.code, n)
+				delta.add(r.State, r.Code, n)
 			}
 		}
 		if err != nil {
@@ -344,11 +356,6 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []resu
 	return tx.Commit()
 }
 
-// plainSent says r is a success with nothing more to record.
-func (r result) plainSent() bool {
-	return !r.release && r.state == StateSent && r.code == 0 && r.detail == "" && r.next.IsZero()
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -356,9 +363,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// finishIfDone marks an edition sent when none of its rows is pending,
+// FinishIfDone marks an edition sent when none of its rows is pending,
 // sending or deferred.
-func (s *Store) finishIfDone(ctx context.Context, editionID int64) (bool, error) {
+func (s *Store) FinishIfDone(ctx context.Context, editionID int64) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE editions SET status = 'sent', finished_at = ?
 		WHERE id = ? AND status = 'sending' AND audience_done = 1 AND NOT EXISTS (
 			SELECT 1 FROM deliveries WHERE edition_id = editions.id AND state IN ('pending', 'sending', 'deferred'))`,
@@ -370,11 +377,11 @@ func (s *Store) finishIfDone(ctx context.Context, editionID int64) (bool, error)
 	return n == 1, nil
 }
 
-// acquireLease takes the named lease for holder for ttl, renewing it in the
+// AcquireLease takes the named lease for holder for ttl, renewing it in the
 // background until the returned release function is called. It returns
 // ErrBusy when another holder has an unexpired lease and alive (if not nil)
 // says that holder still runs.
-func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) (func(), error) {
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) (func(), error) {
 	if err := s.takeLease(ctx, name, holder, ttl, alive); err != nil {
 		return nil, err
 	}

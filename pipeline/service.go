@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/newsbrief/newsbrief/brief"
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 )
 
 // issue is what a renderer renders of ed: its stories in order, each with
@@ -41,8 +42,8 @@ type Editions struct {
 	Store       *Store
 	Subscribers SubscriberSource
 	Renderer    Renderer
-	Deliverer   *Deliverer   // the engine that sends stored editions
-	Files       ArticleFiles // reads and cleans editors' articles
+	Engine      *deliver.Engine // sends stored editions and keeps the ledger
+	Files       ArticleFiles    // reads and cleans editors' articles
 	// MaxArticles caps an edition (0: no cap); MaxPerSource caps the
 	// articles one feed contributes (0: no cap); MinArticles is the fewest
 	// new articles worth an edition; a first edition takes feed articles
@@ -262,7 +263,7 @@ func (e *Editions) Preview(ctx context.Context, rcpt Recipient) (*Message, int, 
 	if err != nil {
 		return nil, 0, err
 	}
-	return message(e.Subscribers, 0, rcpt, brief.NewEdition(r)), len(arts), nil
+	return brief.NewMessage(brief.NewEdition(r), 0, rcpt, e.Subscribers.UnsubscribeURL(rcpt.ID)), len(arts), nil
 }
 
 // DryRunReport tells what a send would do now, changing nothing.
@@ -316,8 +317,8 @@ func (e *Editions) Test(ctx context.Context, addr string) error {
 	}
 	r.Subject = "[TEST] " + r.Subject
 	rcpt := Recipient{Email: addr}
-	m := message(e.Subscribers, 0, rcpt, brief.NewEdition(r))
-	conn, err := e.Deliverer.Sender.Open(ctx)
+	m := brief.NewMessage(brief.NewEdition(r), 0, rcpt, e.Subscribers.UnsubscribeURL(rcpt.ID))
+	conn, err := e.Engine.Sender.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("test send: %w", err)
 	}
@@ -337,7 +338,7 @@ func (e *Editions) StartCheck(ctx context.Context, slot time.Time) error {
 	if err != nil {
 		return err
 	}
-	d := e.Deliverer
+	d := e.Engine
 	if holder != "" && holder != d.Holder && until.After(e.Store.now()) && (d.HolderAlive == nil || d.HolderAlive(holder)) {
 		return fmt.Errorf("%w (%s)", ErrBusy, holder)
 	}
@@ -359,7 +360,7 @@ func (e *Editions) StartCheck(ctx context.Context, slot time.Time) error {
 // made, ErrSlotTaken when slot's edition exists, and ErrBusy when another
 // process is sending from the same database.
 func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error) {
-	d := e.Deliverer
+	d := e.Engine
 	release, err := d.Begin(ctx)
 	if err != nil {
 		return SendReport{}, err
@@ -378,7 +379,7 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 			return report, fmt.Errorf("render edition %d: %w", ed.ID, err)
 		}
 		r.Subject = ed.Subject // keep the subject it started with
-		er, err := d.Deliver(ctx, ed, r, true)
+		er, err := d.Deliver(ctx, ed.ID, r, true)
 		report.Editions = append(report.Editions, er)
 		if err != nil {
 			return report, err
@@ -415,7 +416,7 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 		return report, err
 	}
 	e.log().Info("edition created", "edition", ed.ID, "articles", len(arts), "subject", ed.Subject)
-	er, err := d.Deliver(ctx, ed, r, false)
+	er, err := d.Deliver(ctx, ed.ID, r, false)
 	report.Editions = append(report.Editions, er)
 	return report, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 )
@@ -45,7 +46,7 @@ func TestInternalErrorsShowNoInternals(t *testing.T) {
 	const token = "web-test-token-0123456789abcdef"
 	srv, err := NewServer(Config{ListName: "Brief", BaseURL: "http://brief.example", AdminToken: token},
 		Services{DB: db, Store: store, Subscribers: subs, Tokens: tokens, Pages: set,
-			Editions: &pipeline.Editions{Store: store, Deliverer: &pipeline.Deliverer{Store: store}}},
+			Editions: &pipeline.Editions{Store: store, Engine: &deliver.Engine{Ledger: store}}},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database not readable", http.StatusServiceUnavailable)
 		return
 	}
-	self := s.svc.Editions.Deliverer.Holder
+	self := s.svc.Editions.Engine.Holder
 	io.WriteString(w, "ready\n")
 	switch {
 	case holder == "":

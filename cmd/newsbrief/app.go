@@ -19,6 +19,7 @@ import (
 	"github.com/newsbrief/newsbrief/mailer"
 	"github.com/newsbrief/newsbrief/pipeline"
 	"github.com/newsbrief/newsbrief/pipeline/collect"
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 	"github.com/newsbrief/newsbrief/web"
@@ -118,9 +119,9 @@ func (a *app) editions() *pipeline.Editions {
 		Subscribers: subs,
 		Renderer:    templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render")},
 		Files:       a.cleaner,
-		Deliverer: &pipeline.Deliverer{
-			Store:       a.store,
-			Subscribers: subs,
+		Engine: &deliver.Engine{
+			Ledger:      a.store,
+			Audience:    subs,
 			Sender:      a.sender(),
 			Concurrency: a.cfg.SendConcurrency,
 			Rate:        a.cfg.SendRate,
@@ -140,7 +141,7 @@ func (a *app) editions() *pipeline.Editions {
 }
 
 // sender is the SMTP relay when NEWSBRIEF_SMTP_HOST is set, else the outbox.
-func (a *app) sender() pipeline.Sender {
+func (a *app) sender() deliver.Sender {
 	if a.cfg.SMTPHost == "" {
 		return mailer.NewOutbox(a.cfg.OutboxDir, a.identity)
 	}

@@ -1,0 +1,57 @@
+package deliver
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/brief"
+)
+
+func TestBackoff(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 10: 4 * time.Hour} {
+		got := Backoff(0, attempts)
+		if got < want || got > want+want/5 {
+			t.Errorf("Backoff(%d) = %v, want %v plus up to 20%%", attempts, got, want)
+		}
+	}
+}
+
+// answer is a relay's answer as a Conn reports it.
+type answer struct {
+	code int
+	perm bool
+}
+
+func (a answer) Error() string   { return "simulated answer" }
+func (a answer) Permanent() bool { return a.perm }
+func (a answer) StatusCode() int { return a.code }
+
+func TestClassify(t *testing.T) {
+	now := time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		err   error
+		state string
+		code  int
+		retry bool
+	}{
+		{"accepted", nil, StateSent, 0, false},
+		{"unknown mailbox", answer{550, true}, StateFailed, 550, false},
+		{"greylisted", answer{451, false}, StateDeferred, 451, true},
+		{"dropped connection", errors.New("connection reset by peer"), StateDeferred, 0, true},
+		{"wrapped permanent", fmt.Errorf("send: %w", answer{554, true}), StateFailed, 554, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := classify(Job{Recipient: brief.Recipient{ID: 7}, Attempts: 2}, tt.err, now, time.Minute)
+			if r.SubscriberID != 7 || r.State != tt.state || r.Code != tt.code || r.Next.After(now) != tt.retry {
+				t.Errorf("classify = %+v, want %s %d retry=%v", r, tt.state, tt.code, tt.retry)
+			}
+			if tt.retry && r.Next.Sub(now) < 2*time.Minute { // second attempt: base doubled
+				t.Errorf("next attempt in %v, want at least 2m", r.Next.Sub(now))
+			}
+		})
+	}
+}
