@@ -126,9 +126,9 @@ func TestHourlyQuota(t *testing.T) {
 	if snd.total() != 100 {
 		t.Fatalf("quota exceeded within the hour: %d", snd.total())
 	}
-	clk.add(61 * 60e9)
+	clk.Add(61 * 60e9)
 	d.Send(ctx, time.Time{})
-	clk.add(61 * 60e9)
+	clk.Add(61 * 60e9)
 	rep, _ = d.Send(ctx, time.Time{})
 	if snd.total() != 250 || !rep.Editions[0].Done {
 		t.Fatalf("after three hours: %d sent, %+v", snd.total(), rep.Editions[0])

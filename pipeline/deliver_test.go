@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"github.com/newsbrief/newsbrief/brief"
+	"github.com/newsbrief/newsbrief/internal/testclock"
 	"github.com/newsbrief/newsbrief/pipeline/deliver"
 
 	"context"
@@ -176,12 +177,12 @@ func (c fakeConn) Send(_ context.Context, m *Message) error {
 
 func (c fakeConn) Close() error { return nil }
 
-func newDeliverer(t *testing.T, subs int) (*Editions, *fakeSubs, *fakeSender, *clock) {
+func newDeliverer(t *testing.T, subs int) (*Editions, *fakeSubs, *fakeSender, *testclock.Clock) {
 	t.Helper()
 	s, clk := newStore(t)
 	mustSave(t, s, Article{Origin: "feed", Title: "Story one", Text: "one"})
 	mustSave(t, s, Article{Origin: "feed", Title: "Story two", Text: "two"})
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	fs, snd := newSubs(subs), newSender()
 	t.Cleanup(func() { checkCounts(t, s) })
 	return newEditions(s, fs, snd, &deliver.Engine{Concurrency: 3, RetryFor: 24 * time.Hour, Holder: "test"}), fs, snd, clk
@@ -259,7 +260,7 @@ func TestSendClassifiesFailures(t *testing.T) {
 	if snd.count("r2@example.com") != 0 {
 		t.Fatal("retried before the backoff ran out")
 	}
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	rep, err = d.Send(ctx, time.Time{})
 	if !errors.Is(err, ErrNothingNew) {
 		t.Fatal(err)
@@ -288,7 +289,7 @@ func TestDeferredGiveUpAfterRetryFor(t *testing.T) {
 	}
 	ctx := context.Background()
 	d.Send(ctx, time.Time{})
-	clk.add(25 * time.Hour)
+	clk.Add(25 * time.Hour)
 	rep, _ := d.Send(ctx, time.Time{})
 	if !rep.Editions[0].Done || rep.Editions[0].Counts[StateFailed] != 1 {
 		t.Fatalf("after RetryFor: %+v", rep.Editions[0])
@@ -488,7 +489,7 @@ func TestLeaseKeepsOneSender(t *testing.T) {
 	if err := s.takeLease(ctx, "send", "dead", time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	r3, err := s.AcquireLease(ctx, "send", "c", time.Minute, nil)
 	if err != nil {
 		t.Fatalf("expired lease not taken over: %v", err)

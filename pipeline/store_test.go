@@ -62,16 +62,16 @@ func TestNextArticlesOrderCapAndWindow(t *testing.T) {
 		t.Fatalf("next = %v, want pinned 'old' then newest included 'new'", titles(got))
 	}
 	// an edition takes them; articles collected before it are not offered again
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	if _, err := s.createEdition(ctx, got, time.Time{}, subjectOf("s")); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	next, _ := s.NextArticles(ctx, 10)
 	if len(next) != 0 {
 		t.Errorf("after an edition, next = %v, want nothing ('mid' was collected before it)", titles(next))
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	mustSave(t, s, Article{Origin: "feed", Title: "fresh", Text: "fresh"})
 	next, _ = s.NextArticles(ctx, 10)
 	if len(next) != 1 || next[0].Title != "fresh" {
@@ -122,7 +122,7 @@ func TestSources(t *testing.T) {
 func TestSelectionRules(t *testing.T) {
 	d, _, _, clk := newDeliverer(t, 1)
 	ctx := context.Background()
-	now := clk.now()
+	now := clk.Now()
 	src1, _ := d.Store.AddSource(ctx, "https://one.example/feed", "cli")
 	src2, _ := d.Store.AddSource(ctx, "https://two.example/feed", "cli")
 	for i := range 4 {
@@ -165,7 +165,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := clk.now()
+	now := clk.Now()
 	a := mustSave(t, s, Article{Origin: "feed", SourceID: low.ID, Title: "Harbour ferry timetable changes", URL: "https://low.example/1", Text: "a", PublishedAt: now})
 	b := mustSave(t, s, Article{Origin: "feed", SourceID: high.ID, Title: "Library opening hours extended", URL: "https://high.example/1", Text: "b", PublishedAt: now.Add(-time.Hour)})
 	ids := func() []int64 {
@@ -190,7 +190,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 		t.Fatalf("after raising a source's priority: %v", got)
 	}
 	// an edition takes both: nothing waits
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	arts, _ := e.Select(ctx)
 	ed, err := s.createEdition(ctx, arts, time.Time{}, subjectOf("one"))
 	if err != nil {
@@ -211,7 +211,7 @@ func TestWaitingAcrossEditions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// an old article pinned after the edition is taken; a new one too
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	old := mustSave(t, s, Article{Origin: "feed", SourceID: low.ID, Title: "Council budget vote delayed", URL: "https://low.example/2", Text: "c", PublishedAt: now.Add(-48 * time.Hour)})
 	if got := ids(); !slices.Equal(got, []int64{old.ID}) {
 		t.Fatalf("a new article: %v", got)
@@ -246,7 +246,7 @@ func TestSelectionPriorityAndMove(t *testing.T) {
 	if err := s.SetPriority(ctx, high.URL, 5); err != nil {
 		t.Fatal(err)
 	}
-	now := clk.now()
+	now := clk.Now()
 	newest := mustSave(t, s, Article{Title: "Newest low-priority story", URL: "https://low.example/1", Text: "a", Origin: "feed", SourceID: low.ID, PublishedAt: now.Add(-time.Hour)})
 	older := mustSave(t, s, Article{Title: "Older high-priority story", URL: "https://high.example/1", Text: "b", Origin: "feed", SourceID: high.ID, PublishedAt: now.Add(-5 * time.Hour)})
 	third := mustSave(t, s, Article{Title: "Editor's own note", Text: "c", Origin: "editor", PublishedAt: now.Add(-9 * time.Hour)})

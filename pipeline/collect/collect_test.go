@@ -176,12 +176,12 @@ func TestCollectHonoursRetryAfter(t *testing.T) {
 	if err == nil || !strings.Contains(rep.Results[0].Err.Error(), "429") || !strings.Contains(rep.Results[0].Err.Error(), "not fetched again before") {
 		t.Fatalf("first collect: %+v, %v", rep.Results, err)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	rep, err = c.Collect(ctx)
 	if err != nil || !rep.Results[0].Skipped || requests.Load() != 1 {
 		t.Fatalf("within Retry-After: %+v %v, %d requests", rep.Results, err, requests.Load())
 	}
-	clk.add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	if rep, err = c.Collect(ctx); err != nil || rep.New() != 2 || requests.Load() != 2 {
 		t.Fatalf("after Retry-After: %+v %v, %d requests", rep.Results, err, requests.Load())
 	}

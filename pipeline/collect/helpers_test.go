@@ -11,23 +11,17 @@ import (
 	"github.com/newsbrief/newsbrief/pipeline"
 )
 
-// clock is the tests' settable time source.
-type clock struct{ *testclock.Clock }
-
-func (c *clock) now() time.Time      { return c.Now() }
-func (c *clock) add(d time.Duration) { c.Add(d) }
-
 // newStore opens the pipeline's store on a fresh SQLite file in
 // t.TempDir(), on a settable clock.
-func newStore(t testing.TB) (*pipeline.Store, *clock) {
+func newStore(t testing.TB) (*pipeline.Store, *testclock.Clock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{testclock.New(time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC))}
-	s, err := pipeline.OpenStore(context.Background(), db, c.now)
+	c := testclock.New(time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC))
+	s, err := pipeline.OpenStore(context.Background(), db, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
