@@ -62,7 +62,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(&lineLimit{r: br, max: maxImportLine, line: 1})
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -128,9 +128,19 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				rep.Bad = append(rep.Bad, RowError{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()})
 				continue
 			}
+			if errors.Is(err, ErrLineTooLong) {
+				tooLong := err
+				if err := flush(); err != nil { // what came before is imported
+					return rep, err
+				}
+				return rep, fmt.Errorf("import: %w; nothing after it was read", tooLong)
+			}
 			return rep, fmt.Errorf("import: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
+		for i := range rec {
+			rec[i] = unquoteCell(rec[i])
+		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}

@@ -2,8 +2,10 @@ package subscribers
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -357,4 +359,78 @@ func TestCountsKeptCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("forget")
+}
+
+// TestExportIsSpreadsheetSafe: names and user agents typed into the public
+// form cannot become formulas in an operator's spreadsheet, and an export
+// imports back to the same values.
+func TestExportIsSpreadsheetSafe(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	hostile := []string{`=cmd|' /C calc'!A0`, `=HYPERLINK("http://evil.example","x")`, "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"}
+	for i, name := range hostile {
+		if _, _, err := s.RequestSubscription(ctx, fmt.Sprintf("h%d@example.com", i), name,
+			Consent{Wording: "w", Via: "form", UserAgent: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Add(ctx, "=1+2@example.com", "Plain Name", "test", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := s.Export(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows[1:] {
+		for j, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("column %s starts a formula: %q", rows[0][j], cell)
+			}
+		}
+	}
+	// the export imports back unchanged
+	s2 := newStore(t)
+	if _, err := s2.Import(ctx, strings.NewReader(out.String()), ImportOptions{Consent: "re-import"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range hostile {
+		sub, err := s2.GetByEmail(ctx, fmt.Sprintf("h%d@example.com", i))
+		want, _ := CleanName(name)
+		if err != nil || sub.Name != want {
+			t.Errorf("re-imported name %q, want %q (%v)", sub.Name, want, err)
+		}
+	}
+	if _, err := s2.GetByEmail(ctx, "=1+2@example.com"); err != nil {
+		t.Errorf("the address starting with = did not come back: %v", err)
+	}
+}
+
+// TestImportRefusesAnEndlessLine: a line longer than 1 MiB stops the import
+// with its line number, in bounded memory; the rows before it are kept.
+func TestImportRefusesAnEndlessLine(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	r := io.MultiReader(strings.NewReader("email,name\nok@example.com,Fine\nlong@example.com,"),
+		io.LimitReader(neverEnding('x'), 64<<20), strings.NewReader("\nafter@example.com,After\n"))
+	_, err := s.Import(ctx, r, ImportOptions{Consent: "test"})
+	if !errors.Is(err, ErrLineTooLong) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("import = %v, want ErrLineTooLong at line 3", err)
+	}
+	if _, err := s.GetByEmail(ctx, "ok@example.com"); err != nil {
+		t.Errorf("the row before the long line was lost: %v", err)
+	}
+}
+
+// neverEnding is an endless stream of one byte.
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
 }

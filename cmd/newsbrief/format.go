@@ -11,14 +11,6 @@ func fmtTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
-// isoTime is t in RFC 3339 (UTC), or "" for the zero time: for exports.
-func isoTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

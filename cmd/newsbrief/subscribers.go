@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -131,18 +130,7 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if _, err := parse(newFlags("subscribers export", "subscribers export", stderr), rest, 0, 0); err != nil {
 			return err
 		}
-		cw := csv.NewWriter(a.stdout)
-		cw.Write([]string{"email", "name", "status", "consent", "via", "consent_at", "consent_ip", "consent_user_agent",
-			"created_at", "unsubscribed_at", "bounced_at", "last_bounce", "attributes"})
-		err := a.subs.Each(ctx, "", func(s subscribers.Subscriber) error {
-			return cw.Write([]string{s.Email, s.Name, s.Status, s.Consent, s.Via, isoTime(s.ConsentAt), s.ConsentIP, s.ConsentUA,
-				isoTime(s.CreatedAt), isoTime(s.UnsubscribedAt), isoTime(s.BouncedAt), s.LastBounce, s.Attributes})
-		})
-		if err != nil {
-			return err
-		}
-		cw.Flush()
-		return cw.Error()
+		return a.subs.Export(ctx, a.stdout)
 	default:
 		return usagef("subscribers: unknown subcommand %q", sub)
 	}
