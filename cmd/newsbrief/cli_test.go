@@ -111,6 +111,7 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{"half dkim", []string{"NEWSBRIEF_DKIM_DOMAIN", "example.com"}, []string{"run"}, 2, "NEWSBRIEF_DKIM_SELECTOR"},
 		{"bad feed", []string{"NEWSBRIEF_FEEDS", "ftp://x.example/feed"}, []string{"collect"}, 2, "NEWSBRIEF_FEEDS"},
 		{"bad base url", []string{"NEWSBRIEF_BASE_URL", "brief.example"}, []string{"run"}, 2, "NEWSBRIEF_BASE_URL"},
+		{"short admin token", []string{"NEWSBRIEF_ADMIN_TOKEN", "a"}, []string{"serve"}, 2, "NEWSBRIEF_ADMIN_TOKEN: is 1 characters; use at least 16"},
 		{"bad id", nil, []string{"articles", "pin", "abc"}, 2, "not an ID"},
 		{"missing id", nil, []string{"editions", "show", "99"}, 1, "edition 99: not found"},
 		{"bad email", nil, []string{"subscribers", "add", "not-an-address"}, 2, "invalid e-mail address"},

@@ -109,6 +109,10 @@ func typeWord(t string) string {
 
 // Validate checks every setting and returns the first bad one as an error
 // naming the variable and what it accepts.
+// minAdminToken is the shortest admin token accepted: the desk and the API
+// are guarded by it alone.
+const minAdminToken = 16
+
 func (c *Config) Validate() error {
 	if strings.TrimSpace(c.DB) == "" {
 		return badVar("NEWSBRIEF_DB", "must name a file")
@@ -129,6 +133,10 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTPTimeout <= 0 {
 		return badVar("NEWSBRIEF_SMTP_TIMEOUT", "must be positive")
+	}
+	if t := c.AdminToken; t != "" && (len(t) < minAdminToken || strings.TrimSpace(t) != t) {
+		return badVar("NEWSBRIEF_ADMIN_TOKEN", "is %d characters; use at least %d with no spaces around them (for example: openssl rand -hex 24)",
+			len(t), minAdminToken)
 	}
 	if c.SMTPMaxPerConn < 0 {
 		return badVar("NEWSBRIEF_SMTP_MAX_PER_CONN", "must be 0 or more")
