@@ -34,6 +34,7 @@ type BounceAPI struct {
 	Token     string
 	SoftLimit int
 	Log       *slog.Logger
+	Guard     *attempts // limits token guesses; nil: newAttempts()
 }
 
 // ServeHTTP handles one report request.
@@ -47,7 +48,14 @@ func (api *BounceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the API is off: set NEWSBRIEF_ADMIN_TOKEN"})
 		return
 	}
-	if !bearerOK(r, api.Token) {
+	if api.Guard == nil {
+		api.Guard = newAttempts()
+	}
+	switch api.Guard.check(w, r, func() bool { return bearerOK(r, api.Token) }) {
+	case http.StatusTooManyRequests:
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens; wait and try again"})
+		return
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="newsbrief"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 		return

@@ -12,7 +12,6 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -20,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/newsbrief/newsbrief/pipeline"
 	"github.com/newsbrief/newsbrief/templates"
@@ -45,10 +42,8 @@ type desk struct {
 	log   *slog.Logger
 	tag   string // changes with the admin token: rotating it signs everyone out
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter // sign-in attempts per client IP
-	global   *rate.Limiter            // sign-in attempts from everywhere
-	sending  bool                     // a send started here is running
+	mu      sync.Mutex
+	sending bool // a send started here is running
 }
 
 func newDesk(s *Server) (*desk, error) {
@@ -71,8 +66,7 @@ func newDesk(s *Server) (*desk, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &desk{s: s, log: s.log.With("component", "desk"), tag: hex.EncodeToString(sum[:6]), pages: pages,
-		limiters: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(2*time.Second), 30)}, nil
+	return &desk{s: s, log: s.log.With("component", "desk"), tag: hex.EncodeToString(sum[:6]), pages: pages}, nil
 }
 
 // register adds the desk's and the API's routes to mux.
@@ -135,26 +129,6 @@ func (k *desk) session(r *http.Request) int64 {
 // constant time (over their hashes, so the length leaks nothing either).
 func (k *desk) tokenOK(presented string) bool { return tokenEqual(presented, k.s.cfg.AdminToken) }
 
-// allowSignIn rate-limits sign-in attempts: 5 at once then one every 12 s
-// per client IP, and 30 then one every 2 s from everywhere.
-func (k *desk) allowSignIn(r *http.Request) bool {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.limiters) > 10000 {
-		k.limiters = map[string]*rate.Limiter{} // forget old clients rather than grow
-	}
-	l, ok := k.limiters[ip]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
-		k.limiters[ip] = l
-	}
-	return l.Allow() && k.global.Allow()
-}
-
 func (k *desk) loginPage(w http.ResponseWriter, r *http.Request) {
 	k.render(w, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
 }
@@ -165,13 +139,13 @@ func (k *desk) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
-	if !k.allowSignIn(r) {
+	formErr := r.ParseForm()
+	switch k.s.guard.check(w, r, func() bool { return formErr == nil && k.tokenOK(r.PostForm.Get("token")) }) {
+	case http.StatusTooManyRequests:
 		k.log.Warn("sign-in rate limited", "remote", r.RemoteAddr)
-		w.Header().Set("Retry-After", "12")
 		k.render(w, http.StatusTooManyRequests, "login", map[string]any{"Error": "Too many attempts. Wait a minute and try again."})
 		return
-	}
-	if err := r.ParseForm(); err != nil || !k.tokenOK(r.PostForm.Get("token")) {
+	case http.StatusUnauthorized:
 		k.log.Warn("sign-in refused", "remote", r.RemoteAddr)
 		k.render(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not right.", "Next": safeNext(r.PostForm.Get("next"))})
 		return
@@ -271,9 +245,12 @@ func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) 
 func (k *desk) api(fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || !k.tokenOK(tok) {
+		switch k.s.guard.check(w, r, func() bool { return bearerOK(r, k.s.cfg.AdminToken) }) {
+		case http.StatusTooManyRequests:
+			k.log.Warn("API token guesses rate limited", "remote", r.RemoteAddr)
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens; wait and try again"})
+			return
+		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="newsbrief"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 			return

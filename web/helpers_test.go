@@ -2,12 +2,18 @@ package web
 
 import (
 	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 	"github.com/newsbrief/newsbrief/subscribers"
+	"github.com/newsbrief/newsbrief/templates"
 )
 
 // newStore opens a subscriber store on a database file in t.TempDir(),
@@ -28,4 +34,43 @@ func newStore(t testing.TB, now ...func() time.Time) *subscribers.Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// testToken is the admin token of testServer.
+const testToken = "web-test-token-0123456789abcdef"
+
+// testServer is the whole HTTP surface over a database file in
+// t.TempDir(), with the desk and the API on (testToken).
+func testServer(t *testing.T, log *slog.Logger) (http.Handler, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "web.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := pipeline.OpenStore(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := subscribers.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{ListName: "Brief", BaseURL: "http://brief.example", AdminToken: testToken},
+		Services{DB: db, Store: store, Subscribers: subs, Tokens: tokens, Pages: set,
+			Editions: &pipeline.Editions{Store: store, Subscribers: subscribers.Audience{Store: subs, Tokens: tokens},
+				Engine: &deliver.Engine{Ledger: store}}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.Handler(), db
 }

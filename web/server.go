@@ -73,6 +73,7 @@ type Server struct {
 	desk         *desk
 	archiveIndex *template.Template
 	pages        pageCache // public edition pages, rendered once
+	guard        *attempts // admin token guesses, shared by the desk, the API and the bounce endpoint
 }
 
 // NewServer returns the server; it fails when a page template is broken.
@@ -80,7 +81,7 @@ func NewServer(cfg Config, svc Services, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, svc: svc, log: log, pages: pageCache{max: 64}}
+	s := &Server{cfg: cfg, svc: svc, log: log, pages: pageCache{max: 64}, guard: newAttempts()}
 	var err error
 	if s.archiveIndex, err = templates.ArchivePage(); err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive/{id}", s.archive)
 	// relays
 	mux.Handle("POST /api/bounces", &BounceAPI{Store: s.svc.Subscribers, Token: s.cfg.AdminToken,
-		SoftLimit: s.cfg.SoftBounceLimit, Log: s.log.With("component", "api")})
+		SoftLimit: s.cfg.SoftBounceLimit, Log: s.log.With("component", "api"), Guard: s.guard})
 	// editors: the desk (session + CSRF) and the API (bearer)
 	s.desk.register(mux)
 	return s.logRequests(mux)
