@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -270,5 +271,57 @@ func TestLeadImages(t *testing.T) {
 		if a.ImageURL != want[a.Title] {
 			t.Errorf("%s: image %q, want %q", a.Title, a.ImageURL, want[a.Title])
 		}
+	}
+}
+
+// TestFolderReadsRegularFilesOnly: a symbolic link in the articles folder
+// (to a file anywhere on the machine) is reported and not collected, and a
+// FIFO is reported at once instead of hanging the collect.
+func TestFolderReadsRegularFilesOnly(t *testing.T) {
+	s, _ := newStore(t)
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	if err := os.WriteFile(secret, []byte("Root password\n\nhunter2 is the password of this machine.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real.md"), []byte("# A real story\n\nBody.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "leak.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.md"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan CollectReport, 1)
+	go func() { rep, _ := newCollector(s, dir).Collect(ctx); done <- rep }()
+	var rep CollectReport
+	select {
+	case rep = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("collect hangs on a FIFO in the articles folder")
+	}
+	failed := map[string]bool{}
+	for _, r := range rep.Failed() {
+		if !errors.Is(r.Err, ErrNotRegular) {
+			t.Errorf("%s: %v, want ErrNotRegular", r.Source, r.Err)
+		}
+		failed[filepath.Base(r.Source)] = true
+	}
+	if !failed["leak.txt"] || !failed["pipe.md"] || len(failed) != 2 {
+		t.Errorf("reported %v, want leak.txt and pipe.md", failed)
+	}
+	arts, err := s.Articles(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 1 || arts[0].Title != "A real story" {
+		t.Errorf("collected %v, want the real story only", titles(arts))
+	}
+	// an editor naming a FIFO gets an error at once too
+	if _, err := NewCleaner().ReadArticleFile(filepath.Join(dir, "pipe.md")); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("articles add of a FIFO: %v", err)
 	}
 }

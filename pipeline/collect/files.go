@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -16,8 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/newsbrief/newsbrief/pipeline"
 
 	"github.com/yuin/goldmark"
 	"golang.org/x/net/html"
@@ -279,7 +281,14 @@ func (c *Collector) collectFolder(ctx context.Context) []SourceResult {
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
 		res := SourceResult{Source: path, Seen: 1}
-		a, err := c.Cleaner.ReadArticleFile(path)
+		var a pipeline.Article
+		if !d.Type().IsRegular() {
+			// a link could bring any file of the machine into every
+			// subscriber's inbox; a FIFO or device would hang the read
+			err = &FileError{Path: path, Err: fmt.Errorf("%w (%s); skipped", ErrNotRegular, d.Type())}
+		} else {
+			a, err = c.Cleaner.readArticleFile(path, false)
+		}
 		if err == nil {
 			a.Origin, a.SourceName, a.FilePath = "file", "articles folder", rel
 			var stored bool
@@ -309,17 +318,40 @@ func isArticleFile(name string) bool {
 	return false
 }
 
-// ReadArticleFile reads and parses one article file (at most 4 MB); a
-// file that cannot be read or parsed is a *FileError naming it.
+// ReadArticleFile reads and parses one article file (at most 4 MB) that an
+// editor names; a link to a file is followed, but only a regular file is
+// read (a FIFO or a device never hangs it). A file that cannot be read or
+// parsed is a *FileError naming it.
 func (c *Cleaner) ReadArticleFile(path string) (pipeline.Article, error) {
-	f, err := os.Open(path)
+	return c.readArticleFile(path, true)
+}
+
+// ErrNotRegular is wrapped by the error for an article file that is a
+// symbolic link (in the articles folder), a FIFO, a device or a socket.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readArticleFile reads one article file, following a symbolic link only
+// when follow is set. It opens without blocking (a FIFO returns at once)
+// and checks the opened file is regular before reading it.
+func (c *Cleaner) readArticleFile(path string, follow bool) (pipeline.Article, error) {
+	flags := os.O_RDONLY | syscall.O_NONBLOCK
+	if !follow {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			err = fmt.Errorf("%w (a symbolic link); skipped", ErrNotRegular)
+		}
 		return pipeline.Article{}, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return pipeline.Article{}, &FileError{Path: path, Err: err}
+	}
+	if !st.Mode().IsRegular() {
+		return pipeline.Article{}, &FileError{Path: path, Err: fmt.Errorf("%w (%s); skipped", ErrNotRegular, st.Mode().Type())}
 	}
 	if st.Size() > maxArticleFile {
 		return pipeline.Article{}, &FileError{Path: path, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size(), maxArticleFile)}
