@@ -434,3 +434,53 @@ func (b neverEnding) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestIDsNeverReused: after the newest subscriber is erased or removed, the
+// next one gets a new ID, so the old person's signed links (which name the
+// ID) act on nobody.
+func TestIDsNeverReused(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	tok, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, "first@example.com", "", "test", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := s.RequestSubscription(ctx, "gone@example.com", "Gone", Consent{Wording: "w", Via: "form"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirm := tok.Sign(PurposeConfirm, old)
+	if _, err := s.Forget(ctx, "gone@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := s.RequestSubscription(ctx, "next@example.com", "Next", Consent{Wording: "w", Via: "form"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == old {
+		t.Fatalf("the erased subscriber's ID %d was given again", old)
+	}
+	id, err := tok.Verify(PurposeConfirm, confirm, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Confirm(ctx, id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the old confirm link: %v, want ErrNotFound", err)
+	}
+	if sub, _ := s.GetByEmail(ctx, "next@example.com"); sub.Status != Pending {
+		t.Errorf("the next subscriber was confirmed by someone else's old link: %s", sub.Status)
+	}
+	if err := s.Remove(ctx, "next@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	third, err := s.Add(ctx, "third@example.com", "", "test", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.ID == next {
+		t.Errorf("a removed subscriber's ID %d was given again", next)
+	}
+}
