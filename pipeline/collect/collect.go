@@ -213,7 +213,9 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *CompiledRules) pipeline.Article {
 	link := strings.TrimSpace(item.Link)
 	if link != "" {
-		link = resolve(feedBase, link)
+		// only a web page is a story's link: javascript:, data: and the
+		// like never reach the e-mail, the archive or the API
+		link = webLink(resolve(feedBase, link))
 	}
 	body := item.Content
 	if strings.TrimSpace(body) == "" {
@@ -256,6 +258,15 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *Compiled
 		a.Summary = Summarize(text)
 	}
 	return a
+}
+
+// webLink is u when it is an absolute http(s) URL with a host, else "".
+func webLink(u string) string {
+	p, err := url.Parse(strings.TrimSpace(u))
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return p.String()
 }
 
 func resolve(base, ref string) string {

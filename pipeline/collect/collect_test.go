@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
 )
 
 func newCollector(s *pipeline.Store, dir string) *Collector {
@@ -323,5 +326,80 @@ func TestFolderReadsRegularFilesOnly(t *testing.T) {
 	// an editor naming a FIFO gets an error at once too
 	if _, err := NewCleaner().ReadArticleFile(filepath.Join(dir, "pipe.md")); !errors.Is(err, ErrNotRegular) {
 		t.Errorf("articles add of a FIFO: %v", err)
+	}
+}
+
+func TestRefusedAddress(t *testing.T) {
+	tests := []struct {
+		ip      string
+		refused bool
+	}{
+		{"169.254.169.254", true}, // cloud metadata
+		{"::ffff:169.254.169.254", true},
+		{"fe80::1", true},
+		{"0.0.0.0", true},
+		{"224.0.0.1", true},
+		{"127.0.0.1", false}, // a feed on this machine
+		{"::1", false},
+		{"10.1.2.3", false}, // the local network
+		{"192.168.1.10", false},
+		{"93.184.216.34", false},
+	}
+	for _, tt := range tests {
+		if got := RefusedAddress(netip.MustParseAddr(tt.ip)); got != tt.refused {
+			t.Errorf("RefusedAddress(%s) = %v, want %v", tt.ip, got, tt.refused)
+		}
+	}
+}
+
+// TestRedirectToARefusedAddress: a feed that redirects to an address the
+// collector refuses (here 127.0.0.2 stands in for 169.254.169.254, so the
+// test sends nothing off this machine) fails with ErrRefusedAddress before
+// any connection is made.
+func TestRedirectToARefusedAddress(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.2:9/latest/meta-data/", http.StatusFound)
+	}))
+	defer srv.Close()
+	if _, err := s.AddSource(ctx, srv.URL+"/feed.xml", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(s, "")
+	c.Fetch.Refuse = func(ip netip.Addr) bool { return ip == netip.MustParseAddr("127.0.0.2") }
+	rep, _ := c.Collect(ctx)
+	failed := rep.Failed()
+	if len(failed) != 1 || !errors.Is(failed[0].Err, ErrRefusedAddress) {
+		t.Fatalf("collect = %+v, want the source refused with ErrRefusedAddress", rep.Results)
+	}
+}
+
+// TestOnlyWebLinks: an item whose link is javascript: or data: is stored
+// without a link, so it reaches neither the e-mail nor the API.
+func TestOnlyWebLinks(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	feed := `<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title><link>https://hostile.example/</link>
+<item><title>Script link story</title><link>javascript:alert(document.cookie)</link><guid>a</guid><description>One.</description></item>
+<item><title>Data link story</title><link>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</link><guid>b</guid><description>Two.</description></item>
+<item><title>Web link story</title><link>https://hostile.example/real?utm_source=x</link><guid>c</guid><description>Three.</description></item>
+</channel></rss>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, feed) }))
+	defer srv.Close()
+	if _, err := s.AddSource(ctx, srv.URL+"/feed.xml", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newCollector(s, "").Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	arts, _ := s.Articles(ctx, 0)
+	got := map[string]string{}
+	for _, a := range arts {
+		got[a.Title] = a.URL
+	}
+	want := map[string]string{"Script link story": "", "Data link story": "", "Web link story": "https://hostile.example/real"}
+	if !maps.Equal(got, want) {
+		t.Errorf("links %v, want %v", got, want)
 	}
 }

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/newsbrief/newsbrief/pipeline"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/newsbrief/newsbrief/pipeline"
 
 	"golang.org/x/net/html/charset"
 )
@@ -22,8 +26,26 @@ type FetchOptions struct {
 	Timeout   time.Duration // whole request, headers and body
 	MaxBytes  int64         // body size cap
 	UserAgent string
-	Client    *http.Client // nil for a client with MaxRedirects redirects
+	Client    *http.Client // nil for a client with MaxRedirects redirects that refuses link-local addresses
+	// Refuse says which addresses a feed is never fetched from, for the
+	// first request and every redirect and whatever a name resolves to;
+	// nil refuses link-local ones (RefusedAddress).
+	Refuse func(netip.Addr) bool
 }
+
+// RefusedAddress reports the addresses feeds are never fetched from:
+// link-local ones (169.254.0.0/16, where clouds serve instance metadata and
+// credentials, and fe80::/10), multicast and the unspecified address. A
+// feed on this machine or the local network (loopback, private ranges) is
+// allowed: newsbrief is self-hosted.
+func RefusedAddress(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified()
+}
+
+// ErrRefusedAddress is wrapped by the error of a fetch that would connect
+// to a refused address.
+var ErrRefusedAddress = errors.New("refused to connect to a link-local address (cloud metadata)")
 
 // ErrTooLarge is returned when a feed body exceeds FetchOptions.MaxBytes.
 var ErrTooLarge = errors.New("response body too large")
@@ -67,7 +89,25 @@ func (o FetchOptions) client() *http.Client {
 	if o.Client != nil {
 		return o.Client
 	}
-	return &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	refuse := o.Refuse
+	if refuse == nil {
+		refuse = RefusedAddress
+	}
+	// checked on the address actually dialled, after resolution, before
+	// any packet is sent: a redirect or a DNS name cannot get around it
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", address, err)
+		}
+		if refuse(ap.Addr()) {
+			return fmt.Errorf("%s: %w", ap.Addr(), ErrRefusedAddress)
+		}
+		return nil
+	}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer.DialContext
+	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
 		}
