@@ -327,3 +327,37 @@ func mustRoutes(t *testing.T, a *app, d *daemon) http.Handler {
 	}
 	return h
 }
+
+// TestSubscribeWithAHostileName: a name with quotes, a comma and <…>
+// reaches the confirmation mail's To header correctly quoted (it used to
+// make /subscribe answer 500 and block a retry for 10 minutes).
+func TestSubscribeWithAHostileName(t *testing.T) {
+	web, setHandler := lateServer(t, false)
+	relay := smtptest.Start(t)
+	newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port),
+		"NEWSBRIEF_SMTP_TLS", "none", "NEWSBRIEF_BASE_URL", web.URL)
+	a := openTestApp(t)
+	defer a.Close()
+	setHandler(mustRoutes(t, a, nil))
+	name := `Ann "The Boss", <ceo@evil.example>`
+	resp, err := http.PostForm(web.URL+"/subscribe", map[string][]string{"email": {"ann@example.com"}, "name": {name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("subscribe answered %d", resp.StatusCode)
+	}
+	msgs := relay.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "ann@example.com" {
+		t.Fatalf("confirmation mails: %+v", msgs)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := mail.ParseAddress(m.Header.Get("To"))
+	if err != nil || to.Address != "ann@example.com" || to.Name != name {
+		t.Errorf("To: %q parses as %+v, %v", m.Header.Get("To"), to, err)
+	}
+}
