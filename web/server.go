@@ -40,6 +40,10 @@ type Config struct {
 	BaseURL         string // the public site, for links and same-origin checks
 	AdminToken      string // the desk's and the API's token; empty turns both off
 	SoftBounceLimit int    // permanent failures before a reported address is bounced
+	// SubscribePerHour and ConfirmPerMinute limit the public form: requests
+	// per client per hour, confirmation mails per minute in all.
+	SubscribePerHour int
+	ConfirmPerMinute int
 }
 
 // Scheduler is what the desk needs of serve's schedule: the slot "send
@@ -63,6 +67,7 @@ type Services struct {
 	Scheduler   Scheduler                                         // nil outside serve: no send from the desk
 	Start       func(name string, fn func(context.Context) error) // starts a background job that shutdown waits for
 	Jobs        *JobMetrics                                       // this process's job figures; nil for none
+	Background  context.Context                                   // lifetime of background senders (confirmations); nil: the process's
 }
 
 // Server is the HTTP surface of newsbrief serve.
@@ -106,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 		ListName: s.cfg.ListName, Log: s.log.With("component", "unsubscribe")})
 	optin := &OptIn{Store: s.svc.Subscribers, Tokens: s.svc.Tokens, Pages: s.svc.Pages, Mailer: s.svc.Mailer, BaseURL: s.cfg.BaseURL,
 		ListName: s.cfg.ListName, ConfirmTTL: 72 * time.Hour, Log: s.log.With("component", "subscribe"),
+		PerClient: s.cfg.SubscribePerHour, PerMinute: s.cfg.ConfirmPerMinute, Background: s.svc.Background,
 		Wording: "I want to receive " + s.cfg.ListName + " by e-mail and can unsubscribe at any time."}
 	optin.Register(mux)
 	mux.HandleFunc("GET /archive", s.archiveList)

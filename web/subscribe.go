@@ -1,14 +1,17 @@
 package web
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/newsbrief/newsbrief/subscribers"
+	"golang.org/x/time/rate"
 
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +40,90 @@ type OptIn struct {
 	Wording    string        // the consent text recorded with each subscription
 	ConfirmTTL time.Duration // how long a confirmation link works
 	Log        *slog.Logger
+	// PerClient is how many subscription requests one client (IP address)
+	// may make per hour (0: 5); PerMinute is how many confirmation mails go
+	// out per minute in all (0: 30). Confirmations wait in a queue of
+	// QueueSize (0: 256) for one background sender, never inside the
+	// request; Background is that sender's lifetime (nil: the process's).
+	PerClient  int
+	PerMinute  int
+	QueueSize  int
+	Background context.Context
+
+	once     sync.Once
+	mu       sync.Mutex
+	clients  map[string]*rate.Limiter
+	queue    chan confirmation
+	sendRate *rate.Limiter
+}
+
+// confirmation is one double opt-in mail waiting to be sent.
+type confirmation struct {
+	id               int64
+	addr, name, link string
+}
+
+// init makes the limits and starts the sender, once.
+func (o *OptIn) init() {
+	o.once.Do(func() {
+		if o.PerClient <= 0 {
+			o.PerClient = 5
+		}
+		if o.PerMinute <= 0 {
+			o.PerMinute = 30
+		}
+		if o.QueueSize <= 0 {
+			o.QueueSize = 256
+		}
+		o.clients = map[string]*rate.Limiter{}
+		o.queue = make(chan confirmation, o.QueueSize)
+		o.sendRate = rate.NewLimiter(rate.Every(time.Minute/time.Duration(o.PerMinute)), max(1, o.PerMinute/6))
+		ctx := o.Background
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		go o.sender(ctx)
+	})
+}
+
+// allowClient takes one of the client's requests for this hour.
+func (o *OptIn) allowClient(ip string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.clients) > 10000 {
+		o.clients = map[string]*rate.Limiter{} // forget old clients rather than grow
+	}
+	l, ok := o.clients[ip]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(time.Hour/time.Duration(o.PerClient)), o.PerClient)
+		o.clients[ip] = l
+	}
+	return l.Allow()
+}
+
+// sender mails the queued confirmations, at most PerMinute a minute, until
+// ctx ends.
+func (o *OptIn) sender(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-o.queue:
+			if err := o.sendRate.Wait(ctx); err != nil {
+				return
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			err := o.Mailer.SendConfirmation(sctx, c.addr, c.name, c.link)
+			cancel()
+			if o.Log != nil {
+				if err != nil {
+					o.Log.Error("confirmation not sent", "subscriber", c.id, slog.Any("error", err))
+				} else {
+					o.Log.Info("confirmation sent", "subscriber", c.id)
+				}
+			}
+		}
+	}
 }
 
 // Register mounts the routes on mux.
@@ -106,7 +193,28 @@ func (o *OptIn) subscribe(w http.ResponseWriter, r *http.Request) {
 		answer()
 		return
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	o.init()
+	host := clientIP(r)
+	// one client cannot make the server mail strangers: a few requests an
+	// hour each, and a full queue refuses before anything is recorded
+	if !o.allowClient(host) {
+		w.Header().Set("Retry-After", strconv.Itoa(int((time.Hour / time.Duration(o.PerClient)).Seconds())))
+		if isJSON {
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many requests from your address; try again later"})
+			return
+		}
+		o.page(w, http.StatusTooManyRequests, "Please wait", "Too many requests came from your address. Try again in a while.", "", "")
+		return
+	}
+	if len(o.queue) >= cap(o.queue) {
+		w.Header().Set("Retry-After", "300")
+		if isJSON {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "busy; try again in a few minutes"})
+			return
+		}
+		o.page(w, http.StatusServiceUnavailable, "Please try again soon", "Many people are subscribing right now. Try again in a few minutes.", "", "")
+		return
+	}
 	via := "form"
 	if isJSON {
 		via = "api"
@@ -130,12 +238,12 @@ func (o *OptIn) subscribe(w http.ResponseWriter, r *http.Request) {
 		link := o.BaseURL + "/confirm?token=" + url.QueryEscape(o.Tokens.Sign(subscribers.PurposeConfirm, id))
 		addr, _ := subscribers.NormalizeEmail(req.Email)
 		name, _ := subscribers.CleanName(req.Name)
-		if err := o.Mailer.SendConfirmation(r.Context(), addr, name, link); err != nil {
-			o.fail(w, isJSON, err)
-			return
-		}
-		if o.Log != nil {
-			o.Log.Info("confirmation sent", "subscriber", id)
+		select {
+		case o.queue <- confirmation{id: id, addr: addr, name: name, link: link}:
+		default:
+			if o.Log != nil {
+				o.Log.Warn("confirmation queue full; the request can be repeated after the confirmation interval", "subscriber", id)
+			}
 		}
 	}
 	answer()

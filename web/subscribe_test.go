@@ -5,12 +5,14 @@ import (
 
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,6 +42,17 @@ func (m *linkMailer) count(to string) int {
 	defer m.mu.Unlock()
 	return len(m.links[strings.ToLower(to)])
 }
+
+// wait waits until to has n mails (the confirmations are sent in the
+// background) and returns how many it has, n or what came in 5 s.
+func (m *linkMailer) wait(to string, n int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for m.count(to) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return m.count(to)
+}
+
 func (m *linkMailer) last(to string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -53,7 +66,8 @@ func TestDoubleOptIn(t *testing.T) {
 	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), func() time.Time { return now })
 	ml := &linkMailer{links: map[string][]string{}}
 	mux := http.NewServeMux()
-	o := &OptIn{Store: s, Tokens: tok, Pages: textPages{}, Mailer: ml, ListName: "Brief", Wording: "daily brief, unsubscribe any time", ConfirmTTL: 72 * time.Hour}
+	o := &OptIn{Store: s, Tokens: tok, Pages: textPages{}, Mailer: ml, ListName: "Brief", Wording: "daily brief, unsubscribe any time", ConfirmTTL: 72 * time.Hour,
+		PerClient: 100, PerMinute: 6000}
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	o.BaseURL = srv.URL
@@ -83,7 +97,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Fatalf("form: %d %s", code, body)
 	}
 	code, newAnswer := post(url.Values{"email": {"New@Example.com"}, "name": {"Nia"}})
-	if code != 200 || !strings.Contains(newAnswer, "Check your inbox") || ml.count("New@example.com") != 1 {
+	if code != 200 || !strings.Contains(newAnswer, "Check your inbox") || ml.wait("New@example.com", 1) != 1 {
 		t.Fatalf("subscribe: %d %s, %d mails", code, newAnswer, ml.count("New@example.com"))
 	}
 	sub, _ := s.GetByEmail(ctx, "new@example.com")
@@ -111,7 +125,7 @@ func TestDoubleOptIn(t *testing.T) {
 	}
 	// JSON
 	resp, err := http.Post(srv.URL+"/subscribe", "application/json", strings.NewReader(`{"email": "json@example.com"}`))
-	if err != nil || resp.StatusCode != http.StatusAccepted || ml.count("json@example.com") != 1 {
+	if err != nil || resp.StatusCode != http.StatusAccepted || ml.wait("json@example.com", 1) != 1 {
 		t.Fatalf("JSON subscribe: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
@@ -140,12 +154,84 @@ func TestDoubleOptIn(t *testing.T) {
 	s.Unsubscribe(ctx, sub.ID)
 	now = now.Add(time.Hour)
 	post(url.Values{"email": {"new@example.com"}})
-	if got, _ := s.GetByEmail(ctx, "new@example.com"); got.Status != subscribers.Unsubscribed || ml.count("New@example.com") != 2 {
+	if got, _ := s.GetByEmail(ctx, "new@example.com"); got.Status != subscribers.Unsubscribed || ml.wait("New@example.com", 2) != 2 {
 		t.Fatalf("re-subscribe: status %s, %d mails", got.Status, ml.count("New@example.com"))
 	}
 	// links expire
 	now = now.Add(73 * time.Hour)
 	if code, body := do("POST", ml.last("New@example.com")); code != 400 || !strings.Contains(body, "expired") {
 		t.Errorf("expired link: %d %s", code, body)
+	}
+}
+
+// blockingMailer holds every confirmation until released, counting them.
+type blockingMailer struct {
+	release chan struct{}
+	sent    atomic.Int32
+}
+
+func (m *blockingMailer) SendConfirmation(ctx context.Context, _, _, _ string) error {
+	select {
+	case <-m.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m.sent.Add(1)
+	return nil
+}
+
+// TestSubscriptionBombing: one client cannot make the server mail 50
+// strangers (a few requests an hour), many clients meet a total rate and a
+// bounded queue, and no request waits for a mail to be sent.
+func TestSubscriptionBombing(t *testing.T) {
+	s := newStore(t)
+	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	ml := &blockingMailer{release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &OptIn{Store: s, Tokens: tok, Pages: textPages{}, Mailer: ml, ListName: "Brief", BaseURL: "http://brief.example",
+		ConfirmTTL: time.Hour, PerClient: 5, PerMinute: 1, QueueSize: 5, Background: ctx}
+	mux := http.NewServeMux()
+	o.Register(mux)
+	post := func(ip, addr string) int {
+		req := httptest.NewRequest("POST", "/subscribe", strings.NewReader(url.Values{"email": {addr}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = ip + ":5555"
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() { mux.ServeHTTP(rec, req); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatal("a subscription request waited for its mail")
+		}
+		return rec.Code
+	}
+	codes := map[int]int{}
+	for i := range 50 {
+		codes[post("192.0.2.1", fmt.Sprintf("stranger%d@example.com", i))]++
+	}
+	if codes[http.StatusOK] != 5 || codes[http.StatusTooManyRequests] != 45 {
+		t.Errorf("50 requests from one client: %v, want 5 taken and 45 refused", codes)
+	}
+	// 50 clients: one mail is being sent (held), the queue holds 5, and
+	// requests past that are refused before anything is recorded
+	codes = map[int]int{}
+	for i := range 50 {
+		codes[post(fmt.Sprintf("198.51.100.%d", i), fmt.Sprintf("other%d@example.com", i))]++
+	}
+	if codes[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("50 clients: %v, want the full queue to refuse some", codes)
+	}
+	n, err := s.Count(context.Background(), subscribers.Pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 5+codes[http.StatusOK] {
+		t.Errorf("%d pending subscribers recorded, more than were taken", n)
+	}
+	close(ml.release)
+	if ml.sent.Load() > 2 { // the rate (1 a minute, burst 1) lets no more out yet
+		t.Errorf("%d confirmations sent at once, want the total rate to hold them", ml.sent.Load())
 	}
 }

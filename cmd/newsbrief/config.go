@@ -48,16 +48,18 @@ type Config struct {
 	ShutdownGrace   time.Duration `envconfig:"NEWSBRIEF_SHUTDOWN_GRACE" default:"30s" desc:"on SIGTERM, how long serve waits for messages in flight to finish"`
 	Catchup         time.Duration `envconfig:"NEWSBRIEF_CATCHUP" default:"6h" desc:"a scheduled send missed while serve was down is sent at start-up if it is at most this old, else skipped (0 never catches up)"`
 
-	SendConcurrency int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
-	SendRate        float64       `envconfig:"NEWSBRIEF_SEND_RATE" default:"0" desc:"messages per second across all connections; 0 for no limit"`
-	SendHourlyQuota int           `envconfig:"NEWSBRIEF_SEND_HOURLY_QUOTA" default:"0" desc:"most messages handed to the relay in any hour (for relays with a quota); 0 for none"`
-	SoftBounceLimit int           `envconfig:"NEWSBRIEF_SOFT_BOUNCE_LIMIT" default:"3" desc:"permanent failures other than an unknown mailbox after which an address is marked bounced; 0 never"`
-	RetryBase       time.Duration `envconfig:"NEWSBRIEF_RETRY_BASE" default:"5m" desc:"wait before the first retry of a deferred message, doubled for each further one up to 4h"`
-	RetryFor        time.Duration `envconfig:"NEWSBRIEF_RETRY_FOR" default:"24h" desc:"how long temporarily failed (4xx) messages are retried"`
-	MaxArticles     int           `envconfig:"NEWSBRIEF_MAX_ARTICLES" default:"20" desc:"most articles in one edition"`
-	MaxPerSource    int           `envconfig:"NEWSBRIEF_MAX_PER_SOURCE" default:"0" desc:"most articles one feed contributes to an edition; 0 for no cap"`
-	MinArticles     int           `envconfig:"NEWSBRIEF_MIN_ARTICLES" default:"1" desc:"fewest new articles worth sending an edition"`
-	FirstLookback   time.Duration `envconfig:"NEWSBRIEF_FIRST_LOOKBACK" default:"24h" desc:"the first edition takes feed articles published this recently only (not a feed's whole backlog)"`
+	SendConcurrency  int           `envconfig:"NEWSBRIEF_SEND_CONCURRENCY" default:"4" desc:"SMTP connections used at once, one per worker"`
+	SendRate         float64       `envconfig:"NEWSBRIEF_SEND_RATE" default:"0" desc:"messages per second across all connections; 0 for no limit"`
+	SendHourlyQuota  int           `envconfig:"NEWSBRIEF_SEND_HOURLY_QUOTA" default:"0" desc:"most messages handed to the relay in any hour (for relays with a quota); 0 for none"`
+	SubscribePerHour int           `envconfig:"NEWSBRIEF_SUBSCRIBE_PER_HOUR" default:"5" desc:"subscription requests one client (IP address) may make per hour on the public form"`
+	ConfirmPerMinute int           `envconfig:"NEWSBRIEF_CONFIRM_PER_MINUTE" default:"30" desc:"confirmation mails sent per minute in all (queued and sent in the background)"`
+	SoftBounceLimit  int           `envconfig:"NEWSBRIEF_SOFT_BOUNCE_LIMIT" default:"3" desc:"permanent failures other than an unknown mailbox after which an address is marked bounced; 0 never"`
+	RetryBase        time.Duration `envconfig:"NEWSBRIEF_RETRY_BASE" default:"5m" desc:"wait before the first retry of a deferred message, doubled for each further one up to 4h"`
+	RetryFor         time.Duration `envconfig:"NEWSBRIEF_RETRY_FOR" default:"24h" desc:"how long temporarily failed (4xx) messages are retried"`
+	MaxArticles      int           `envconfig:"NEWSBRIEF_MAX_ARTICLES" default:"20" desc:"most articles in one edition"`
+	MaxPerSource     int           `envconfig:"NEWSBRIEF_MAX_PER_SOURCE" default:"0" desc:"most articles one feed contributes to an edition; 0 for no cap"`
+	MinArticles      int           `envconfig:"NEWSBRIEF_MIN_ARTICLES" default:"1" desc:"fewest new articles worth sending an edition"`
+	FirstLookback    time.Duration `envconfig:"NEWSBRIEF_FIRST_LOOKBACK" default:"24h" desc:"the first edition takes feed articles published this recently only (not a feed's whole backlog)"`
 
 	FetchTimeout  time.Duration `envconfig:"NEWSBRIEF_FETCH_TIMEOUT" default:"20s" desc:"time limit for fetching one feed"`
 	FetchMaxBytes int64         `envconfig:"NEWSBRIEF_FETCH_MAX_BYTES" default:"10485760" desc:"largest feed body read, in bytes"`
@@ -195,6 +197,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SendHourlyQuota < 0 {
 		return badVar("NEWSBRIEF_SEND_HOURLY_QUOTA", "must be 0 (no quota) or more")
+	}
+	if c.SubscribePerHour < 1 {
+		return badVar("NEWSBRIEF_SUBSCRIBE_PER_HOUR", "must be 1 or more")
+	}
+	if c.ConfirmPerMinute < 1 {
+		return badVar("NEWSBRIEF_CONFIRM_PER_MINUTE", "must be 1 or more")
 	}
 	if c.SoftBounceLimit < 0 {
 		return badVar("NEWSBRIEF_SOFT_BOUNCE_LIMIT", "must be 0 (never) or more")

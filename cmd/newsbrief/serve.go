@@ -42,7 +42,7 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 	var background sync.WaitGroup
-	dmn := &daemon{slots: slots, start: func(name string, fn func(context.Context) error) {
+	dmn := &daemon{slots: slots, ctx: jobCtx, start: func(name string, fn func(context.Context) error) {
 		background.Add(1)
 		go func() {
 			defer background.Done()
@@ -144,6 +144,7 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 // background jobs that outlive the request, which shutdown waits for.
 type daemon struct {
 	slots *pipeline.Slots
+	ctx   context.Context // the background jobs' lifetime
 	start func(name string, fn func(context.Context) error)
 }
 
@@ -153,10 +154,11 @@ func (a *app) routes(d *daemon) (http.Handler, error) {
 	svc := web.Services{DB: a.db, Editions: a.editions(), Store: a.store, Subscribers: a.subs, Tokens: a.tokens,
 		Pages: a.tmpl, Mailer: a, Jobs: a.jobs}
 	if d != nil {
-		svc.Scheduler, svc.Start = d.slots, d.start
+		svc.Scheduler, svc.Start, svc.Background = d.slots, d.start, d.ctx
 	}
 	s, err := web.NewServer(web.Config{ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, AdminToken: a.cfg.AdminToken,
-		SoftBounceLimit: a.cfg.SoftBounceLimit}, svc, a.log)
+		SoftBounceLimit: a.cfg.SoftBounceLimit, SubscribePerHour: a.cfg.SubscribePerHour, ConfirmPerMinute: a.cfg.ConfirmPerMinute},
+		svc, a.log)
 	if err != nil {
 		return nil, err
 	}

@@ -208,7 +208,7 @@ func TestSubscriberLifecycle(t *testing.T) {
 		t.Fatalf("subscribe: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	msgs := relay.Messages()
+	msgs := waitMessages(t, relay, 1)
 	if len(msgs) != 1 || msgs[0].To[0] != "fresh@example.com" {
 		t.Fatalf("confirmation mails: %+v", msgs)
 	}
@@ -348,7 +348,7 @@ func TestSubscribeWithAHostileName(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("subscribe answered %d", resp.StatusCode)
 	}
-	msgs := relay.Messages()
+	msgs := waitMessages(t, relay, 1)
 	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "ann@example.com" {
 		t.Fatalf("confirmation mails: %+v", msgs)
 	}
@@ -360,4 +360,15 @@ func TestSubscribeWithAHostileName(t *testing.T) {
 	if err != nil || to.Address != "ann@example.com" || to.Name != name {
 		t.Errorf("To: %q parses as %+v, %v", m.Header.Get("To"), to, err)
 	}
+}
+
+// waitMessages waits (5 s at most) until the relay holds n messages, as
+// confirmations are sent in the background, and returns them.
+func waitMessages(t *testing.T, relay *smtptest.Server, n int) []smtptest.Message {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(relay.Messages()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return relay.Messages()
 }
