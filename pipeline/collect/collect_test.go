@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/newsbrief/newsbrief/pipeline"
 )
@@ -401,5 +402,33 @@ func TestOnlyWebLinks(t *testing.T) {
 	want := map[string]string{"Script link story": "", "Data link story": "", "Web link story": "https://hostile.example/real"}
 	if !maps.Equal(got, want) {
 		t.Errorf("links %v, want %v", got, want)
+	}
+}
+
+// TestOneBadByteKeepsTheFeed: a feed that says it is UTF-8 but holds one
+// invalid byte is read with that byte replaced, not lost whole.
+func TestOneBadByteKeepsTheFeed(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	feed := []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Caf\xe9 News</title><link>https://cafe.example/</link>" +
+		"<item><title>Cr\xe8me br\xfbl\xe9e wins</title><link>https://cafe.example/1</link><guid>1</guid><description>Sweet.</description></item>" +
+		"<item><title>Second story</title><link>https://cafe.example/2</link><guid>2</guid><description>Fine.</description></item></channel></rss>")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+		w.Write(feed)
+	}))
+	defer srv.Close()
+	if _, err := s.AddSource(ctx, srv.URL+"/feed.xml", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := newCollector(s, "").Collect(ctx)
+	if err != nil || rep.New() != 2 {
+		t.Fatalf("collect: %d new, %v", rep.New(), err)
+	}
+	arts, _ := s.Articles(ctx, 0)
+	for _, a := range arts {
+		if !utf8.ValidString(a.Title) {
+			t.Errorf("stored invalid UTF-8: %q", a.Title)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -174,16 +175,30 @@ func fetch(ctx context.Context, o FetchOptions, client *http.Client, src pipelin
 	return res, nil
 }
 
+// validUTF8 is b with each invalid byte sequence replaced by U+FFFD.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
 // xmlEncoding finds the encoding an XML declaration names.
 var xmlEncoding = regexp.MustCompile(`^\s*<\?xml[^>]*\sencoding\s*=\s*["']([^"']+)["']`)
 
 // toUTF8 decodes a feed to UTF-8. An XML declaration that names an
 // encoding is left to the feed parser, which honours it; otherwise the
 // charset of the Content-Type header is used, and a body that is not valid
-// UTF-8 and says nothing is read as Windows-1252, the usual culprit.
+// UTF-8 and says nothing is read as Windows-1252, the usual culprit. A body
+// that says it is UTF-8 (in its declaration or its header) but holds an
+// invalid byte has that byte replaced by U+FFFD, so one bad byte does not
+// lose the whole feed.
 func toUTF8(body []byte, contentType string) ([]byte, error) {
 	head := body[:min(len(body), 512)]
 	if m := xmlEncoding.FindSubmatch(head); m != nil {
+		if _, name := charset.Lookup(string(m[1])); name == "utf-8" {
+			return validUTF8(body), nil
+		}
 		return body, nil
 	}
 	label := ""
@@ -201,7 +216,7 @@ func toUTF8(body []byte, contentType string) ([]byte, error) {
 		return nil, fmt.Errorf("unknown charset %q", label)
 	}
 	if name == "utf-8" {
-		return body, nil
+		return validUTF8(body), nil
 	}
 	out, err := enc.NewDecoder().Bytes(body)
 	if err != nil {
