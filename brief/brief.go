@@ -170,6 +170,21 @@ type Message struct {
 	UnsubscribeURL string
 	Edition        *Edition
 	Values         Values
+	// Journal, when set, is told right before the message's end of data
+	// goes to the relay: from then on the message may have arrived.
+	Journal Journal
+}
+
+// Journal records, where a killed process cannot lose it, which messages
+// may have reached the relay and which the relay took, so a restart
+// resends exactly the others.
+type Journal interface {
+	// Record notes (editionID, subscriberID) before its end of data is
+	// written; an error abandons the message before it can arrive.
+	Record(editionID, subscriberID int64) error
+	// Accepted notes that the relay took the message (a 2xx after its end
+	// of data).
+	Accepted(editionID, subscriberID int64)
 }
 
 // NewMessage returns rcpt's message of edition e.

@@ -166,7 +166,7 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Messa
 	}
 	c.sent++
 	if ok, _ := c.sc.Extension("PIPELINING"); ok {
-		return c.sendPipelined(p.from, r.Recipient.Email)
+		return c.sendPipelined(p.from, r)
 	}
 	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
 	if err := c.sc.Mail("<" + p.from + ">"); err != nil {
@@ -184,8 +184,31 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Messa
 	if _, err := c.sc.Text.W.Write(bytes.TrimSuffix(c.buf, []byte("\r\n"))); err != nil {
 		return c.failed(err, false)
 	}
+	if err := c.sc.Text.W.Flush(); err != nil {
+		return c.failed(err, false)
+	}
+	if err := c.record(r); err != nil {
+		return err
+	}
 	if err := w.Close(); err != nil {
 		return c.failed(err, false)
+	}
+	if r.Journal != nil {
+		r.Journal.Accepted(r.EditionID, r.Recipient.ID)
+	}
+	return nil
+}
+
+// record tells r's journal that its end of data is about to be written.
+// When the journal cannot take it the connection is dropped, so the relay
+// discards the unfinished message, and the message is deferred.
+func (c *SMTPConn) record(r *brief.Message) error {
+	if r.Journal == nil {
+		return nil
+	}
+	if err := r.Journal.Record(r.EditionID, r.Recipient.ID); err != nil {
+		c.drop()
+		return &Error{Msg: "send journal: " + err.Error(), Temp: true, Err: err}
 	}
 	return nil
 }
@@ -193,7 +216,8 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Messa
 // sendPipelined sends MAIL, RCPT and DATA in one write and reads their
 // three answers (RFC 2920), then the message and its terminating dot: two
 // round trips a message instead of four. The message is in c.buf.
-func (c *SMTPConn) sendPipelined(from, to string) error {
+func (c *SMTPConn) sendPipelined(from string, r *brief.Message) error {
+	to := r.Recipient.Email
 	for _, addr := range []string{from, to} {
 		if strings.ContainsAny(addr, "\r\n<>") {
 			return &Error{Msg: fmt.Sprintf("address %q contains a line break or angle bracket", addr)}
@@ -231,15 +255,24 @@ func (c *SMTPConn) sendPipelined(from, to string) error {
 		return c.failed(dataErr, true)
 	}
 	// the prepared message ends in CRLF and has no line starting with ".";
-	// message and terminating dot go in one write (one segment train, not
-	// a 3-byte packet after it)
-	c.buf = append(c.buf, ".\r\n"...)
+	// the message goes first, then (once the journal knows) the terminating
+	// dot: only a message whose dot was written may have arrived
 	tw.Write(c.buf)
+	if err := tw.Flush(); err != nil {
+		return c.failed(err, false)
+	}
+	if err := c.record(r); err != nil {
+		return err
+	}
+	tw.WriteString(".\r\n")
 	if err := tw.Flush(); err != nil {
 		return c.failed(err, false)
 	}
 	if _, _, err := c.sc.Text.ReadResponse(250); err != nil {
 		return c.failed(err, false)
+	}
+	if r.Journal != nil {
+		r.Journal.Accepted(r.EditionID, r.Recipient.ID)
 	}
 	return nil
 }

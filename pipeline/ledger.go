@@ -42,43 +42,108 @@ func (s *Store) unfinishedEditions(ctx context.Context) ([]Edition, error) {
 	return out, nil
 }
 
-// MarkInFlightUnknown marks every row left in state sending, by a process
-// that stopped before it recorded the outcome, as unknown. The caller holds
-// the send lease, so no other process has rows in flight.
-func (s *Store) MarkInFlightUnknown(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'unknown',
-			detail = 'in flight when a previous run stopped; not resent (see editions resend-unknown)', updated_at = ?
-			WHERE state = 'sending' RETURNING edition_id`, s.nowMS())
+// InFlight lists the rows left sending. Only an unfinished edition can
+// have them, so it reads the ledger's index edition by edition.
+func (s *Store) InFlight(ctx context.Context) ([]deliver.Key, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.edition_id, d.subscriber_id FROM editions e
+		JOIN deliveries d ON d.edition_id = e.id AND d.state = 'sending' WHERE e.status != 'sent'`)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries in flight: %w", err)
+	}
+	defer rows.Close()
+	var out []deliver.Key
+	for rows.Next() {
+		var k deliver.Key
+		if err := rows.Scan(&k.Edition, &k.Subscriber); err != nil {
+			return nil, fmt.Errorf("deliveries in flight: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// SettleInFlight settles the rows of keys by how far each got: the ones the
+// relay accepted are sent, the ones whose end of data was written are
+// unknown (their message may have arrived: not resent), and the others go
+// back to be sent (pending, or deferred when they had earlier attempts, the
+// interrupted attempt not counted), in one transaction.
+func (s *Store) SettleInFlight(ctx context.Context, keys []deliver.Key, progress map[deliver.Key]deliver.Progress) (sent, unknown, requeued int64, err error) {
+	now := s.nowMS()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		unk, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'unknown',
+			detail = 'in flight when a previous run stopped, after its end of data was written; not resent (see editions resend-unknown)',
+			updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
 		if err != nil {
 			return err
 		}
-		per := map[int64]int64{}
-		for rows.Next() {
-			var ed int64
-			if err := rows.Scan(&ed); err != nil {
-				rows.Close()
-				return err
-			}
-			per[ed]++
-			n++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		defer unk.Close()
+		back, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
+			attempts = attempts - 1, next_attempt_at = 0, updated_at = ?
+			WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending' RETURNING state, code`)
+		if err != nil {
 			return err
 		}
-		for ed, k := range per {
-			if err := (countDelta{{StateSending, ""}: -k, {StateUnknown, ""}: k}).apply(ctx, tx, ed); err != nil {
+		defer back.Close()
+		took, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, next_attempt_at = 0,
+			detail = 'accepted by the relay just before a previous run stopped', updated_at = ?
+			WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+		if err != nil {
+			return err
+		}
+		defer took.Close()
+		deltas := map[int64]countDelta{}
+		for _, k := range keys {
+			d := deltas[k.Edition]
+			if d == nil {
+				d = countDelta{}
+				deltas[k.Edition] = d
+			}
+			switch progress[k] {
+			case deliver.Accepted:
+				res, err := took.ExecContext(ctx, now, k.Edition, k.Subscriber)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				d.add(StateSending, 0, -n)
+				d.add(StateSent, 0, n)
+				sent += n
+				continue
+			case deliver.EndWritten:
+				res, err := unk.ExecContext(ctx, now, k.Edition, k.Subscriber)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				d.add(StateSending, 0, -n)
+				d.add(StateUnknown, 0, n)
+				unknown += n
+				continue
+			}
+			var state string
+			var code int
+			err := back.QueryRowContext(ctx, now, k.Edition, k.Subscriber).Scan(&state, &code)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			d.add(StateSending, 0, -1)
+			d.add(state, code, 1)
+			requeued++
+		}
+		for ed, d := range deltas {
+			if err := d.apply(ctx, tx, ed); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("recover in-flight deliveries: %w", err)
+		return 0, 0, 0, fmt.Errorf("settle deliveries in flight: %w", err)
 	}
-	return n, nil
+	return sent, unknown, requeued, nil
 }
 
 // AudienceState tells whether every recipient of an edition has a row, and

@@ -130,6 +130,7 @@ func (a *app) editions() *pipeline.Editions {
 			HourlyQuota: a.cfg.SendHourlyQuota,
 			Holder:      host + ":" + strconv.Itoa(os.Getpid()),
 			HolderAlive: holderAlive(host),
+			Journal:     a.cfg.DB + "-sends",
 			Log:         a.log.With("component", "deliver"),
 		},
 		MaxArticles:   a.cfg.MaxArticles,

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -73,9 +74,15 @@ type Ledger interface {
 	// AcquireLease takes the named lease for holder for ttl, renewing it
 	// until release is called; ErrBusy while another live holder has it.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) (release func(), err error)
-	// MarkInFlightUnknown makes every row left sending by a killed process
-	// unknown and returns how many.
-	MarkInFlightUnknown(ctx context.Context) (int64, error)
+	// InFlight lists the rows left sending (by a process that stopped
+	// before it recorded their outcomes).
+	InFlight(ctx context.Context) ([]Key, error)
+	// SettleInFlight settles the rows of keys by how far each got: Accepted
+	// ones are sent, EndWritten ones unknown (they may have arrived; not
+	// resent), NotSent ones go back to be sent (pending, or deferred when
+	// they had earlier attempts), in one transaction; it returns how many
+	// of each.
+	SettleInFlight(ctx context.Context, keys []Key, progress map[Key]Progress) (sent, unknown, requeued int64, err error)
 	// AudienceState tells whether every recipient has a row, and the
 	// highest subscriber ID that has one.
 	AudienceState(ctx context.Context, editionID int64) (done bool, after int64, err error)
@@ -140,7 +147,13 @@ type Engine struct {
 	// holder still runs, so that a lease left by a killed process is taken
 	// over at once instead of after it expires.
 	HolderAlive func(holder string) bool
-	Log         *slog.Logger
+	// Journal is the send journal's file (next to the database): with it a
+	// restart after kill -9 resends exactly the messages that certainly did
+	// not reach the relay. Empty: every row left sending becomes unknown.
+	Journal string
+	Log     *slog.Logger
+
+	jrnl atomic.Pointer[journal] // the open journal while a send holds the lease
 }
 
 // Report is what one Deliver did to one edition.
@@ -175,24 +188,79 @@ func (d *Engine) log() *slog.Logger {
 // Begin takes the send lease for this process (ErrBusy when another
 // process holds it) and marks deliveries left in flight by a killed
 // process unknown. The caller must call release when its sends are done.
-func (d *Engine) Begin(ctx context.Context) (release func(), err error) {
-	release, err = d.Ledger.AcquireLease(ctx, "send", d.Holder, leaseTTL, d.HolderAlive)
+func (d *Engine) Begin(ctx context.Context) (func(), error) {
+	release, err := d.Ledger.AcquireLease(ctx, "send", d.Holder, leaseTTL, d.HolderAlive)
 	if err != nil {
 		return nil, err
 	}
-	if n, err := d.Ledger.MarkInFlightUnknown(ctx); err != nil {
+	var j *journal
+	if d.Journal != "" {
+		if j, err = openJournal(d.Journal); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	fail := func(err error) (func(), error) {
+		if j != nil {
+			j.close()
+		}
 		release()
 		return nil, err
-	} else if n > 0 {
-		d.log().Warn("deliveries were in flight when newsbrief last stopped; marked unknown, not resent", "count", n)
 	}
-	return release, nil
+	inflight, err := d.Ledger.InFlight(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	var progress map[Key]Progress
+	trusted := false
+	if j != nil {
+		if progress, trusted, err = j.progress(inflight); err != nil {
+			return fail(err)
+		}
+	}
+	if !trusted {
+		// no journal that speaks for them (none kept, or the machine
+		// restarted since): any of them may have arrived
+		progress = make(map[Key]Progress, len(inflight))
+		for _, k := range inflight {
+			progress[k] = EndWritten
+		}
+	}
+	if len(inflight) > 0 {
+		sent, unknown, requeued, err := d.Ledger.SettleInFlight(ctx, inflight, progress)
+		if err != nil {
+			return fail(err)
+		}
+		d.log().Warn("deliveries were in flight when newsbrief last stopped", "sent", sent, "unknown", unknown,
+			"sent_again", requeued, "journal", trusted)
+	}
+	if j != nil {
+		if err := j.reset(); err != nil {
+			return fail(err)
+		}
+		d.jrnl.Store(j)
+	}
+	return func() {
+		if j != nil {
+			d.jrnl.CompareAndSwap(j, nil)
+			// emptied only when the ledger holds every outcome it spoke of
+			if left, err := d.Ledger.InFlight(context.WithoutCancel(ctx)); err == nil && len(left) == 0 {
+				j.reset()
+			}
+			j.close()
+		}
+		release()
+	}, nil
 }
 
 // message is one recipient's message of an edition: the shared pieces and
 // the recipient's values.
-func message(src Audience, editionID int64, rcpt brief.Recipient, shared *brief.Edition) *brief.Message {
-	return brief.NewMessage(shared, editionID, rcpt, src.UnsubscribeURL(rcpt.ID))
+func message(src Audience, editionID int64, rcpt brief.Recipient, shared *brief.Edition, jw *journalWriter) *brief.Message {
+	m := brief.NewMessage(shared, editionID, rcpt, src.UnsubscribeURL(rcpt.ID))
+	if jw != nil {
+		m.Journal = jw
+	}
+	return m
 }
 
 // Deliver sends a stored edition, rendered as r, to every recipient whose
@@ -366,6 +434,11 @@ claim:
 func (d *Engine) worker(ctx context.Context, editionID int64, bodies *brief.Edition, limiter *rate.Limiter,
 	jobs <-chan []Job, results chan<- []Result, stop <-chan struct{}, abort func(error)) {
 	var conn brief.Conn
+	var jw *journalWriter // this connection's view of the send journal
+	if j := d.jrnl.Load(); j != nil {
+		jw = j.writer()
+		defer jw.flush()
+	}
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -393,7 +466,7 @@ func (d *Engine) worker(ctx context.Context, editionID int64, bodies *brief.Edit
 				}
 				conn = c
 			}
-			m := message(d.Audience, editionID, j.Recipient, bodies)
+			m := message(d.Audience, editionID, j.Recipient, bodies, jw)
 			// the message is not interrupted by ctx once its DATA may be on the wire
 			err := conn.Send(context.WithoutCancel(ctx), m)
 			res := classify(j, err, d.Ledger.Now(), d.RetryBase)

@@ -3,6 +3,8 @@ package deliver
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,5 +55,46 @@ func TestClassify(t *testing.T) {
 				t.Errorf("next attempt in %v, want at least 2m", r.Next.Sub(now))
 			}
 		})
+	}
+}
+
+func TestJournalProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sends")
+	j, err := openJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if err := j.reset(); err != nil {
+		t.Fatal(err)
+	}
+	w := j.writer()
+	a, b, c, d := Key{1, 10}, Key{1, 11}, Key{1, 12}, Key{2, 10}
+	w.Record(a.Edition, a.Subscriber)
+	w.Accepted(a.Edition, a.Subscriber) // written with the next record
+	w.Record(b.Edition, b.Subscriber)   // b: end written, no answer yet
+	// a torn record at the end (the process died inside a write)
+	j.f.Write([]byte{byte(EndWritten), 1, 2, 3})
+	got, trusted, err := j.progress([]Key{a, b, c, d})
+	if err != nil || !trusted {
+		t.Fatalf("progress: %v, trusted %v", err, trusted)
+	}
+	want := map[Key]Progress{a: Accepted, b: EndWritten, c: NotSent, d: NotSent}
+	for k, p := range want {
+		if got[k] != p {
+			t.Errorf("%v: %v, want %v", k, got[k], p)
+		}
+	}
+	// after a reboot the journal speaks for nothing
+	j.boot = "another-boot"
+	if _, trusted, _ := j.progress([]Key{a}); trusted {
+		t.Error("a journal from another boot was trusted")
+	}
+	// an empty or foreign file is not trusted either
+	os.WriteFile(path, []byte("not a journal"), 0o600)
+	j2, _ := openJournal(path)
+	defer j2.close()
+	if _, trusted, _ := j2.progress([]Key{a}); trusted {
+		t.Error("a damaged journal was trusted")
 	}
 }

@@ -1,0 +1,184 @@
+package deliver
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Key names one ledger row.
+type Key struct {
+	Edition    int64
+	Subscriber int64
+}
+
+// Progress is how far a message left in flight is known to have gone.
+type Progress uint8
+
+const (
+	// NotSent: its end of data was never written; it is sent again.
+	NotSent Progress = iota
+	// EndWritten: its end of data was (being) written, with no answer
+	// recorded; it may have arrived, so it is not resent (unknown).
+	EndWritten
+	// Accepted: the relay took it; it is sent.
+	Accepted
+)
+
+// journal is the send journal: before a message's end of data goes to the
+// relay, its key is appended to a file next to the database with one
+// write(2), which survives the death of the process (the kernel has it),
+// and the relay's acceptance of the connection's previous message goes in
+// the same write. So after a kill -9 the rows left sending split exactly:
+// accepted ones are sent, the one message per connection whose end of data
+// was being written is unknown (it may have arrived), and the others
+// certainly did not arrive and are sent again. A machine crash can lose
+// the journal's last writes; the journal names the boot it was written in,
+// and after a reboot every row left sending is taken as unknown, so even
+// then nobody is mailed twice.
+type journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	boot string
+}
+
+// journalWriter is one worker's (one connection's) view of the journal: the
+// acceptance of its last message waits for its next record, so each
+// message costs one write.
+type journalWriter struct {
+	j       *journal
+	pending []byte
+}
+
+// writer returns a writer for one connection.
+func (j *journal) writer() *journalWriter {
+	return &journalWriter{j: j, pending: make([]byte, 0, 2*recordSize)}
+}
+
+// recordSize is one record: a kind byte, the edition and the subscriber.
+const recordSize = 17
+
+func appendRecord(b []byte, kind Progress, editionID, subscriberID int64) []byte {
+	b = append(b, byte(kind))
+	b = binary.LittleEndian.AppendUint64(b, uint64(editionID))
+	return binary.LittleEndian.AppendUint64(b, uint64(subscriberID))
+}
+
+// Record appends the end-of-data record of one message, with whatever this
+// connection accepted before, in one write; it satisfies brief.Journal.
+func (w *journalWriter) Record(editionID, subscriberID int64) error {
+	w.pending = appendRecord(w.pending, EndWritten, editionID, subscriberID)
+	err := w.j.write(w.pending)
+	w.pending = w.pending[:0]
+	return err
+}
+
+// Accepted notes that the relay took a message; it is written with the
+// connection's next record (or at flush).
+func (w *journalWriter) Accepted(editionID, subscriberID int64) {
+	w.pending = appendRecord(w.pending, Accepted, editionID, subscriberID)
+}
+
+// flush writes what the writer holds; called when its connection closes.
+func (w *journalWriter) flush() {
+	if len(w.pending) > 0 {
+		w.j.write(w.pending)
+		w.pending = w.pending[:0]
+	}
+}
+
+func (j *journal) write(b []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	return nil
+}
+
+const journalMagic = "newsbrief-send-journal-1\n"
+
+// bootID identifies the running boot of the machine ("" when unknown, in
+// which case a journal is never trusted across restarts).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// openJournal opens (or creates) the journal at path.
+func openJournal(path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("send journal: %w", err)
+	}
+	return &journal{f: f, boot: bootID()}, nil
+}
+
+// progress tells how far each of keys got, by the journal. trusted is
+// false when the journal cannot speak for them: it is missing, damaged or
+// from another boot of the machine (its last writes may be lost). It reads
+// the file once, keeping only the keys asked about.
+func (j *journal) progress(keys []Key) (found map[Key]Progress, trusted bool, err error) {
+	if len(keys) == 0 {
+		return nil, true, nil
+	}
+	want := make(map[Key]Progress, len(keys))
+	for _, k := range keys {
+		want[k] = NotSent
+	}
+	if _, err := j.f.Seek(0, io.SeekStart); err != nil {
+		return nil, false, fmt.Errorf("send journal: %w", err)
+	}
+	r := bufio.NewReaderSize(j.f, 64<<10)
+	head := make([]byte, len(journalMagic))
+	if _, err := io.ReadFull(r, head); err != nil || string(head) != journalMagic {
+		return nil, false, nil
+	}
+	boot, err := r.ReadString('\n')
+	if err != nil || j.boot == "" || strings.TrimSpace(boot) != j.boot {
+		return nil, false, nil
+	}
+	var rec [recordSize]byte
+	for {
+		if _, err := io.ReadFull(r, rec[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break // a torn last record was never followed by its end of data
+			}
+			return nil, false, fmt.Errorf("send journal: %w", err)
+		}
+		kind := Progress(rec[0])
+		k := Key{int64(binary.LittleEndian.Uint64(rec[1:9])), int64(binary.LittleEndian.Uint64(rec[9:]))}
+		if cur, ok := want[k]; ok && kind > cur && kind <= Accepted {
+			want[k] = kind
+		}
+	}
+	return want, true, nil
+}
+
+// reset empties the journal and starts it for this boot. Called when no row
+// is left sending: everything it said is in the ledger.
+func (j *journal) reset() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	var b bytes.Buffer
+	b.WriteString(journalMagic)
+	b.WriteString(j.boot + "\n")
+	if _, err := j.f.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("send journal: %w", err)
+	}
+	return nil
+}
+
+func (j *journal) close() error { return j.f.Close() }
