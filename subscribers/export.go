@@ -74,9 +74,21 @@ func isoTime(t time.Time) string {
 // maxImportLine is the longest line an import reads, in bytes.
 const maxImportLine = 1 << 20
 
-// ErrLineTooLong is returned by an import that meets a line longer than
-// maxImportLine; the rows before it are imported, nothing after it is read.
+// ErrLineTooLong is matched (errors.Is) by the *LineTooLongError of an
+// import that meets a line longer than maxImportLine: the rows before it
+// are imported, nothing after it is read.
 var ErrLineTooLong = errors.New("line longer than 1 MiB")
+
+// LineTooLongError names the line an import stopped at.
+type LineTooLongError struct{ Line int }
+
+func (e *LineTooLongError) Error() string { return fmt.Sprintf("line %d is longer than 1 MiB", e.Line) }
+
+// Is makes errors.Is(err, ErrLineTooLong) hold.
+func (e *LineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
+
+// maxAttribute is the longest value an import keeps in an extra column.
+const maxAttribute = 1000
 
 // lineLimit passes r through, failing with ErrLineTooLong as soon as a line
 // is longer than max bytes, so one endless line costs no more memory than
@@ -90,7 +102,7 @@ type lineLimit struct {
 
 func (l *lineLimit) Read(p []byte) (int, error) {
 	if l.run > l.max {
-		return 0, fmt.Errorf("line %d: %w", l.line, ErrLineTooLong)
+		return 0, &LineTooLongError{Line: l.line}
 	}
 	n, err := l.r.Read(p)
 	for _, b := range p[:n] {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // ImportOptions change what Import does.
@@ -167,6 +168,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				if i < len(rec) && strings.TrimSpace(rec[i]) != "" {
 					m[k] = strings.TrimSpace(rec[i])
 				}
+			}
+			long := ""
+			for k, v := range m {
+				if utf8.RuneCountInString(v) > maxAttribute {
+					long = k
+				}
+			}
+			if long != "" {
+				rep.Bad = append(rep.Bad, RowError{Line: line, Email: addr,
+					Reason: fmt.Sprintf("column %q is longer than %d characters", long, maxAttribute)})
+				continue
 			}
 			if len(m) > 0 {
 				b, _ := json.Marshal(m)

@@ -484,3 +484,18 @@ func TestIDsNeverReused(t *testing.T) {
 		t.Errorf("a removed subscriber's ID %d was given again", next)
 	}
 }
+
+// TestImportCapsExtraColumns: an extra column's value over 1,000
+// characters makes its row bad, with the line, instead of being stored.
+func TestImportCapsExtraColumns(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	csv := "email,company\nok@example.com,Acme\nbig@example.com," + strings.Repeat("x", 2000) + "\n"
+	rep, err := s.Import(ctx, strings.NewReader(csv), ImportOptions{Consent: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 1 || len(rep.Bad) != 1 || rep.Bad[0].Line != 3 || !strings.Contains(rep.Bad[0].Reason, `"company" is longer than 1000`) {
+		t.Errorf("report %+v", rep)
+	}
+}

@@ -115,6 +115,11 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if errors.Is(err, subscribers.ErrBadHeader) {
 			return usagef("subscribers import %s: %v", pos[0], err)
 		}
+		var long *subscribers.LineTooLongError
+		if errors.As(err, &long) {
+			return fmt.Errorf("%s:%d: longer than 1 MiB: the import stopped there; the %d rows before it were imported",
+				pos[0], long.Line, rep.Added+rep.Updated+rep.Unchanged)
+		}
 		if err != nil {
 			return err
 		}
