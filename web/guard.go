@@ -18,16 +18,37 @@ import (
 // wrong tokens, so an attack from many addresses cannot lock the editors
 // (who have the right token) out.
 type attempts struct {
-	mu        sync.Mutex
-	clients   map[string]*rate.Limiter
-	burst     int
-	perClient time.Duration
-	global    *rate.Limiter
+	clients perClient
+	global  *rate.Limiter
 }
 
 func newAttempts() *attempts {
-	return &attempts{clients: map[string]*rate.Limiter{}, burst: 5, perClient: 12 * time.Second,
+	return &attempts{clients: perClient{every: 12 * time.Second, burst: 5},
 		global: rate.NewLimiter(rate.Every(2*time.Second), 30)}
+}
+
+// perClient is a rate limiter for each client address, of burst at once
+// and then one every every; past 10,000 clients it forgets them all rather
+// than grow.
+type perClient struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	every time.Duration
+	burst int
+}
+
+func (p *perClient) get(ip string) *rate.Limiter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil || len(p.m) > 10000 {
+		p.m = map[string]*rate.Limiter{}
+	}
+	l, ok := p.m[ip]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(p.every), p.burst)
+		p.m[ip] = l
+	}
+	return l
 }
 
 // clientIP is the request's remote address without its port.
@@ -39,28 +60,14 @@ func clientIP(r *http.Request) string {
 	return ip
 }
 
-func (a *attempts) client(ip string) *rate.Limiter {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.clients) > 10000 {
-		a.clients = map[string]*rate.Limiter{} // forget old clients rather than grow
-	}
-	l, ok := a.clients[ip]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(a.perClient), a.burst)
-		a.clients[ip] = l
-	}
-	return l
-}
-
 // check runs one attempt of r's client: valid says whether the token it
 // presents is right (called only when the client may try). It returns the
 // HTTP status to answer when the attempt is refused (429 or 401) and 0 when
 // it passes; on 429 it sets Retry-After.
 func (a *attempts) check(w http.ResponseWriter, r *http.Request, valid func() bool) int {
-	l := a.client(clientIP(r))
+	l := a.clients.get(clientIP(r))
 	if l.Tokens() < 1 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(a.perClient.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(int(a.clients.every.Seconds())))
 		return http.StatusTooManyRequests
 	}
 	if valid() {

@@ -51,8 +51,7 @@ type OptIn struct {
 	Background context.Context
 
 	once     sync.Once
-	mu       sync.Mutex
-	clients  map[string]*rate.Limiter
+	clients  perClient
 	queue    chan confirmation
 	sendRate *rate.Limiter
 }
@@ -75,7 +74,7 @@ func (o *OptIn) init() {
 		if o.QueueSize <= 0 {
 			o.QueueSize = 256
 		}
-		o.clients = map[string]*rate.Limiter{}
+		o.clients = perClient{every: time.Hour / time.Duration(o.PerClient), burst: o.PerClient}
 		o.queue = make(chan confirmation, o.QueueSize)
 		o.sendRate = rate.NewLimiter(rate.Every(time.Minute/time.Duration(o.PerMinute)), max(1, o.PerMinute/6))
 		ctx := o.Background
@@ -84,21 +83,6 @@ func (o *OptIn) init() {
 		}
 		go o.sender(ctx)
 	})
-}
-
-// allowClient takes one of the client's requests for this hour.
-func (o *OptIn) allowClient(ip string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.clients) > 10000 {
-		o.clients = map[string]*rate.Limiter{} // forget old clients rather than grow
-	}
-	l, ok := o.clients[ip]
-	if !ok {
-		l = rate.NewLimiter(rate.Every(time.Hour/time.Duration(o.PerClient)), o.PerClient)
-		o.clients[ip] = l
-	}
-	return l.Allow()
 }
 
 // sender mails the queued confirmations, at most PerMinute a minute, until
@@ -197,7 +181,7 @@ func (o *OptIn) subscribe(w http.ResponseWriter, r *http.Request) {
 	host := clientIP(r)
 	// one client cannot make the server mail strangers: a few requests an
 	// hour each, and a full queue refuses before anything is recorded
-	if !o.allowClient(host) {
+	if !o.clients.get(host).Allow() {
 		w.Header().Set("Retry-After", strconv.Itoa(int((time.Hour / time.Duration(o.PerClient)).Seconds())))
 		if isJSON {
 			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many requests from your address; try again later"})

@@ -8,18 +8,5 @@ CREATE TABLE subscriber_counts (
 
 INSERT INTO subscriber_counts (status, n) SELECT status, COUNT(*) FROM subscribers GROUP BY status;
 
-CREATE TRIGGER subscriber_counts_insert AFTER INSERT ON subscribers
-BEGIN
-	INSERT INTO subscriber_counts (status, n) VALUES (NEW.status, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END;
-
-CREATE TRIGGER subscriber_counts_update AFTER UPDATE OF status ON subscribers WHEN OLD.status != NEW.status
-BEGIN
-	UPDATE subscriber_counts SET n = n - 1 WHERE status = OLD.status;
-	INSERT INTO subscriber_counts (status, n) VALUES (NEW.status, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-END;
-
-CREATE TRIGGER subscriber_counts_delete AFTER DELETE ON subscribers
-BEGIN
-	UPDATE subscriber_counts SET n = n - 1 WHERE status = OLD.status;
-END;
+-- The triggers that keep it current are made with the table they watch
+-- (003, which rebuilds the table).

@@ -2,7 +2,8 @@
 -- a subscriber by ID, so an ID given again after a removal or an erasure
 -- would let a forgotten person's old confirm or unsubscribe link act on
 -- someone else. AUTOINCREMENT keeps the highest ID ever used. (SQLite
--- needs the table rebuilt for it; the indexes and triggers come back.)
+-- needs the table rebuilt for it; its index comes back, and the triggers
+-- that keep subscriber_counts (002) current are made here.)
 CREATE TABLE subscribers_new (
 	id              INTEGER PRIMARY KEY AUTOINCREMENT,
 	email           TEXT NOT NULL,
