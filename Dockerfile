@@ -1,12 +1,17 @@
 # syntax=docker/dockerfile:1
 # Build: go-sqlite3 needs cgo, so the binary is built on Debian and runs on
-# Debian slim with the same C library.
-FROM golang:1.26-bookworm AS build
+# Debian slim with the same C library. GO_VERSION is go.mod's.
+ARG GO_VERSION=1.26.8
+FROM golang:${GO_VERSION}-bookworm AS build
+ARG VERSION=dev
+ARG REVISION=
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/newsbrief ./cmd/newsbrief
+RUN CGO_ENABLED=1 go build -trimpath \
+      -ldflags "-s -w -X main.buildVersion=${VERSION} -X main.buildRevision=${REVISION}" \
+      -o /out/newsbrief ./cmd/newsbrief
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -20,6 +25,12 @@ WORKDIR /data
 VOLUME ["/data"]
 ENV NEWSBRIEF_DB=/data/newsbrief.db \
     NEWSBRIEF_ARTICLES_DIR=/data/articles \
-    NEWSBRIEF_OUTBOX_DIR=/data/outbox
+    NEWSBRIEF_OUTBOX_DIR=/data/outbox \
+    NEWSBRIEF_HTTP_ADDR=:8080
+EXPOSE 8080
+# asks the local serve's /readyz; cheap (it opens no database)
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["newsbrief", "health"]
+# serve finishes the messages in flight within NEWSBRIEF_SHUTDOWN_GRACE (30s)
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["newsbrief"]
-CMD ["run"]
+CMD ["serve"]

@@ -36,6 +36,7 @@ type app struct {
 	tmpl     *templates.Set
 	cleaner  *collect.Cleaner
 	identity *mailer.Identity
+	stdin    io.Reader // for `subscribers import -`
 	stdout   io.Writer
 	jobs     *web.JobMetrics // serve's job figures for /metrics
 }
@@ -53,7 +54,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // openApp opens the database, applies migrations, loads the templates (a
 // broken one fails here) and prepares the mail identity.
-func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*app, error) {
+func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) (*app, error) {
 	tmpl, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		return nil, &configError{msg: "NEWSBRIEF_TEMPLATES_DIR: " + err.Error()}
@@ -71,7 +72,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer
 	}
 	cleaner := collect.NewCleaner()
 	cleaner.Log = log.With("component", "clean")
-	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdout: stdout, jobs: web.NewJobMetrics()}
+	a := &app{cfg: cfg, log: log, db: db, tmpl: tmpl, cleaner: cleaner, identity: id, stdin: stdin, stdout: stdout, jobs: web.NewJobMetrics()}
 	if a.store, err = pipeline.OpenStore(ctx, db, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
@@ -173,20 +174,33 @@ func (a *app) SendConfirmation(ctx context.Context, to, name, link string) error
 	return c.Send(ctx, brief.NewMessage(e, 0, brief.Recipient{Email: to, Name: name}, ""))
 }
 
-// version is the module version and VCS revision the binary was built from.
+// buildVersion and buildRevision are stamped at build time (the
+// Dockerfile's VERSION and REVISION build arguments, through -ldflags -X);
+// empty in a plain build, where the VCS revision is read instead.
+var buildVersion, buildRevision string
+
+// version is the version the binary was built as, and its VCS revision
+// when known: "1.2.3 (revision 0123456789ab)", or "dev (revision …)".
 func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
+	v, rev := buildVersion, buildRevision
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
+			}
+		}
 	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
+	if v == "" {
 		v = "dev"
 	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += "+" + s.Value[:12]
-		}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " (revision " + rev + ")"
 	}
 	return v
 }

@@ -44,7 +44,7 @@ func benchApp(b *testing.B, relay *smtptest.Server, conc int) *app {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard), io.Discard)
+	a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard), strings.NewReader(""), io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

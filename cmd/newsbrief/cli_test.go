@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -111,6 +113,7 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{"half dkim", []string{"NEWSBRIEF_DKIM_DOMAIN", "example.com"}, []string{"run"}, 2, "NEWSBRIEF_DKIM_SELECTOR"},
 		{"bad feed", []string{"NEWSBRIEF_FEEDS", "ftp://x.example/feed"}, []string{"collect"}, 2, "NEWSBRIEF_FEEDS"},
 		{"bad base url", []string{"NEWSBRIEF_BASE_URL", "brief.example"}, []string{"run"}, 2, "NEWSBRIEF_BASE_URL"},
+		{"duration without unit", []string{"NEWSBRIEF_CATCHUP", "6"}, []string{"run"}, 2, `NEWSBRIEF_CATCHUP: "6" is not a valid duration (like "30s", "24h")`},
 		{"short admin token", []string{"NEWSBRIEF_ADMIN_TOKEN", "a"}, []string{"serve"}, 2, "NEWSBRIEF_ADMIN_TOKEN: is 1 characters; use at least 16"},
 		{"bad id", nil, []string{"articles", "pin", "abc"}, 2, "not an ID"},
 		{"missing id", nil, []string{"editions", "show", "99"}, 1, "edition 99: not found"},
@@ -483,5 +486,80 @@ func TestNextEditionAgrees(t *testing.T) {
 	api("/api/preview", &preview)
 	if preview.Articles != 3 {
 		t.Errorf("the preview carries %d articles, the list 3", preview.Articles)
+	}
+}
+
+// TestUnknownVariableNamed: a typo'd variable is reported by every
+// command, config included, with the setting it was probably meant to be.
+func TestUnknownVariableNamed(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_SMPT_HOST", "relay.example", "NEWSBRIEF_QQQQQQQQQQQQ", "x")
+	_, errs, code := e.run("collect")
+	if code != 0 || !strings.Contains(errs, "NEWSBRIEF_SMPT_HOST is not a newsbrief variable (ignored); did you mean NEWSBRIEF_SMTP_HOST?") {
+		t.Errorf("collect: exit %d, stderr:\n%s", code, errs)
+	}
+	if !strings.Contains(errs, "NEWSBRIEF_QQQQQQQQQQQQ is not a newsbrief variable (ignored); 'newsbrief config' lists them all") {
+		t.Errorf("a name near none: stderr:\n%s", errs)
+	}
+	if out := e.must("config"); !strings.Contains(out, "# unknown: NEWSBRIEF_SMPT_HOST is not a newsbrief variable (ignored); did you mean NEWSBRIEF_SMTP_HOST?") {
+		t.Errorf("config does not list the unknown variable:\n%s", out)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		d    int
+	}{
+		{"", "", 0}, {"abc", "abc", 0}, {"abc", "", 3}, {"SMPT", "SMTP", 2}, {"kitten", "sitting", 3}, {"flaw", "lawn", 2},
+	}
+	for _, tt := range tests {
+		if d := editDistance(tt.a, tt.b); d != tt.d {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, d, tt.d)
+		}
+	}
+}
+
+// TestImportFromStandardInput: `subscribers import -` reads the CSV from
+// standard input (docker exec -i … import - < list.csv).
+func TestImportFromStandardInput(t *testing.T) {
+	e := newEnv(t)
+	e.stdin = "email,name\nann@example.com,Ann\nbob@example.com,Bob\n"
+	if out := e.must("subscribers", "import", "--consent", "paper form", "-"); !strings.Contains(out, "2 added") {
+		t.Errorf("import -:\n%s", out)
+	}
+}
+
+// TestHealthCommand: `newsbrief health` exits 0 while the local serve
+// answers /readyz and 1 with the reason when it does not.
+func TestHealthCommand(t *testing.T) {
+	web, setHandler := lateServer(t, false)
+	u, _ := url.Parse(web.URL)
+	e := newEnv(t, "NEWSBRIEF_HTTP_ADDR", u.Host)
+	a := openTestApp(t)
+	defer a.Close()
+	setHandler(mustRoutes(t, a, nil))
+	if out, errs, code := e.run("health"); code != 0 || !strings.Contains(out, "ready") {
+		t.Errorf("health with serve up: exit %d\n%s%s", code, out, errs)
+	}
+	web.Close()
+	if _, errs, code := e.run("health"); code != 1 || !strings.Contains(errs, "does not answer") {
+		t.Errorf("health with serve down: exit %d\n%s", code, errs)
+	}
+}
+
+// TestVersionStamped: the Dockerfile's VERSION and REVISION build
+// arguments reach `newsbrief version`.
+func TestVersionStamped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "newsbrief")
+	build := exec.Command("go", "build", "-ldflags", "-X main.buildVersion=1.2.3 -X main.buildRevision=0123456789abcdef", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "newsbrief 1.2.3 (revision 0123456789ab)" {
+		t.Errorf("version = %q, %v", out, err)
 	}
 }

@@ -103,7 +103,7 @@ func typeWord(t string) string {
 		return "whole number"
 	case "float64":
 		return "number"
-	case "Duration":
+	case "Duration", "time.Duration":
 		return `duration (like "30s", "24h")`
 	}
 	return t
@@ -334,21 +334,61 @@ func formatValue(v reflect.Value) string {
 	return fmt.Sprint(v.Interface())
 }
 
-// unknownVars lists NEWSBRIEF_* variables in the environment that no
-// setting reads, most likely typos.
+// unknownVars describes each NEWSBRIEF_* variable in the environment that
+// is not a setting, with the closest setting's name when one is near (a
+// typo): "NEWSBRIEF_SMPT_HOST is not a newsbrief variable (ignored); did
+// you mean NEWSBRIEF_SMTP_HOST?".
 func unknownVars() []string {
+	var names []string
 	known := map[string]bool{}
 	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
-		known[t.Field(i).Tag.Get("envconfig")] = true
+		if n := t.Field(i).Tag.Get("envconfig"); n != "" {
+			known[n] = true
+			names = append(names, n)
+		}
 	}
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "NEWSBRIEF_") && !known[k] {
-			out = append(out, k)
+		if !strings.HasPrefix(k, "NEWSBRIEF_") || known[k] {
+			continue
 		}
+		msg := k + " is not a newsbrief variable (ignored)"
+		best, dist := "", 4 // at most 3 edits away
+		for _, n := range names {
+			if d := editDistance(k, n); d < dist {
+				best, dist = n, d
+			}
+		}
+		if best != "" {
+			msg += "; did you mean " + best + "?"
+		} else {
+			msg += "; 'newsbrief config' lists them all"
+		}
+		out = append(out, msg)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -24,8 +24,9 @@ import (
 // env is one isolated newsbrief setup: a working folder with its own
 // database, articles folder and outbox, and a clean NEWSBRIEF_* environment.
 type env struct {
-	t   *testing.T
-	dir string
+	t     *testing.T
+	dir   string
+	stdin string // what the next run reads as its standard input
 }
 
 func newEnv(t *testing.T, vars ...string) *env {
@@ -51,7 +52,7 @@ func (e *env) run(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	code = exitCode(run(ctx, args, &out, &errb), &errb)
+	code = exitCode(run(ctx, args, strings.NewReader(e.stdin), &out, &errb), &errb)
 	return out.String(), errb.String(), code
 }
 
@@ -350,7 +351,7 @@ func openTestApp(t *testing.T) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard), io.Discard)
+	a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard), strings.NewReader(""), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,9 +54,10 @@ Commands:
           | rule add ID|URL (--regex RE | --selector CSS) | rule list [ID|URL] | rule remove RULE-ID
   articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL
-              | import [--dry-run] [--consent TEXT] FILE.csv | export
+              | import [--dry-run] [--consent TEXT] FILE.csv|- | export
   editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
   config                       effective configuration, secrets masked, and every variable's doc
+  health                       exit 0 when the local serve answers /readyz, 1 otherwise (container HEALTHCHECK)
   version                      print the version
 
 Settings come from NEWSBRIEF_* environment variables (see 'newsbrief config').
@@ -67,7 +68,7 @@ Run 'newsbrief COMMAND --help' for a command's flags.
 
 // run is the whole binary: it parses args, loads the configuration from the
 // environment and runs one command.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return usagef("no command given")
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "newsbrief", version())
 		return nil
 	}
+	unknown := unknownVars()
 	handler, ok := command(cmd)
 	if !ok {
 		return usagef("unknown command %q", cmd)
@@ -89,7 +91,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cmd == "config" {
 		// show the configuration even when some of it is invalid
 		printConfig(stdout, cfg)
+		for _, u := range unknown {
+			fmt.Fprintf(stdout, "# unknown: %s\n", u)
+		}
 		return err
+	}
+	for _, u := range unknown {
+		fmt.Fprintf(stderr, "warning: %s\n", u)
+	}
+	if cmd == "health" {
+		// before the database is opened: cheap enough for every 30 s
+		return cmdHealth(ctx, cfg, rest, stdout, stderr)
 	}
 	if err != nil {
 		return err
@@ -102,10 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	for _, k := range unknownVars() {
-		log.Warn("unknown variable ignored (a typo?)", "variable", k)
-	}
-	a, err := openApp(ctx, cfg, log, stdout)
+	a, err := openApp(ctx, cfg, log, stdin, stdout)
 	if err != nil {
 		return err
 	}
@@ -130,11 +139,11 @@ func startCPUProfile(file string) (stop func(), err error) {
 // commandFunc runs one command with its arguments after the command name.
 type commandFunc func(ctx context.Context, a *app, args []string, stderr io.Writer) error
 
-// command returns the handler of a command name ("config" has none: run
-// handles it before the app is opened).
+// command returns the handler of a command name ("config" and "health"
+// have none: run handles them before the app is opened).
 func command(name string) (commandFunc, bool) {
 	switch name {
-	case "config":
+	case "config", "health":
 		return nil, true
 	case "serve":
 		return cmdServe, true

@@ -157,7 +157,7 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, &out, &errb) }()
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &out, &errb) }()
 	var addr string
 	for i := 0; i < 100 && addr == ""; i++ {
 		time.Sleep(20 * time.Millisecond)

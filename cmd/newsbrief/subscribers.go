@@ -96,11 +96,15 @@ func cmdSubscribers(ctx context.Context, a *app, args []string, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(pos[0])
-		if err != nil {
-			return fmt.Errorf("subscribers import: %w", err)
+		var f io.Reader = a.stdin
+		if pos[0] != "-" { // "-" reads standard input: docker exec -i … import - < list.csv
+			file, err := os.Open(pos[0])
+			if err != nil {
+				return fmt.Errorf("subscribers import: %w", err)
+			}
+			defer file.Close()
+			f = file
 		}
-		defer f.Close()
 		opts := subscribers.ImportOptions{DryRun: *dry, Consent: *consent}
 		if *consent == "" && !*dry {
 			// no recorded consent: each new subscriber is pending and gets a confirmation mail
