@@ -330,8 +330,13 @@ func TestCollectNamesFailingSources(t *testing.T) {
 			t.Errorf("collect output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errs, "some sources failed (3 of 3)") && !strings.Contains(errs, "some sources failed (3 of 4)") {
+	if !strings.Contains(errs, "some sources failed (3 of 4, listed above)") {
 		t.Errorf("error output does not count the failures:\n%s", errs)
+	}
+	// each failure is said once: its FAILED line, not again in a log line
+	// or the closing error
+	if n := strings.Count(out+errs, bad.URL+"/broken.xml"); n != 1 {
+		t.Errorf("the broken feed is named %d times:\n%s\n%s", n, out, errs)
 	}
 	list := e.must("articles", "list")
 	if !strings.Contains(list, "Flood barrier passes its first test") {

@@ -106,6 +106,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	if _, set := os.LookupEnv("NEWSBRIEF_LOG_LEVEL"); !set && cmd != "serve" {
+		// the commands print their results; their info logs would say
+		// each one twice
+		cfg.LogLevel = "warn"
+	}
 	log := newLogger(cfg, stderr)
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)

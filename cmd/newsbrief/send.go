@@ -56,6 +56,10 @@ func runCollect(ctx context.Context, a *app) error {
 		fmt.Fprintf(w, "ok      %s: %d new of %d\n", r.Source, r.New, r.Seen)
 	}
 	fmt.Fprintf(w, "collected %d new articles from %d sources\n", report.New(), len(report.Results))
+	if errors.Is(err, collect.ErrSourcesFailed) {
+		// each failure is on its FAILED line above: the exit code says the rest
+		return fmt.Errorf("%w (%d of %d, listed above)", collect.ErrSourcesFailed, len(report.Failed()), len(report.Results))
+	}
 	return err
 }
 

@@ -151,7 +151,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 	}
 	if err != nil {
 		res.Err = err
-		log.Warn("feed failed", slog.Any("error", err))
+		log.Debug("feed failed", slog.Any("error", err)) // the caller reports it, once
 		if rerr := c.Store.RecordFetch(ctx, src, "error", err, 0, 0); rerr != nil {
 			res.Err = errors.Join(err, rerr)
 		}

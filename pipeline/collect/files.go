@@ -299,7 +299,7 @@ func (c *Collector) collectFolder(ctx context.Context) []SourceResult {
 		}
 		if err != nil {
 			res.Err = err
-			c.logger().Warn("article file failed", "file", path, slog.Any("error", err))
+			c.logger().Debug("article file failed", "file", path, slog.Any("error", err)) // the caller reports it, once
 		}
 		out = append(out, res)
 		return nil
