@@ -17,7 +17,7 @@ import (
 
 // chromium finds a Chromium to drive: Debian's package (installed by
 // .ci/run) or whatever NEWSBRIEF_CHROMIUM names. Without one the test is
-// skipped, unless NEWSBRIEF_REQUIRE_BROWSER is set (as in CI), where it fails.
+// skipped, unless REQUIRE_BROWSER is set (as in CI), where it fails.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, p := range []string{os.Getenv("NEWSBRIEF_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
@@ -28,8 +28,8 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("NEWSBRIEF_REQUIRE_BROWSER") != "" {
-		t.Fatal("no Chromium found (apt-get install chromium), and NEWSBRIEF_REQUIRE_BROWSER is set")
+	if os.Getenv("REQUIRE_BROWSER") != "" {
+		t.Fatal("no Chromium found (apt-get install chromium), and REQUIRE_BROWSER is set")
 	}
 	t.Skip("no Chromium found: apt-get install chromium (CI installs it)")
 	return ""
