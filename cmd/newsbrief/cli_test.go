@@ -369,8 +369,12 @@ func TestCurationCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2; %s", bad, code, stderr)
 		}
 	}
-	e.must("sources", "add", "https://feeds.example/rss")
-	e.must("sources", "priority", "https://feeds.example/rss", "3")
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>Feeds</title><link>https://feeds.example/</link></channel></rss>`)
+	}))
+	defer feed.Close()
+	e.must("sources", "add", feed.URL+"/rss")
+	e.must("sources", "priority", feed.URL+"/rss", "3")
 	out := e.must("sources", "rule", "add", "1", "--selector", "div.promo")
 	if !strings.Contains(out, "rule 1 added to source 1: selector div.promo") {
 		t.Errorf("rule add: %s", out)
@@ -386,7 +390,7 @@ func TestCurationCommands(t *testing.T) {
 	if _, _, code := e.run("sources", "rule", "remove", "1"); code != 1 {
 		t.Errorf("removing a removed rule: exit %d, want 1", code)
 	}
-	if out := e.must("sources", "list"); !strings.Contains(out, "PRIORITY") || !regexp.MustCompile(`feeds\.example/rss\s+3\s`).MatchString(out) {
+	if out := e.must("sources", "list"); !strings.Contains(out, "PRIORITY") || !regexp.MustCompile(regexp.QuoteMeta(feed.URL)+`/rss\s+3\s`).MatchString(out) {
 		t.Errorf("sources list: %s", out)
 	}
 }

@@ -432,3 +432,55 @@ func TestOneBadByteKeepsTheFeed(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscover: an address becomes a source only when it gives a feed: a
+// feed itself, or a page that links one; a page with none, a 404 and a
+// port nobody listens on are refused with the reason.
+func TestDiscover(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	const rss = `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title><link>https://harbour.example/</link></channel></rss>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/feed.xml":
+			io.WriteString(w, rss)
+		case "/":
+			io.WriteString(w, `<!doctype html><html><head><title>Harbour</title>
+<link rel="stylesheet" href="/s.css"><link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml">
+</head><body><p>News.</p></body></html>`)
+		case "/broken-link":
+			io.WriteString(w, `<html><head><link rel="alternate" type="application/atom+xml" href="/nowhere.xml"></head></html>`)
+		case "/plain":
+			io.WriteString(w, `<html><head><title>No feed here</title></head><body>Hello</body></html>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	c := newCollector(s, "")
+	tests := []struct {
+		in, feed, title string
+		err             error
+		says            string
+	}{
+		{srv.URL + "/feed.xml", srv.URL + "/feed.xml", "Harbour News", nil, ""},
+		{srv.URL + "/", srv.URL + "/feed.xml", "Harbour News", nil, ""},
+		{srv.URL + "/plain", "", "", ErrNoFeed, "links none"},
+		{srv.URL + "/broken-link", "", "", ErrNoFeed, "404"},
+		{srv.URL + "/missing", "", "", nil, "404"},
+		{closedURL + "/feed.xml", "", "", nil, "connection refused"},
+		{"ftp://harbour.example/feed", "", "", pipeline.ErrBadInput, "http"},
+	}
+	for _, tt := range tests {
+		feed, title, err := c.Discover(ctx, tt.in)
+		if feed != tt.feed || title != tt.title {
+			t.Errorf("Discover(%s) = %q, %q, %v; want %q, %q", tt.in, feed, title, err, tt.feed, tt.title)
+		}
+		if tt.feed == "" && (err == nil || (tt.err != nil && !errors.Is(err, tt.err)) || !strings.Contains(err.Error(), tt.says)) {
+			t.Errorf("Discover(%s): %v, want an error wrapping %v saying %q", tt.in, err, tt.err, tt.says)
+		}
+	}
+}
