@@ -96,6 +96,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/editions", k.page(k.editions))
 	mux.HandleFunc("GET /admin/editions/{id}", k.page(k.editionStatus))
 	mux.HandleFunc("GET /admin/sources", k.page(k.sources))
+	mux.HandleFunc("POST /admin/sources", k.form(k.addSource))
 
 	mux.HandleFunc("GET /api/articles", k.api(k.apiArticles))
 	mux.HandleFunc("POST /api/articles", k.api(k.apiAddArticle))
@@ -105,6 +106,8 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/send", k.api(k.apiSend))
 	mux.HandleFunc("GET /api/editions", k.api(k.apiEditions))
 	mux.HandleFunc("GET /api/editions/{id}", k.api(k.apiEdition))
+	mux.HandleFunc("GET /api/sources", k.api(k.apiSources))
+	mux.HandleFunc("POST /api/sources", k.api(k.apiAddSource))
 }
 
 // ---- sessions, CSRF, sign-in ----
@@ -518,10 +521,71 @@ func (k *desk) sources(w http.ResponseWriter, r *http.Request, sid int64) {
 	}
 	d := k.data(sid)
 	d["Sources"] = srcs
+	d["Flash"] = r.URL.Query().Get("done")
 	k.render(w, http.StatusOK, "sources", d)
 }
 
+// addSource adds a source from the desk's form (name="url": a feed, or a
+// page that links one), checked by fetching it.
+func (k *desk) addSource(w http.ResponseWriter, r *http.Request, sid int64) {
+	src, _, err := k.s.svc.Collector.AddSource(r.Context(), r.PostForm.Get("url"), "desk")
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/sources?done="+url.QueryEscape(fmt.Sprintf("Source %d added: %s", src.ID, src.URL)), http.StatusSeeOther)
+}
+
 // ---- JSON API ----
+
+type apiSource struct {
+	ID          int64      `json:"id"`
+	URL         string     `json:"url"`
+	Title       string     `json:"title,omitempty"`
+	Priority    int        `json:"priority"`
+	LastFetched *time.Time `json:"last_fetched,omitempty"`
+	Status      string     `json:"status,omitempty"`
+	Items       int        `json:"items"`
+	New         int        `json:"new"`
+	Error       string     `json:"error,omitempty"`
+}
+
+func sourceAPI(s pipeline.Source) apiSource {
+	v := apiSource{ID: s.ID, URL: s.URL, Title: s.Title, Priority: s.Priority, Status: s.LastStatus,
+		Items: s.LastItems, New: s.LastNewItems, Error: s.LastError}
+	if !s.LastFetchedAt.IsZero() {
+		v.LastFetched = &s.LastFetchedAt
+	}
+	return v
+}
+
+func (k *desk) apiSources(w http.ResponseWriter, r *http.Request) (any, error) {
+	srcs, err := k.s.svc.Store.Sources(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiSource, 0, len(srcs))
+	for _, s := range srcs {
+		out = append(out, sourceAPI(s))
+	}
+	return out, nil
+}
+
+// apiAddSource adds {"url"}: a feed or a page linking one (422 with the
+// reason when no feed is found there).
+func (k *desk) apiAddSource(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct{ URL string }
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	src, _, err := k.s.svc.Collector.AddSource(r.Context(), in.URL, "api")
+	if err != nil {
+		return nil, err
+	}
+	w.Header().Set("Location", "/api/sources")
+	writeJSON(w, http.StatusCreated, sourceAPI(src))
+	return nil, nil
+}
 
 type apiArticle struct {
 	ID        int64     `json:"id"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 	"github.com/newsbrief/newsbrief/subscribers"
 )
 
@@ -17,17 +18,17 @@ var errSendRunning = errors.New("a send started from the desk is still running")
 // errorStatus maps a domain error to an HTTP status: unknown things 404,
 // bad input 400, conflicts with the state of things (a slot served, another
 // process sending, a send running, an edition in the wrong state) 409,
-// nothing to send 422. Anything else is an internal error, 500.
+// nothing to send or no feed at an address 422. Anything else is an internal error, 500.
 func errorStatus(err error) int {
 	switch {
 	case errors.Is(err, pipeline.ErrNotFound), errors.Is(err, subscribers.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, pipeline.ErrBadInput), errors.Is(err, pipeline.ErrDuplicate):
+	case errors.Is(err, pipeline.ErrBadInput):
 		return http.StatusBadRequest
 	case errors.Is(err, pipeline.ErrSlotTaken), errors.Is(err, pipeline.ErrBusy), errors.Is(err, errSendRunning),
-		errors.Is(err, pipeline.ErrEditionState):
+		errors.Is(err, pipeline.ErrEditionState), errors.Is(err, pipeline.ErrDuplicate):
 		return http.StatusConflict
-	case errors.Is(err, pipeline.ErrNothingNew):
+	case errors.Is(err, pipeline.ErrNothingNew), errors.Is(err, collect.ErrNoFeed):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError

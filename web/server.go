@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/pipeline/collect"
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 )
@@ -59,6 +60,7 @@ type Scheduler interface {
 type Services struct {
 	DB          *sql.DB // pinged by /readyz
 	Editions    *pipeline.Editions
+	Collector   *collect.Collector // adds sources after checking them
 	Store       *pipeline.Store
 	Subscribers *subscribers.Store
 	Tokens      *subscribers.Tokens

@@ -240,3 +240,60 @@ func TestAPIMirrorsTheDesk(t *testing.T) {
 		t.Errorf("%d messages in the outbox, want 4", n)
 	}
 }
+
+// TestAddSourceFromDeskAndAPI: a site's page is followed to the feed it
+// links, from the desk's form and from POST /api/sources; a page with no
+// feed is refused with 422 and the reason, and nothing is stored.
+func TestAddSourceFromDeskAndAPI(t *testing.T) {
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/", "/other/":
+			io.WriteString(w, `<html><head><link rel="alternate" type="application/atom+xml" href="feed.atom"></head><body>Site</body></html>`)
+		case "/feed.atom", "/other/feed.atom":
+			io.WriteString(w, `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Site News</title><id>x</id><updated>2026-12-01T00:00:00Z</updated></feed>`)
+		default:
+			io.WriteString(w, `<html><body>No feed here</body></html>`)
+		}
+	}))
+	defer site.Close()
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	web, a := deskServer(t, e)
+	c, csrf := signedIn(t, web)
+	resp, err := c.PostForm(web.URL+"/admin/sources", url.Values{"csrf": {csrf}, "url": {site.URL + "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Source 1 added: "+site.URL+"/feed.atom") {
+		t.Errorf("desk add: %d\n%s", resp.StatusCode, body)
+	}
+	api := func(method, path, in string) (int, string) {
+		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, out := api("POST", "/api/sources", `{"url": "`+site.URL+`/other/"}`); code != 201 || !strings.Contains(out, site.URL+"/other/feed.atom") {
+		t.Errorf("API add: %d %s", code, out)
+	}
+	if code, out := api("POST", "/api/sources", `{"url": "`+site.URL+`/plain"}`); code != 422 || !strings.Contains(out, "no feed found") {
+		t.Errorf("API add of a page without a feed: %d %s", code, out)
+	}
+	if code, out := api("POST", "/api/sources", `{"url": "`+site.URL+`/"}`); code != 409 {
+		t.Errorf("API add of a feed already added: %d %s", code, out)
+	}
+	if code, out := api("GET", "/api/sources", ""); code != 200 || strings.Count(out, `"url"`) != 2 {
+		t.Errorf("API sources: %d %s", code, out)
+	}
+	srcs, _ := a.store.Sources(context.Background())
+	if len(srcs) != 2 {
+		t.Errorf("%d sources stored, want 2", len(srcs))
+	}
+}

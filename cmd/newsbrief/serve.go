@@ -151,7 +151,7 @@ type daemon struct {
 // routes wires the HTTP handlers (package web) to the app's services; d
 // is nil outside serve (no send from the desk).
 func (a *app) routes(d *daemon) (http.Handler, error) {
-	svc := web.Services{DB: a.db, Editions: a.editions(), Store: a.store, Subscribers: a.subs, Tokens: a.tokens,
+	svc := web.Services{DB: a.db, Editions: a.editions(), Collector: a.collector(), Store: a.store, Subscribers: a.subs, Tokens: a.tokens,
 		Pages: a.tmpl, Mailer: a, Jobs: a.jobs}
 	if d != nil {
 		svc.Scheduler, svc.Start, svc.Background = d.slots, d.start, d.ctx

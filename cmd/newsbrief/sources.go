@@ -27,21 +27,16 @@ func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) er
 		}
 		// checked by fetching it first: a page is followed to the feed it
 		// links, and nothing is stored for an address that gives no feed
-		feedURL, title, err := a.collector().Discover(ctx, pos[0])
-		if errors.Is(err, pipeline.ErrBadInput) {
+		src, feedURL, err := a.collector().AddSource(ctx, pos[0], "cli")
+		switch {
+		case errors.Is(err, pipeline.ErrBadInput):
 			return usagef("sources add: %v", err)
-		}
-		if err != nil {
+		case errors.Is(err, pipeline.ErrDuplicate):
+			return err
+		case err != nil:
 			return fmt.Errorf("sources add: %w; nothing was added", err)
 		}
-		src, err := a.store.AddSource(ctx, feedURL, "cli")
-		if err != nil {
-			return err
-		}
 		fmt.Fprintf(a.stdout, "source %d added: %s", src.ID, src.URL)
-		if title != "" {
-			fmt.Fprintf(a.stdout, " (%s)", title)
-		}
 		if feedURL != pos[0] {
 			fmt.Fprintf(a.stdout, ", the feed %s links", pos[0])
 		}

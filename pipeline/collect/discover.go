@@ -23,7 +23,8 @@ var ErrNoFeed = errors.New("no feed found")
 // the feed's title; when it is a web page, it follows the page's
 // <link rel="alternate"> feeds in order and returns the first that parses.
 // A page with no feed, a 404 or a host that does not answer is an error
-// naming the reason (ErrNoFeed for the first).
+// wrapping ErrNoFeed and naming the reason; a malformed address wraps
+// pipeline.ErrBadInput.
 func (c *Collector) Discover(ctx context.Context, rawURL string) (feedURL, title string, err error) {
 	u, err := pipeline.ValidateFeedURL(rawURL)
 	if err != nil {
@@ -36,7 +37,7 @@ func (c *Collector) Discover(ctx context.Context, rawURL string) (feedURL, title
 	}
 	body, err := get(u)
 	if err != nil {
-		return "", "", fmt.Errorf("%s: %w", u, err)
+		return "", "", fmt.Errorf("%w at %s: %v", ErrNoFeed, u, err)
 	}
 	if feed, err := gofeed.NewParser().Parse(bytes.NewReader(body)); err == nil {
 		return u, CleanText(feed.Title), nil
@@ -102,4 +103,16 @@ func alternates(page []byte, base string) []string {
 	}
 	walk(doc)
 	return out
+}
+
+// AddSource adds a feed as a source after Discover found it at rawURL (a
+// feed, or a page linking one). Errors are Discover's, and
+// pipeline.ErrDuplicate for a feed already added.
+func (c *Collector) AddSource(ctx context.Context, rawURL, origin string) (src pipeline.Source, found string, err error) {
+	feedURL, _, err := c.Discover(ctx, rawURL)
+	if err != nil {
+		return pipeline.Source{}, "", err
+	}
+	src, err = c.Store.AddSource(ctx, feedURL, origin)
+	return src, feedURL, err
 }
