@@ -561,3 +561,24 @@ func (e *Editions) Page(ctx context.Context, id int64) (html string, final bool,
 	html, _ = r.Personalize(Recipient{}, e.Subscribers.UnsubscribeURL(0))
 	return html, ed.Status == EditionSent, nil
 }
+
+// Control acts on a stored edition for an operator: "pause" (a running
+// send stops claiming after its current batch), "resume", "cancel" (what
+// is not yet sent is skipped) or "resend-unknown" (the deliveries in flight
+// at a kill are queued again). It returns how many deliveries the action
+// changed (0 for pause and resume); ErrNotFound for an unknown edition,
+// ErrEditionState when the edition's state does not allow it, ErrBadInput
+// for another action.
+func (e *Editions) Control(ctx context.Context, id int64, action string) (int64, error) {
+	switch action {
+	case "pause":
+		return 0, e.Store.Pause(ctx, id)
+	case "resume":
+		return 0, e.Store.Resume(ctx, id)
+	case "cancel":
+		return e.Store.Cancel(ctx, id)
+	case "resend-unknown":
+		return e.Store.ResendUnknown(ctx, id)
+	}
+	return 0, fmt.Errorf("%w: unknown action %q (pause, resume, cancel, resend-unknown)", ErrBadInput, action)
+}

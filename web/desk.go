@@ -95,6 +95,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/send", k.form(k.sendNow))
 	mux.HandleFunc("GET /admin/editions", k.page(k.editions))
 	mux.HandleFunc("GET /admin/editions/{id}", k.page(k.editionStatus))
+	mux.HandleFunc("POST /admin/editions/{id}/{action}", k.form(k.editionControl))
 	mux.HandleFunc("GET /admin/sources", k.page(k.sources))
 	mux.HandleFunc("POST /admin/sources", k.form(k.addSource))
 
@@ -106,6 +107,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/send", k.api(k.apiSend))
 	mux.HandleFunc("GET /api/editions", k.api(k.apiEditions))
 	mux.HandleFunc("GET /api/editions/{id}", k.api(k.apiEdition))
+	mux.HandleFunc("POST /api/editions/{id}/{action}", k.api(k.apiEditionControl))
 	mux.HandleFunc("GET /api/sources", k.api(k.apiSources))
 	mux.HandleFunc("POST /api/sources", k.api(k.apiAddSource))
 }
@@ -510,7 +512,52 @@ func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) 
 	}
 	d := k.data(sid)
 	d["E"], d["Failures"], d["Refresh"] = ed, fails, ed.Status == pipeline.EditionSending
+	d["Flash"] = r.URL.Query().Get("done")
 	k.render(w, http.StatusOK, "status", d)
+}
+
+// control runs an edition control (pause, resume, cancel, resend-unknown)
+// named by the request's path.
+func (k *desk) control(r *http.Request) (int64, string, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, "", fmt.Errorf("edition %q: %w", r.PathValue("id"), pipeline.ErrNotFound)
+	}
+	action := r.PathValue("action")
+	n, err := k.s.svc.Editions.Control(r.Context(), id, action)
+	if err != nil {
+		return id, "", err
+	}
+	switch action {
+	case "pause":
+		return id, "Paused: the send stops after its current batch.", nil
+	case "resume":
+		return id, "Resumed: the next send continues it, mailing nobody twice.", nil
+	case "cancel":
+		return id, fmt.Sprintf("Cancelled: %d messages will not be sent.", n), nil
+	}
+	return id, fmt.Sprintf("%d messages of unknown outcome queued again.", n), nil
+}
+
+func (k *desk) editionControl(w http.ResponseWriter, r *http.Request, sid int64) {
+	id, msg, err := k.control(r)
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/editions/%d?done=%s", id, url.QueryEscape(msg)), http.StatusSeeOther)
+}
+
+func (k *desk) apiEditionControl(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, msg, err := k.control(r)
+	if err != nil {
+		return nil, err
+	}
+	e, err := k.s.svc.Store.Edition(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"edition": editionAPI(e), "done": msg}, nil
 }
 
 func (k *desk) sources(w http.ResponseWriter, r *http.Request, sid int64) {

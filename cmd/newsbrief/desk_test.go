@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+	"github.com/newsbrief/newsbrief/internal/smtptest"
 	"github.com/newsbrief/newsbrief/pipeline"
 )
 
@@ -295,5 +297,60 @@ func TestAddSourceFromDeskAndAPI(t *testing.T) {
 	srcs, _ := a.store.Sources(context.Background())
 	if len(srcs) != 2 {
 		t.Errorf("%d sources stored, want 2", len(srcs))
+	}
+}
+
+// TestEditionControlsFromDeskAndAPI: an edition whose messages were
+// deferred is paused, resumed and cancelled from the API and the desk,
+// through the same service as the command line, with 400, 404 and 409 for
+// an unknown action, edition or a state that does not allow it.
+func TestEditionControlsFromDeskAndAPI(t *testing.T) {
+	relay := smtptest.Start(t)
+	relay.Script = func(string) smtptest.Fault {
+		return smtptest.Fault{Err: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try later"}}
+	}
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken, "NEWSBRIEF_SMTP_HOST", relay.Host,
+		"NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port), "NEWSBRIEF_SMTP_TLS", "none")
+	e.seed(3, "reader%d@example.com", "A deferred story")
+	e.must("send") // every message deferred: the edition stays sending
+	web, a := deskServer(t, e)
+	api := func(path string) (int, string) {
+		req, _ := http.NewRequest("POST", web.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status := func() string {
+		ed, err := a.store.Edition(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ed.Status
+	}
+	if code, out := api("/api/editions/1/pause"); code != 200 || status() != "paused" || !strings.Contains(out, `"status":"paused"`) {
+		t.Fatalf("API pause: %d %s (status %s)", code, out, status())
+	}
+	c, csrf := signedIn(t, web)
+	resp, err := c.PostForm(web.URL+"/admin/editions/1/resume", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || status() != "sending" || !strings.Contains(string(body), "Resumed") || !strings.Contains(string(body), `id="pause"`) {
+		t.Errorf("desk resume: %d, status %s\n%s", resp.StatusCode, status(), body)
+	}
+	if code, out := api("/api/editions/1/cancel"); code != 200 || status() != "cancelled" || !strings.Contains(out, "3 messages will not be sent") {
+		t.Errorf("API cancel: %d %s", code, out)
+	}
+	for path, want := range map[string]int{"/api/editions/1/pause": 409, "/api/editions/9/pause": 404, "/api/editions/1/explode": 400} {
+		if code, out := api(path); code != want {
+			t.Errorf("%s: %d %s, want %d", path, code, out, want)
+		}
 	}
 }

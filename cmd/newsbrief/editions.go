@@ -88,33 +88,26 @@ func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		w := a.stdout
-		switch sub {
-		case "pause":
-			if err := a.store.Pause(ctx, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "edition %d paused: a running send stops after its current batch; 'editions resume %d' continues it\n", id, id)
-		case "resume":
-			if err := a.store.Resume(ctx, id); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "edition %d resumed: the next run or send continues it, mailing nobody twice\n", id)
-		case "cancel":
-			n, err := a.store.Cancel(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "edition %d cancelled: %d deliveries will not be sent\n", id, n)
-		case "resend-unknown":
-			n, err := a.store.ResendUnknown(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "edition %d: %d deliveries of unknown outcome queued again (some of them may have arrived already); the next run sends them\n", id, n)
+		n, err := a.editions().Control(ctx, id, sub)
+		if err != nil {
+			return err
 		}
+		fmt.Fprintln(a.stdout, controlDone(id, sub, n))
 	default:
 		return usagef("editions: unknown subcommand %q", sub)
 	}
 	return nil
+}
+
+// controlDone says what an edition control did.
+func controlDone(id int64, action string, n int64) string {
+	switch action {
+	case "pause":
+		return fmt.Sprintf("edition %d paused: a running send stops after its current batch; 'editions resume %d' continues it", id, id)
+	case "resume":
+		return fmt.Sprintf("edition %d resumed: the next run or send continues it, mailing nobody twice", id)
+	case "cancel":
+		return fmt.Sprintf("edition %d cancelled: %d deliveries will not be sent", id, n)
+	}
+	return fmt.Sprintf("edition %d: %d deliveries of unknown outcome queued again (some of them may have arrived already); the next run sends them", id, n)
 }
