@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +69,15 @@ func TestDeskInBrowser(t *testing.T) {
 			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
 		})
 	}
-	var edition, preview, confirm, status string
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/feed.xml" {
+			io.WriteString(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title><link>https://harbour.example/</link></channel></rss>`)
+			return
+		}
+		io.WriteString(w, `<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>Harbour</body></html>`)
+	}))
+	defer site.Close()
+	var edition, preview, confirm, status, added string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(web.URL+"/admin"),
 		chromedp.WaitVisible("#token", chromedp.ByID),
@@ -95,6 +106,18 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`tr.edition[data-status="sent"]`, chromedp.ByQuery),
 		chromedp.Text("#editions", &status, chromedp.ByID),
 		shot("6-done"),
+		// the edition's own page (sent: no controls left), and a source
+		// added by a site's page that links its feed
+		chromedp.Navigate(web.URL+"/admin/editions/1"),
+		chromedp.WaitVisible("h1", chromedp.ByQuery),
+		shot("7-edition"),
+		chromedp.Navigate(web.URL+"/admin/sources"),
+		chromedp.WaitVisible("#source-url", chromedp.ByID),
+		chromedp.SendKeys("#source-url", site.URL+"/", chromedp.ByID),
+		chromedp.Click("#add-source", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Text(".flash", &added, chromedp.ByQuery),
+		shot("8-source-added"),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v (screenshots so far in %s)", err, shots)
@@ -110,6 +133,9 @@ func TestDeskInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(status, "sent") {
 		t.Errorf("progress: %s", status)
+	}
+	if !strings.Contains(added, site.URL+"/feed.xml") {
+		t.Errorf("adding a source by its page: %q", added)
 	}
 	got := relay.ByRecipient()
 	for i := range 3 {
