@@ -24,6 +24,7 @@ type Source struct {
 	LastItems     int       // items in the feed at the last fetch
 	RetryAfter    time.Time // not fetched again before this (the server's Retry-After)
 	Priority      int       // higher first in an edition; 0 by default
+	Paused        bool      // kept, but not fetched until resumed
 }
 
 // ValidateFeedURL checks that raw is an absolute http or https URL without
@@ -87,6 +88,20 @@ func (s *Store) RemoveSource(ctx context.Context, idOrURL string) error {
 	return nil
 }
 
+// SetPaused pauses a source (kept, not fetched) or resumes it, by ID or
+// URL; ErrNotFound when none matches.
+func (s *Store) SetPaused(ctx context.Context, idOrURL string, paused bool) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sources SET paused = ? WHERE url = ? OR CAST(id AS TEXT) = ?`,
+		boolInt(paused), idOrURL, idOrURL)
+	if err != nil {
+		return fmt.Errorf("pause source: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("source %q: %w", idOrURL, ErrNotFound)
+	}
+	return nil
+}
+
 // Sources lists every source, oldest first.
 func (s *Store) Sources(ctx context.Context) ([]Source, error) {
 	return s.querySources(ctx, `ORDER BY id`)
@@ -106,7 +121,7 @@ func (s *Store) Source(ctx context.Context, idOrURL string) (Source, error) {
 
 func (s *Store) querySources(ctx context.Context, where string, args ...any) ([]Source, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, url, title, origin, etag, last_modified,
-		last_fetched_at, last_status, last_error, last_new_items, last_items, retry_after_at, priority FROM sources `+where, args...)
+		last_fetched_at, last_status, last_error, last_new_items, last_items, retry_after_at, priority, paused FROM sources `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", err)
 	}
@@ -115,10 +130,12 @@ func (s *Store) querySources(ctx context.Context, where string, args ...any) ([]
 	for rows.Next() {
 		var src Source
 		var fetched, retry int64
+		var paused int
 		if err := rows.Scan(&src.ID, &src.URL, &src.Title, &src.Origin, &src.ETag, &src.LastModified,
-			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems, &src.LastItems, &retry, &src.Priority); err != nil {
+			&fetched, &src.LastStatus, &src.LastError, &src.LastNewItems, &src.LastItems, &retry, &src.Priority, &paused); err != nil {
 			return nil, fmt.Errorf("list sources: %w", err)
 		}
+		src.Paused = paused == 1
 		src.LastFetchedAt, src.RetryAfter = fromMS(fetched), fromMS(retry)
 		out = append(out, src)
 	}

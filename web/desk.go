@@ -110,6 +110,8 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/editions/{id}/{action}", k.api(k.apiEditionControl))
 	mux.HandleFunc("GET /api/sources", k.api(k.apiSources))
 	mux.HandleFunc("POST /api/sources", k.api(k.apiAddSource))
+	mux.HandleFunc("PATCH /api/sources/{id}", k.api(k.apiPatchSource))
+	mux.HandleFunc("DELETE /api/sources/{id}", k.api(k.apiRemoveSource))
 }
 
 // ---- sessions, CSRF, sign-in ----
@@ -590,6 +592,7 @@ type apiSource struct {
 	URL         string     `json:"url"`
 	Title       string     `json:"title,omitempty"`
 	Priority    int        `json:"priority"`
+	Paused      bool       `json:"paused"`
 	LastFetched *time.Time `json:"last_fetched,omitempty"`
 	Status      string     `json:"status,omitempty"`
 	Items       int        `json:"items"`
@@ -598,7 +601,7 @@ type apiSource struct {
 }
 
 func sourceAPI(s pipeline.Source) apiSource {
-	v := apiSource{ID: s.ID, URL: s.URL, Title: s.Title, Priority: s.Priority, Status: s.LastStatus,
+	v := apiSource{ID: s.ID, URL: s.URL, Title: s.Title, Priority: s.Priority, Paused: s.Paused, Status: s.LastStatus,
 		Items: s.LastItems, New: s.LastNewItems, Error: s.LastError}
 	if !s.LastFetchedAt.IsZero() {
 		v.LastFetched = &s.LastFetchedAt
@@ -760,4 +763,61 @@ func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return editionAPI(e), nil
+}
+
+// sourceID is the {id} of a source route: a number, else ErrNotFound.
+func sourceID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+		return "", fmt.Errorf("source %q: %w", id, pipeline.ErrNotFound)
+	}
+	return id, nil
+}
+
+// apiPatchSource changes a source's {"priority", "paused"} (either or
+// both) and returns it.
+func (k *desk) apiPatchSource(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := sourceID(r)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Priority *int  `json:"priority"`
+		Paused   *bool `json:"paused"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	if _, err := k.s.svc.Store.Source(ctx, id); err != nil {
+		return nil, err
+	}
+	if in.Priority != nil {
+		if err := k.s.svc.Store.SetPriority(ctx, id, *in.Priority); err != nil {
+			return nil, err
+		}
+	}
+	if in.Paused != nil {
+		if err := k.s.svc.Store.SetPaused(ctx, id, *in.Paused); err != nil {
+			return nil, err
+		}
+	}
+	src, err := k.s.svc.Store.Source(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sourceAPI(src), nil
+}
+
+// apiRemoveSource removes a source; the articles collected from it stay.
+func (k *desk) apiRemoveSource(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := sourceID(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.s.svc.Store.RemoveSource(r.Context(), id); err != nil {
+		return nil, err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil, nil
 }

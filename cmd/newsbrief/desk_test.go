@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,7 +248,9 @@ func TestAPIMirrorsTheDesk(t *testing.T) {
 // links, from the desk's form and from POST /api/sources; a page with no
 // feed is refused with 422 and the reason, and nothing is stored.
 func TestAddSourceFromDeskAndAPI(t *testing.T) {
+	var siteHits atomic.Int32
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siteHits.Add(1)
 		switch r.URL.Path {
 		case "/", "/other/":
 			io.WriteString(w, `<html><head><link rel="alternate" type="application/atom+xml" href="feed.atom"></head><body>Site</body></html>`)
@@ -297,6 +300,43 @@ func TestAddSourceFromDeskAndAPI(t *testing.T) {
 	srcs, _ := a.store.Sources(context.Background())
 	if len(srcs) != 2 {
 		t.Errorf("%d sources stored, want 2", len(srcs))
+	}
+	// pause the first and raise its priority; remove the second
+	patch := func(path, in string) (int, string) {
+		req, _ := http.NewRequest("PATCH", web.URL+path, strings.NewReader(in))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, out := patch("/api/sources/1", `{"priority": 5, "paused": true}`); code != 200 || !strings.Contains(out, `"priority":5`) || !strings.Contains(out, `"paused":true`) {
+		t.Errorf("PATCH: %d %s", code, out)
+	}
+	if code, _ := patch("/api/sources/99", `{"paused": true}`); code != 404 {
+		t.Errorf("PATCH of an unknown source: %d", code)
+	}
+	if code, _ := patch("/api/sources/1", `{"muted": true}`); code != 400 {
+		t.Errorf("PATCH with an unknown field: %d", code)
+	}
+	if code, out := api("DELETE", "/api/sources/2", ""); code != 204 {
+		t.Errorf("DELETE: %d %s", code, out)
+	}
+	srcs, _ = a.store.Sources(context.Background())
+	if len(srcs) != 1 || !srcs[0].Paused || srcs[0].Priority != 5 {
+		t.Fatalf("sources after PATCH and DELETE: %+v", srcs)
+	}
+	// a paused source is not fetched
+	hits := siteHits.Load()
+	out := e.must("collect")
+	if siteHits.Load() != hits || strings.Contains(out, "feed.atom") {
+		t.Errorf("a paused source was fetched:\n%s", out)
+	}
+	if list := e.must("sources", "list"); !strings.Contains(list, "paused") {
+		t.Errorf("sources list does not show the pause:\n%s", list)
 	}
 }
 

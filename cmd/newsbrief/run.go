@@ -50,7 +50,7 @@ Commands:
   preview [--to FILE]          render the next edition (FILE and FILE with .txt) without sending
   send [--dry-run] [--test ADDRESS]
                                send the next edition now (resuming any unfinished one first)
-  sources add URL (a feed, or a page that links one) | list | remove ID|URL | priority ID|URL N
+  sources add URL (a feed, or a page that links one) | list | remove ID|URL | pause ID|URL | resume ID|URL | priority ID|URL N
           | rule add ID|URL (--regex RE | --selector CSS) | rule list [ID|URL] | rule remove RULE-ID
   articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL

@@ -52,8 +52,12 @@ func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) er
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tURL\tTITLE\tPRIORITY\tLAST FETCH\tSTATUS\tITEMS\tNEW\tERROR")
 		for _, s := range srcs {
+			status := orDash(s.LastStatus)
+			if s.Paused {
+				status = "paused"
+			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", s.ID, s.URL, s.Title, s.Priority, fmtTime(s.LastFetchedAt),
-				orDash(s.LastStatus), s.LastItems, s.LastNewItems, s.LastError)
+				status, s.LastItems, s.LastNewItems, s.LastError)
 		}
 		tw.Flush()
 	case "remove":
@@ -78,10 +82,23 @@ func cmdSources(ctx context.Context, a *app, args []string, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(a.stdout, "source %s: priority %d\n", pos[0], n)
+	case "pause", "resume":
+		pos, err := parse(newFlags("sources "+sub, "sources "+sub+" ID|URL", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := a.store.SetPaused(ctx, pos[0], sub == "pause"); err != nil {
+			return err
+		}
+		if sub == "pause" {
+			fmt.Fprintf(a.stdout, "source %s paused: kept, not fetched until 'sources resume %s'\n", pos[0], pos[0])
+		} else {
+			fmt.Fprintf(a.stdout, "source %s resumed: fetched at the next collect\n", pos[0])
+		}
 	case "rule":
 		return cmdSourceRules(ctx, a, rest, stderr)
 	default:
-		return usagef("sources: unknown subcommand %q (want add, list, remove, priority or rule)", sub)
+		return usagef("sources: unknown subcommand %q (want add, list, remove, pause, resume, priority or rule)", sub)
 	}
 	return nil
 }

@@ -72,9 +72,15 @@ type Collector struct {
 // returned error wraps ErrSourcesFailed and names each failure. The report
 // is complete in both cases.
 func (c *Collector) Collect(ctx context.Context) (CollectReport, error) {
-	srcs, err := c.Store.Sources(ctx)
+	all, err := c.Store.Sources(ctx)
 	if err != nil {
 		return CollectReport{}, err
+	}
+	var srcs []pipeline.Source
+	for _, src := range all {
+		if !src.Paused {
+			srcs = append(srcs, src)
+		}
 	}
 	var report CollectReport
 	results := make([]SourceResult, len(srcs))
