@@ -550,3 +550,33 @@ func (s *Store) NextSubject(ctx context.Context) (string, error) {
 	}
 	return v, nil
 }
+
+// SkipSlot marks a scheduled slot skipped: no edition is made for it.
+func (s *Store) SkipSlot(ctx context.Context, slot time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO skipped_slots (slot, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		slot.UnixMilli(), s.nowMS()); err != nil {
+		return fmt.Errorf("skip slot: %w", err)
+	}
+	return nil
+}
+
+// UnskipSlot undoes SkipSlot; ErrNotFound when the slot was not skipped.
+func (s *Store) UnskipSlot(ctx context.Context, slot time.Time) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM skipped_slots WHERE slot = ?`, slot.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("unskip slot: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("slot %s is not skipped: %w", slot.Format(time.RFC3339), ErrNotFound)
+	}
+	return nil
+}
+
+// SlotSkipped reports whether an editor skipped slot.
+func (s *Store) SlotSkipped(ctx context.Context, slot time.Time) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM skipped_slots WHERE slot = ?)`, slot.UnixMilli()).Scan(&n); err != nil {
+		return false, fmt.Errorf("skipped slot: %w", err)
+	}
+	return n == 1, nil
+}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -98,10 +99,70 @@ func (s *Slots) CatchUp(ctx context.Context) error {
 	return s.sendSlot(ctx, slot, true)
 }
 
+// SlotState is one upcoming scheduled time and whether an editor skipped it.
+type SlotState struct {
+	Slot    time.Time
+	Skipped bool
+}
+
+// Upcoming lists the next n scheduled slots, in the schedule's zone.
+func (s *Slots) Upcoming(ctx context.Context, n int) ([]SlotState, error) {
+	var out []SlotState
+	t := s.Now()
+	for range n {
+		t = s.NextSlot(t)
+		if t.IsZero() {
+			break
+		}
+		skipped, err := s.Editions.Store.SlotSkipped(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SlotState{Slot: t, Skipped: skipped})
+	}
+	return out, nil
+}
+
+// upcoming checks that t is one of the schedule's next slots (within the
+// next 60 of them); ErrBadInput otherwise, naming the next one.
+func (s *Slots) upcoming(t time.Time) error {
+	next := s.NextSlot(s.Now())
+	for n, i := next, 0; !n.IsZero() && i < 60; n, i = s.NextSlot(n), i+1 {
+		if n.Equal(t) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is not an upcoming slot of the schedule (the next is %s)", ErrBadInput,
+		t.Format(time.RFC3339), next.Format(time.RFC3339))
+}
+
+// Skip marks an upcoming slot skipped: its scheduled send makes no edition
+// (the articles wait for the next slot). ErrBadInput for a time that is
+// not an upcoming slot.
+func (s *Slots) Skip(ctx context.Context, slot time.Time) error {
+	if err := s.upcoming(slot); err != nil {
+		return err
+	}
+	return s.Editions.Store.SkipSlot(ctx, slot)
+}
+
+// Unskip undoes Skip; ErrNotFound when the slot was not skipped.
+func (s *Slots) Unskip(ctx context.Context, slot time.Time) error {
+	return s.Editions.Store.UnskipSlot(ctx, slot)
+}
+
 // sendSlot sends the edition for slot. A scheduled send collects first and
 // treats a slot already served as done; a manual one returns ErrSlotTaken.
 func (s *Slots) sendSlot(ctx context.Context, slot time.Time, scheduled bool) error {
 	log := s.log().With("slot", slot)
+	if scheduled {
+		if skipped, err := s.Editions.Store.SlotSkipped(ctx, slot); err != nil {
+			return err
+		} else if skipped {
+			log.Info("slot skipped by an editor; no edition")
+			return nil
+		}
+	}
 	if scheduled && s.Collect != nil {
 		// failing sources do not stop the send: Collect logs them and
 		// returns only what stops collection itself

@@ -96,6 +96,8 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/editions", k.page(k.editions))
 	mux.HandleFunc("GET /admin/editions/{id}", k.page(k.editionStatus))
 	mux.HandleFunc("POST /admin/editions/{id}/{action}", k.form(k.editionControl))
+	mux.HandleFunc("GET /admin/schedule", k.page(k.schedulePage))
+	mux.HandleFunc("POST /admin/schedule/{action}", k.form(k.scheduleAction))
 	mux.HandleFunc("GET /admin/sources", k.page(k.sources))
 	mux.HandleFunc("POST /admin/sources", k.form(k.addSource))
 
@@ -108,6 +110,9 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/editions", k.api(k.apiEditions))
 	mux.HandleFunc("GET /api/editions/{id}", k.api(k.apiEdition))
 	mux.HandleFunc("POST /api/editions/{id}/{action}", k.api(k.apiEditionControl))
+	mux.HandleFunc("GET /api/schedule", k.api(k.apiSchedule))
+	mux.HandleFunc("POST /api/schedule/skip", k.api(k.apiSkip))
+	mux.HandleFunc("DELETE /api/schedule/skip/{slot}", k.api(k.apiUnskip))
 	mux.HandleFunc("GET /api/sources", k.api(k.apiSources))
 	mux.HandleFunc("POST /api/sources", k.api(k.apiAddSource))
 	mux.HandleFunc("PATCH /api/sources/{id}", k.api(k.apiPatchSource))
@@ -820,4 +825,127 @@ func (k *desk) apiRemoveSource(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil, nil
+}
+
+// upcomingSlots is how many slots the schedule page and API show.
+const upcomingSlots = 7
+
+// scheduler is serve's schedule, or an error outside serve.
+func (k *desk) scheduler() (Scheduler, error) {
+	if k.s.svc.Scheduler == nil {
+		return nil, fmt.Errorf("%w: the schedule belongs to newsbrief serve", pipeline.ErrNotFound)
+	}
+	return k.s.svc.Scheduler, nil
+}
+
+type apiSlot struct {
+	Slot    time.Time `json:"slot"`
+	Skipped bool      `json:"skipped"`
+}
+
+func (k *desk) slots(ctx context.Context) ([]apiSlot, error) {
+	sch, err := k.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	up, err := sch.Upcoming(ctx, upcomingSlots)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiSlot, 0, len(up))
+	for _, u := range up {
+		out = append(out, apiSlot{Slot: u.Slot, Skipped: u.Skipped})
+	}
+	return out, nil
+}
+
+// parseSlot reads an RFC 3339 time; ErrBadInput otherwise.
+func parseSlot(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: slot %q is not an RFC 3339 time like 2026-12-02T07:00:00+01:00", pipeline.ErrBadInput, v)
+	}
+	return t, nil
+}
+
+func (k *desk) schedulePage(w http.ResponseWriter, r *http.Request, sid int64) {
+	slots, err := k.slots(r.Context())
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	d := k.data(sid)
+	d["Slots"], d["Flash"] = slots, r.URL.Query().Get("done")
+	k.render(w, http.StatusOK, "schedule", d)
+}
+
+// scheduleAction skips a slot or undoes it (the form's "slot").
+func (k *desk) scheduleAction(w http.ResponseWriter, r *http.Request, sid int64) {
+	sch, err := k.scheduler()
+	if err == nil {
+		var slot time.Time
+		if slot, err = parseSlot(r.PostForm.Get("slot")); err == nil {
+			switch r.PathValue("action") {
+			case "skip":
+				err = sch.Skip(r.Context(), slot)
+			case "unskip":
+				err = sch.Unskip(r.Context(), slot)
+			default:
+				err = fmt.Errorf("%w: unknown action %q (skip, unskip)", pipeline.ErrBadInput, r.PathValue("action"))
+			}
+		}
+	}
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	done := "Skipped: no edition for that slot."
+	if r.PathValue("action") == "unskip" {
+		done = "That slot sends again."
+	}
+	http.Redirect(w, r, "/admin/schedule?done="+url.QueryEscape(done), http.StatusSeeOther)
+}
+
+func (k *desk) apiSchedule(w http.ResponseWriter, r *http.Request) (any, error) {
+	slots, err := k.slots(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"slots": slots}, nil
+}
+
+// apiSkip skips {"slot"}.
+func (k *desk) apiSkip(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct{ Slot string }
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	slot, err := parseSlot(in.Slot)
+	if err != nil {
+		return nil, err
+	}
+	sch, err := k.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	if err := sch.Skip(r.Context(), slot); err != nil {
+		return nil, err
+	}
+	return k.apiSchedule(w, r)
+}
+
+// apiUnskip undoes the skip of the slot in the path.
+func (k *desk) apiUnskip(w http.ResponseWriter, r *http.Request) (any, error) {
+	slot, err := parseSlot(r.PathValue("slot"))
+	if err != nil {
+		return nil, err
+	}
+	sch, err := k.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	if err := sch.Unskip(r.Context(), slot); err != nil {
+		return nil, err
+	}
+	return k.apiSchedule(w, r)
 }

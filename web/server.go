@@ -54,6 +54,11 @@ type Scheduler interface {
 	NextSlot(after time.Time) time.Time
 	// SendNow makes and sends the edition of the next slot.
 	SendNow(ctx context.Context) (time.Time, error)
+	// Upcoming lists the next n slots; Skip and Unskip mark one skipped
+	// (no edition) or not.
+	Upcoming(ctx context.Context, n int) ([]pipeline.SlotState, error)
+	Skip(ctx context.Context, slot time.Time) error
+	Unskip(ctx context.Context, slot time.Time) error
 }
 
 // Services are the services and stores the handlers call.

@@ -77,7 +77,7 @@ func TestDeskInBrowser(t *testing.T) {
 		io.WriteString(w, `<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>Harbour</body></html>`)
 	}))
 	defer site.Close()
-	var edition, preview, confirm, status, added string
+	var edition, preview, confirm, status, added, skipped string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(web.URL+"/admin"),
 		chromedp.WaitVisible("#token", chromedp.ByID),
@@ -118,6 +118,13 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.WaitVisible(".flash", chromedp.ByQuery),
 		chromedp.Text(".flash", &added, chromedp.ByQuery),
 		shot("8-source-added"),
+		// skip the next slot
+		chromedp.Navigate(web.URL+"/admin/schedule"),
+		chromedp.WaitVisible("#slots", chromedp.ByID),
+		chromedp.Click(`#slots tr.slot button`, chromedp.ByQuery),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("#slots tr.slot").dataset.skipped`, &skipped),
+		shot("9-schedule"),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v (screenshots so far in %s)", err, shots)
@@ -133,6 +140,9 @@ func TestDeskInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(status, "sent") {
 		t.Errorf("progress: %s", status)
+	}
+	if skipped != "true" {
+		t.Errorf("the next slot after Skip: skipped=%q", skipped)
 	}
 	if !strings.Contains(added, site.URL+"/feed.xml") {
 		t.Errorf("adding a source by its page: %q", added)

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +152,75 @@ func TestScheduleSkipsSlotPastCatchUp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "outbox")); err == nil && outboxCount(t, e.dir) != 0 {
 		t.Error("messages written")
+	}
+}
+
+// TestSkipASlot: a skipped slot makes no edition at its tick (its
+// articles wait for the next one, which sends); the API lists the next
+// slots, skips one and undoes it, and refuses a time that is no slot.
+func TestSkipASlot(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_SCHEDULE", "0 7 * * *", "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(2, "reader%d@example.com", "A story for Thursday")
+	a := openTestApp(t)
+	defer a.Close()
+	ctx := context.Background()
+	clk := &fakeClock{t: day(23, 6, 0)}
+	s, logs := testScheduler(t, a, clk)
+	if err := s.Skip(ctx, day(23, 7, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Skip(ctx, day(23, 7, 30)); !errors.Is(err, pipeline.ErrBadInput) {
+		t.Errorf("skipping a time that is no slot: %v", err)
+	}
+	clk.t = day(23, 7, 0)
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 0 || !strings.Contains(logs.String(), "skipped by an editor") {
+		t.Fatalf("a skipped slot made editions %v\n%s", got, logs.String())
+	}
+	clk.t = day(24, 7, 0)
+	if err := s.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := editionSlots(t, a); len(got) != 1 || !got[0].Equal(day(24, 7, 0)) {
+		t.Fatalf("the next slot: editions %v", got)
+	}
+
+	// the API, on serve's real schedule
+	web, _ := deskServer(t, e)
+	api := func(method, path, in string) (int, string) {
+		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var sched struct {
+		Slots []struct {
+			Slot    time.Time `json:"slot"`
+			Skipped bool      `json:"skipped"`
+		} `json:"slots"`
+	}
+	code, out := api("GET", "/api/schedule", "")
+	if err := json.Unmarshal([]byte(out), &sched); code != 200 || err != nil || len(sched.Slots) != 7 {
+		t.Fatalf("GET /api/schedule: %d %s", code, out)
+	}
+	second := sched.Slots[1].Slot.Format(time.RFC3339)
+	if code, out := api("POST", "/api/schedule/skip", `{"slot": "`+second+`"}`); code != 200 || !strings.Contains(out, `"skipped":true`) {
+		t.Errorf("skip: %d %s", code, out)
+	}
+	if code, _ := api("POST", "/api/schedule/skip", `{"slot": "tomorrow"}`); code != 400 {
+		t.Errorf("skip of a non-time: %d", code)
+	}
+	if code, out := api("DELETE", "/api/schedule/skip/"+url.PathEscape(second), ""); code != 200 || strings.Contains(out, `"skipped":true`) {
+		t.Errorf("undo: %d %s", code, out)
+	}
+	if code, _ := api("DELETE", "/api/schedule/skip/"+url.PathEscape(second), ""); code != 404 {
+		t.Errorf("undo of a slot not skipped: %d", code)
 	}
 }
