@@ -519,6 +519,7 @@ func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) 
 	}
 	d := k.data(sid)
 	d["E"], d["Failures"], d["Refresh"] = ed, fails, ed.Status == pipeline.EditionSending
+	d["Base"] = k.s.cfg.BaseURL
 	d["Flash"] = r.URL.Query().Get("done")
 	k.render(w, http.StatusOK, "status", d)
 }
@@ -733,10 +734,15 @@ type apiEdition struct {
 	Finished *time.Time     `json:"finished,omitempty"`
 	Slot     *time.Time     `json:"slot,omitempty"`
 	Counts   map[string]int `json:"counts"`
+	Articles []apiArticle   `json:"articles,omitempty"` // one edition's: what it carried, in order
+	Page     string         `json:"page,omitempty"`     // its public page, once sent
 }
 
 func editionAPI(e pipeline.Edition) apiEdition {
 	v := apiEdition{ID: e.ID, Subject: e.Subject, Status: e.Status, Created: e.CreatedAt, Counts: e.Counts}
+	if len(e.Articles) > 0 {
+		v.Articles = toAPI(e.Articles)
+	}
 	if !e.FinishedAt.IsZero() {
 		v.Finished = &e.FinishedAt
 	}
@@ -767,7 +773,11 @@ func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return editionAPI(e), nil
+	v := editionAPI(e)
+	if e.Status == pipeline.EditionSent {
+		v.Page = k.s.cfg.BaseURL + "/archive/" + strconv.FormatInt(e.ID, 10)
+	}
+	return v, nil
 }
 
 // sourceID is the {id} of a source route: a number, else ErrNotFound.

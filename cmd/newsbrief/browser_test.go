@@ -77,7 +77,7 @@ func TestDeskInBrowser(t *testing.T) {
 		io.WriteString(w, `<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>Harbour</body></html>`)
 	}))
 	defer site.Close()
-	var edition, preview, confirm, status, added, skipped string
+	var edition, preview, confirm, status, added, skipped, carried string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(web.URL+"/admin"),
 		chromedp.WaitVisible("#token", chromedp.ByID),
@@ -109,7 +109,8 @@ func TestDeskInBrowser(t *testing.T) {
 		// the edition's own page (sent: no controls left), and a source
 		// added by a site's page that links its feed
 		chromedp.Navigate(web.URL+"/admin/editions/1"),
-		chromedp.WaitVisible("h1", chromedp.ByQuery),
+		chromedp.WaitVisible("#carried", chromedp.ByID),
+		chromedp.Text("#carried", &carried, chromedp.ByID),
 		shot("7-edition"),
 		chromedp.Navigate(web.URL+"/admin/sources"),
 		chromedp.WaitVisible("#source-url", chromedp.ByID),
@@ -140,6 +141,9 @@ func TestDeskInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(status, "sent") {
 		t.Errorf("progress: %s", status)
+	}
+	if !strings.Contains(carried, "The story that stays") || strings.Contains(carried, "The story the editor drops") {
+		t.Errorf("the edition's page lists what it carried: %q", carried)
 	}
 	if skipped != "true" {
 		t.Errorf("the next slot after Skip: skipped=%q", skipped)
