@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -320,4 +321,91 @@ func (s *Store) Count(ctx context.Context, status string) (int, error) {
 		return 0, fmt.Errorf("count subscribers: %w", err)
 	}
 	return n, nil
+}
+
+// Search lists subscribers a page at a time, reading through an index
+// whatever the list's size: with q, those whose address starts with q (any
+// letter case), in address order after the address after; without q, in
+// ID order after the ID after ("" for the first page); status "" for any.
+// It returns the page and the cursor of the next one ("" at the end).
+func (s *Store) Search(ctx context.Context, q, status, after string, limit int) ([]Subscriber, string, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	var query string
+	var args []any
+	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
+		query = `SELECT ` + columns + `, email_key FROM subscribers WHERE email_key >= ? AND email_key < ? AND email_key > ?`
+		args = []any{q, q + "\xff", after}
+		if status != "" {
+			query += ` AND status = ?`
+			args = append(args, status)
+		}
+		query += ` ORDER BY email_key LIMIT ?`
+	} else {
+		var id int64
+		if after != "" {
+			var err error
+			if id, err = strconv.ParseInt(after, 10, 64); err != nil {
+				return nil, "", fmt.Errorf("%w: cursor %q", ErrBadCursor, after)
+			}
+		}
+		query = `SELECT ` + columns + `, email_key FROM subscribers WHERE id > ?`
+		args = []any{id}
+		if status != "" {
+			query += ` AND status = ?`
+			args = append(args, status)
+		}
+		query += ` ORDER BY id LIMIT ?`
+	}
+	rows, err := s.db.QueryContext(ctx, query, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("search subscribers: %w", err)
+	}
+	defer rows.Close()
+	var out []Subscriber
+	var keys []string
+	for rows.Next() {
+		var sub Subscriber
+		var c, u, un, b, ca int64
+		var key string
+		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Status, &sub.Consent, &sub.Via, &c, &u, &un,
+			&sub.Bounces, &b, &sub.LastBounce, &ca, &sub.ConsentIP, &sub.ConsentUA, &sub.Attributes, &key); err != nil {
+			return nil, "", fmt.Errorf("search subscribers: %w", err)
+		}
+		sub.CreatedAt, sub.UpdatedAt, sub.UnsubscribedAt, sub.BouncedAt = fromMS(c), fromMS(u), fromMS(un), fromMS(b)
+		sub.ConsentAt = fromMS(ca)
+		out, keys = append(out, sub), append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("search subscribers: %w", err)
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	if q != "" {
+		return out, keys[limit-1], nil
+	}
+	return out, strconv.FormatInt(out[limit-1].ID, 10), nil
+}
+
+// ErrBadCursor is returned by Search for a cursor it did not make.
+var ErrBadCursor = errors.New("bad page cursor")
+
+// SetName changes a subscriber's name (cleaned like every name; "" clears
+// it). ErrNotFound for an unknown ID.
+func (s *Store) SetName(ctx context.Context, id int64, name string) error {
+	name, err := CleanName(name)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET name = ?, updated_at = ? WHERE id = ?`, name, s.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("rename subscriber: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("subscriber %d: %w", id, ErrNotFound)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,6 +392,81 @@ func TestEditionControlsFromDeskAndAPI(t *testing.T) {
 	for path, want := range map[string]int{"/api/editions/1/pause": 409, "/api/editions/9/pause": 404, "/api/editions/1/explode": 400} {
 		if code, out := api(path); code != want {
 			t.Errorf("%s: %d %s, want %d", path, code, out, want)
+		}
+	}
+}
+
+// TestSubscribersAPI: search by an address's start, filter by status,
+// page with the cursor, read one subscriber with the consent record, rename
+// and unsubscribe them, and erase one, all through the API.
+func TestSubscribersAPI(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(5, "reader%d@example.com", "A story")
+	web, _ := deskServer(t, e)
+	call := func(method, path, in string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	emails := func(out map[string]any) []string {
+		var got []string
+		list, _ := out["subscribers"].([]any)
+		for _, s := range list {
+			got = append(got, s.(map[string]any)["email"].(string))
+		}
+		return got
+	}
+	// three pages of 2, 2 and 1
+	var all []string
+	after := ""
+	for page := 0; page < 4; page++ {
+		code, out := call("GET", "/api/subscribers?limit=2&after="+url.QueryEscape(after), "")
+		if code != 200 {
+			t.Fatalf("page %d: %d %v", page, code, out)
+		}
+		all = append(all, emails(out)...)
+		after, _ = out["next"].(string)
+		if after == "" {
+			break
+		}
+	}
+	if len(all) != 5 || all[0] != "reader0@example.com" || all[4] != "reader4@example.com" {
+		t.Errorf("pages: %v", all)
+	}
+	if _, out := call("GET", "/api/subscribers?q=READER3", ""); !slices.Equal(emails(out), []string{"reader3@example.com"}) {
+		t.Errorf("search: %v", out)
+	}
+	code, one := call("GET", "/api/subscribers/reader2@example.com", "")
+	if consent, _ := one["consent"].(map[string]any); code != 200 || one["status"] != "active" || consent["via"] == nil {
+		t.Errorf("one subscriber: %d %v", code, one)
+	}
+	if code, out := call("PATCH", "/api/subscribers/reader2@example.com", `{"name": "Ada Reader", "status": "unsubscribed"}`); code != 200 ||
+		out["name"] != "Ada Reader" || out["status"] != "unsubscribed" {
+		t.Errorf("patch: %d %v", code, out)
+	}
+	if _, out := call("GET", "/api/subscribers?status=unsubscribed", ""); !slices.Equal(emails(out), []string{"reader2@example.com"}) {
+		t.Errorf("status filter: %v", out)
+	}
+	if code, _ := call("PATCH", "/api/subscribers/reader3@example.com", `{"status": "active"}`); code != 400 {
+		t.Errorf("an editor setting active: %d", code)
+	}
+	if code, _ := call("DELETE", "/api/subscribers/reader4@example.com", ""); code != 204 {
+		t.Errorf("erase: %d", code)
+	}
+	if code, _ := call("GET", "/api/subscribers/reader4@example.com", ""); code != 404 {
+		t.Errorf("an erased subscriber: %d", code)
+	}
+	for _, bad := range []string{"/api/subscribers?status=bogus", "/api/subscribers?after=abc"} {
+		if code, _ := call("GET", bad, ""); code != 400 {
+			t.Errorf("%s: %d, want 400", bad, code)
 		}
 	}
 }
