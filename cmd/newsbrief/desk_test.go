@@ -274,18 +274,7 @@ func TestAddSourceFromDeskAndAPI(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Source 1 added: "+site.URL+"/feed.atom") {
 		t.Errorf("desk add: %d\n%s", resp.StatusCode, body)
 	}
-	api := func(method, path, in string) (int, string) {
-		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	api := func(method, path, in string) (int, string) { return apiCall(t, web, method, path, in) }
 	if code, out := api("POST", "/api/sources", `{"url": "`+site.URL+`/other/"}`); code != 201 || !strings.Contains(out, site.URL+"/other/feed.atom") {
 		t.Errorf("API add: %d %s", code, out)
 	}
@@ -303,17 +292,7 @@ func TestAddSourceFromDeskAndAPI(t *testing.T) {
 		t.Errorf("%d sources stored, want 2", len(srcs))
 	}
 	// pause the first and raise its priority; remove the second
-	patch := func(path, in string) (int, string) {
-		req, _ := http.NewRequest("PATCH", web.URL+path, strings.NewReader(in))
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	patch := func(path, in string) (int, string) { return apiCall(t, web, "PATCH", path, in) }
 	if code, out := patch("/api/sources/1", `{"priority": 5, "paused": true}`); code != 200 || !strings.Contains(out, `"priority":5`) || !strings.Contains(out, `"paused":true`) {
 		t.Errorf("PATCH: %d %s", code, out)
 	}
@@ -355,17 +334,7 @@ func TestEditionControlsFromDeskAndAPI(t *testing.T) {
 	e.seed(3, "reader%d@example.com", "A deferred story")
 	e.must("send") // every message deferred: the edition stays sending
 	web, a := deskServer(t, e)
-	api := func(path string) (int, string) {
-		req, _ := http.NewRequest("POST", web.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	api := func(path string) (int, string) { return apiCall(t, web, "POST", path, "") }
 	status := func() string {
 		ed, err := a.store.Edition(context.Background(), 1)
 		if err != nil {
@@ -405,16 +374,10 @@ func TestSubscribersAPI(t *testing.T) {
 	web, _ := deskServer(t, e)
 	call := func(method, path, in string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		code, body := apiCall(t, web, method, path, in)
 		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		json.Unmarshal([]byte(body), &out)
+		return code, out
 	}
 	emails := func(out map[string]any) []string {
 		var got []string
@@ -469,4 +432,22 @@ func TestSubscribersAPI(t *testing.T) {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}
 	}
+}
+
+// apiCall sends one API request with the admin token and returns the
+// status and the body.
+func apiCall(t *testing.T, web *httptest.Server, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -189,17 +187,7 @@ func TestSkipASlot(t *testing.T) {
 
 	// the API, on serve's real schedule
 	web, _ := deskServer(t, e)
-	api := func(method, path, in string) (int, string) {
-		req, _ := http.NewRequest(method, web.URL+path, strings.NewReader(in))
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	api := func(method, path, in string) (int, string) { return apiCall(t, web, method, path, in) }
 	var sched struct {
 		Slots []struct {
 			Slot    time.Time `json:"slot"`
