@@ -187,7 +187,7 @@ func (s *Store) SaveArticle(ctx context.Context, a *Article) (bool, error) {
 const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
 	a.summary, a.image_url, a.html, a.text, a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
 	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
-	COALESCE((SELECT priority FROM sources s WHERE s.id = a.source_id), 0) AS src_priority`
+	a.priority`
 
 // storyColumns are articleColumns without the bodies (HTML and Text come
 // back empty): what selection, the desk and rendering read, so that a
@@ -195,7 +195,7 @@ const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name,
 const storyColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
 	a.summary, a.image_url, '', '', a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
 	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
-	COALESCE((SELECT priority FROM sources s WHERE s.id = a.source_id), 0) AS src_priority`
+	a.priority`
 
 func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var a Article

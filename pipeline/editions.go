@@ -212,14 +212,13 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 	return ed, nil
 }
 
-// waitingArticles lists articles in no edition (cancelled ones aside) that
-// were collected after since or are excluded, newest first, at most limit.
+// waitingArticles lists waiting articles (in no edition, cancelled ones
+// aside) that were collected after since or are excluded, newest first, at
+// most limit, walking the waiting articles' index from the newest.
 func (s *Store) waitingArticles(ctx context.Context, since time.Time, limit int) ([]Article, error) {
-	out, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a
-		WHERE (a.excluded = 1 OR a.collected_at > ?)
-		  AND NOT EXISTS (SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
-		                  WHERE ea.article_id = a.id AND e.status != 'cancelled')
-		ORDER BY a.collected_at DESC, a.id DESC LIMIT ?`, since.UnixMilli(), limit)
+	out, err := s.queryArticles(ctx, `SELECT `+storyColumns+` FROM articles a INDEXED BY articles_waiting_recent
+		WHERE a.waiting = 1 AND (a.excluded = 1 OR a.collected_at > ?)
+		ORDER BY a.collected_at DESC LIMIT ?`, since.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("waiting articles: %w", err)
 	}

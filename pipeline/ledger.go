@@ -486,7 +486,7 @@ func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Dur
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return fmt.Errorf("take %s lease: %w", name, err)
-	case cur != holder && exp > now.UnixMilli() && (alive == nil || alive(cur)):
+	case leaseHeldByOther(cur, fromMS(exp), holder, now, alive):
 		return fmt.Errorf("%w (%s, lease until %s)", ErrBusy, cur, fromMS(exp).Format(time.RFC3339))
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
@@ -495,6 +495,13 @@ func (s *Store) takeLease(ctx context.Context, name, holder string, ttl time.Dur
 		return fmt.Errorf("take %s lease: %w", name, err)
 	}
 	return tx.Commit()
+}
+
+// leaseHeldByOther says whether a lease held by cur until expires keeps
+// holder out at now: another holder, not expired, and (when alive can
+// tell) still running.
+func leaseHeldByOther(cur string, expires time.Time, holder string, now time.Time, alive func(string) bool) bool {
+	return cur != "" && cur != holder && expires.After(now) && (alive == nil || alive(cur))
 }
 
 // ForgetRecipient erases the copies of a subscriber's address and name in

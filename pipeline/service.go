@@ -102,10 +102,10 @@ func (e *Editions) Next(ctx context.Context) (NextEdition, error) {
 	if err != nil {
 		return n, err
 	}
-	n.CustomSubject = custom != ""
-	if len(arts) > 0 {
-		if n.Subject, err = e.subject(ctx, arts); err != nil {
-			return n, err
+	n.CustomSubject, n.Subject = custom != "", custom
+	if len(arts) > 0 && custom == "" {
+		if n.Subject, err = e.Renderer.Subject(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()})); err != nil {
+			return n, fmt.Errorf("render subject: %w", err)
 		}
 	}
 	if n.Recipients, err = e.Subscribers.CountActive(ctx); err != nil {
@@ -220,20 +220,6 @@ func (e *Editions) selectOrNothing(ctx context.Context) ([]Article, error) {
 	return arts, nil
 }
 
-// subject is the subject the next edition of arts would carry: the
-// editor's, or the template's.
-func (e *Editions) subject(ctx context.Context, arts []Article) (string, error) {
-	custom, err := e.Store.NextSubject(ctx)
-	if err != nil || custom != "" {
-		return custom, err
-	}
-	s, err := e.Renderer.Subject(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()}))
-	if err != nil {
-		return "", fmt.Errorf("render subject: %w", err)
-	}
-	return s, nil
-}
-
 // renderNext renders the next edition of arts (not stored yet), with the
 // subject the editor set for it, if any.
 func (e *Editions) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
@@ -338,8 +324,7 @@ func (e *Editions) StartCheck(ctx context.Context, slot time.Time) error {
 	if err != nil {
 		return err
 	}
-	d := e.Engine
-	if holder != "" && holder != d.Holder && until.After(e.Store.now()) && (d.HolderAlive == nil || d.HolderAlive(holder)) {
+	if d := e.Engine; leaseHeldByOther(holder, until, d.Holder, e.Store.now(), d.HolderAlive) {
 		return fmt.Errorf("%w (%s)", ErrBusy, holder)
 	}
 	if slot.IsZero() {

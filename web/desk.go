@@ -304,7 +304,7 @@ func (k *desk) next(ctx context.Context) (nextEdition, error) {
 		out.Err = n.Reason.Error()
 	}
 	if k.s.svc.Scheduler != nil {
-		out.Slot = k.s.svc.Scheduler.NextSlot(time.Now())
+		out.Slot = k.s.svc.Scheduler.NextSlot(k.s.svc.Scheduler.Now())
 	}
 	return out, nil
 }
