@@ -70,7 +70,8 @@ run_site() { # name subscribers waiting
   "$work/scale" measure -url http://127.0.0.1:18091 -token "$token" -n "$N" \
     /admin /admin/send /admin/preview /admin/editions /admin/editions/1 /admin/sources \
     /api/articles /api/preview /api/editions /api/editions/1 \
-    "/api/subscribers?limit=50" "/api/subscribers?q=reader5" "/api/subscribers?status=unsubscribed" /api/subscribers/reader500@example.com \
+    "/api/subscribers?limit=50" "/api/subscribers?q=reader5" "/api/subscribers?status=unsubscribed" /api/subscribers/reader500@example.com "/api/subscribers?q=Reader%205" \
+    /admin/subscribers "/admin/subscribers?q=Reader+5" /admin/subscribers/reader500@example.com \
     /archive /archive/1 /archive/feed.atom /subscribe /healthz /readyz /metrics |
     awk '{ p=$1; sub(/^\/api\//, "api: GET /api/", p); sub(/^\/admin/, "desk: /admin", p);
            if (p ~ /^\/(archive|subscribe)/) p = "public: " p; else if (p ~ /^\/(healthz|readyz|metrics)/) p = "ops: " p;

@@ -579,3 +579,42 @@ func (s *Store) SlotSkipped(ctx context.Context, slot time.Time) (bool, error) {
 	}
 	return n == 1, nil
 }
+
+// Received is one edition as one subscriber got it: its ledger row.
+type Received struct {
+	EditionID int64
+	Subject   string
+	CreatedAt time.Time
+	State     string // the delivery's state: sent, failed, skipped, …
+	Code      int    // the server's last answer, 0 for none
+	Detail    string
+	UpdatedAt time.Time
+}
+
+// SentTo returns the newest editions (at most limit) that were for the
+// subscriber with id, newest first. It walks the editions and looks each
+// one's ledger row up by its key, so it reads about limit rows per
+// hundred editions whatever the list's size.
+func (s *Store) SentTo(ctx context.Context, subscriberID int64, limit int) ([]Received, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.subject, e.created_at, d.state, d.code, d.detail, d.updated_at
+		FROM editions e CROSS JOIN deliveries d ON d.edition_id = e.id AND d.subscriber_id = ?
+		ORDER BY e.id DESC LIMIT ?`, subscriberID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("editions sent to %d: %w", subscriberID, err)
+	}
+	defer rows.Close()
+	var out []Received
+	for rows.Next() {
+		var r Received
+		var c, u int64
+		if err := rows.Scan(&r.EditionID, &r.Subject, &c, &r.State, &r.Code, &r.Detail, &u); err != nil {
+			return nil, fmt.Errorf("editions sent to %d: %w", subscriberID, err)
+		}
+		r.CreatedAt, r.UpdatedAt = fromMS(c), fromMS(u)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -53,6 +53,10 @@ func NormalizeEmail(raw string) (string, error) {
 	return addr, nil
 }
 
+// ErrBadName is returned by CleanName for a name with a line break or
+// another control character.
+var ErrBadName = errors.New("name contains a line break or control character")
+
 // maxName is the longest display name kept, in runes.
 const maxName = 200
 
@@ -61,7 +65,7 @@ const maxName = 200
 func CleanName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if strings.ContainsFunc(name, unicode.IsControl) {
-		return "", errors.New("name contains a line break or control character")
+		return "", ErrBadName
 	}
 	if r := []rune(name); len(r) > maxName {
 		name = string(r[:maxName])

@@ -324,25 +324,17 @@ func (s *Store) Count(ctx context.Context, status string) (int, error) {
 }
 
 // Search lists subscribers a page at a time, reading through an index
-// whatever the list's size: with q, those whose address starts with q (any
-// letter case), in address order after the address after; without q, in
-// ID order after the ID after ("" for the first page); status "" for any.
-// It returns the page and the cursor of the next one ("" at the end).
+// whatever the list's size: with q, first those whose address starts with
+// q (any letter case) in address order, then those whose name starts with
+// q (ASCII letter case) in name order; without q, in ID order; status ""
+// for any. after is the cursor of the previous page ("" for the first);
+// it returns the page and the cursor of the next one ("" at the end).
 func (s *Store) Search(ctx context.Context, q, status, after string, limit int) ([]Subscriber, string, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	var query string
-	var args []any
-	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
-		query = `SELECT ` + columns + `, email_key FROM subscribers WHERE email_key >= ? AND email_key < ? AND email_key > ?`
-		args = []any{q, q + "\xff", after}
-		if status != "" {
-			query += ` AND status = ?`
-			args = append(args, status)
-		}
-		query += ` ORDER BY email_key LIMIT ?`
-	} else {
+	q = strings.TrimSpace(q)
+	if q == "" {
 		var id int64
 		if after != "" {
 			var err error
@@ -350,15 +342,77 @@ func (s *Store) Search(ctx context.Context, q, status, after string, limit int) 
 				return nil, "", fmt.Errorf("%w: cursor %q", ErrBadCursor, after)
 			}
 		}
-		query = `SELECT ` + columns + `, email_key FROM subscribers WHERE id > ?`
-		args = []any{id}
-		if status != "" {
-			query += ` AND status = ?`
-			args = append(args, status)
-		}
-		query += ` ORDER BY id LIMIT ?`
+		query, args := `SELECT `+columns+`, '' FROM subscribers WHERE id > ?`, []any{id}
+		return s.searchPage(ctx, query, args, status, ` ORDER BY id`, limit, func(sub Subscriber, _ string) string {
+			return strconv.FormatInt(sub.ID, 10)
+		})
 	}
-	rows, err := s.db.QueryContext(ctx, query, append(args, limit+1)...)
+	addr := strings.ToLower(q)
+	if !strings.HasPrefix(after, nameCursor) {
+		// the addresses that start with q
+		query := `SELECT ` + columns + `, email_key FROM subscribers WHERE email_key >= ? AND email_key < ? AND email_key > ?`
+		page, next, err := s.searchPage(ctx, query, []any{addr, addr + "\xff", after}, status, ` ORDER BY email_key`, limit,
+			func(_ Subscriber, key string) string { return key })
+		if err != nil || next != "" || len(page) == limit {
+			if next == "" && len(page) == limit {
+				next = nameCursor // the names may follow
+			}
+			return page, next, err
+		}
+		more, next, err := s.searchNames(ctx, q, addr, status, nameCursor, limit-len(page))
+		return append(page, more...), next, err
+	}
+	return s.searchNames(ctx, q, addr, status, after, limit)
+}
+
+// nameCursor starts the cursors of Search's second part, the names (no
+// address can start with it: a colon is not allowed unquoted).
+const nameCursor = "name:"
+
+// searchNames is Search's second part: the subscribers whose name starts
+// with q and whose address does not (those came first), keyed on (name, ID).
+func (s *Store) searchNames(ctx context.Context, q, addr, status, after string, limit int) ([]Subscriber, string, error) {
+	var afterName string
+	var afterID int64
+	if rest := strings.TrimPrefix(after, nameCursor); rest != "" {
+		id, name, ok := strings.Cut(rest, ":")
+		var err error
+		if afterID, err = strconv.ParseInt(id, 10, 64); !ok || err != nil {
+			return nil, "", fmt.Errorf("%w: cursor %q", ErrBadCursor, after)
+		}
+		afterName = name
+	}
+	name := asciiLower(q)
+	query := `SELECT ` + columns + `, lower(name) FROM subscribers WHERE name != '' AND lower(name) >= ? AND lower(name) < ?
+		AND (lower(name), id) > (?, ?) AND NOT (email_key >= ? AND email_key < ?)`
+	args := []any{name, name + "\xff", afterName, afterID, addr, addr + "\xff"}
+	return s.searchPage(ctx, query, args, status, ` ORDER BY lower(name), id`, limit, func(sub Subscriber, key string) string {
+		return nameCursor + strconv.FormatInt(sub.ID, 10) + ":" + key
+	})
+}
+
+// asciiLower folds ASCII letters only, as SQLite's lower() does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// searchPage runs one of Search's queries (its last column the key that
+// cursor makes the next page's cursor of) with the status filter and the
+// order, and returns at most limit rows and the next cursor ("" when no
+// row follows).
+func (s *Store) searchPage(ctx context.Context, query string, args []any, status, order string, limit int,
+	cursor func(Subscriber, string) string) ([]Subscriber, string, error) {
+	if status != "" {
+		query += ` AND status = ?`
+		args = append(args, status)
+	}
+	rows, err := s.db.QueryContext(ctx, query+order+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search subscribers: %w", err)
 	}
@@ -383,11 +437,7 @@ func (s *Store) Search(ctx context.Context, q, status, after string, limit int) 
 	if len(out) <= limit {
 		return out, "", nil
 	}
-	out = out[:limit]
-	if q != "" {
-		return out, keys[limit-1], nil
-	}
-	return out, strconv.FormatInt(out[limit-1].ID, 10), nil
+	return out[:limit], cursor(out[limit-1], keys[limit-1]), nil
 }
 
 // ErrBadCursor is returned by Search for a cursor it did not make.

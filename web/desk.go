@@ -7,7 +7,6 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -16,14 +15,12 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/newsbrief/newsbrief/pipeline"
-	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 )
 
@@ -116,7 +113,14 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/schedule", k.api(k.apiSchedule))
 	mux.HandleFunc("POST /api/schedule/skip", k.api(k.apiSkip))
 	mux.HandleFunc("DELETE /api/schedule/skip/{slot}", k.api(k.apiUnskip))
+	mux.HandleFunc("GET /admin/subscribers", k.page(k.subscribersPage))
+	mux.HandleFunc("GET /admin/subscribers/export", k.page(k.exportPage))
+	mux.HandleFunc("POST /admin/subscribers/import", k.importPage)
+	mux.HandleFunc("GET /admin/subscribers/{email}", k.page(k.subscriberPage))
+	mux.HandleFunc("POST /admin/subscribers/{email}/{action}", k.form(k.subscriberAction))
 	mux.HandleFunc("GET /api/subscribers", k.api(k.apiSubscribers))
+	mux.HandleFunc("POST /api/subscribers/import", k.apiLimit(maxImportBytes, k.apiImport))
+	mux.HandleFunc("GET /api/subscribers/export", k.api(k.apiExport))
 	mux.HandleFunc("GET /api/subscribers/{email}", k.api(k.apiSubscriber))
 	mux.HandleFunc("PATCH /api/subscribers/{email}", k.api(k.apiPatchSubscriber))
 	mux.HandleFunc("DELETE /api/subscribers/{email}", k.api(k.apiEraseSubscriber))
@@ -262,8 +266,13 @@ func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) 
 
 // api wraps a JSON API handler: bearer token required.
 func (k *desk) api(fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
+	return k.apiLimit(maxFormBytes, fn)
+}
+
+// apiLimit is api with a request body of at most limit bytes.
+func (k *desk) apiLimit(limit int64, fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		switch k.s.guard.check(w, r, func() bool { return bearerOK(r, k.s.cfg.AdminToken) }) {
 		case http.StatusTooManyRequests:
 			k.log.Warn("API token guesses rate limited", "remote", r.RemoteAddr)
@@ -965,120 +974,4 @@ func (k *desk) apiUnskip(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return k.apiSchedule(w, r)
-}
-
-type apiConsent struct {
-	Wording   string     `json:"wording,omitempty"`
-	Via       string     `json:"via,omitempty"`
-	At        *time.Time `json:"at,omitempty"`
-	IP        string     `json:"ip,omitempty"`
-	UserAgent string     `json:"user_agent,omitempty"`
-}
-
-type apiSubscriber struct {
-	Email        string          `json:"email"`
-	Name         string          `json:"name,omitempty"`
-	Status       string          `json:"status"`
-	Created      time.Time       `json:"created"`
-	Unsubscribed *time.Time      `json:"unsubscribed,omitempty"`
-	Consent      apiConsent      `json:"consent"`
-	Bounces      int             `json:"bounces"`
-	LastBounce   string          `json:"last_bounce,omitempty"`
-	Attributes   json.RawMessage `json:"attributes"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func subscriberAPI(s subscribers.Subscriber) apiSubscriber {
-	attrs := json.RawMessage(s.Attributes)
-	if !json.Valid(attrs) {
-		attrs = json.RawMessage("{}")
-	}
-	return apiSubscriber{Email: s.Email, Name: s.Name, Status: s.Status, Created: s.CreatedAt, Unsubscribed: optTime(s.UnsubscribedAt),
-		Consent: apiConsent{Wording: s.Consent, Via: s.Via, At: optTime(s.ConsentAt), IP: s.ConsentIP, UserAgent: s.ConsentUA},
-		Bounces: s.Bounces, LastBounce: s.LastBounce, Attributes: attrs}
-}
-
-// apiSubscribers searches (?q= an address's start), filters (?status=) and
-// pages (?after= the cursor of the previous page, ?limit=) the list.
-func (k *desk) apiSubscribers(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
-	status := q.Get("status")
-	if status != "" && !slices.Contains(subscribers.Statuses, status) {
-		return nil, fmt.Errorf("%w: status %q is not one of %s", pipeline.ErrBadInput, status, strings.Join(subscribers.Statuses, ", "))
-	}
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	page, next, err := k.s.svc.Subscribers.Search(r.Context(), q.Get("q"), status, q.Get("after"), limit)
-	if errors.Is(err, subscribers.ErrBadCursor) {
-		return nil, fmt.Errorf("%w: %v", pipeline.ErrBadInput, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]apiSubscriber, 0, len(page))
-	for _, s := range page {
-		out = append(out, subscriberAPI(s))
-	}
-	return map[string]any{"subscribers": out, "next": next}, nil
-}
-
-func (k *desk) apiSubscriber(w http.ResponseWriter, r *http.Request) (any, error) {
-	sub, err := k.s.svc.Subscribers.GetByEmail(r.Context(), r.PathValue("email"))
-	if err != nil {
-		return nil, err
-	}
-	return subscriberAPI(sub), nil
-}
-
-// apiPatchSubscriber changes {"name"} and, as the one status change an
-// editor makes, {"status": "unsubscribed"}.
-func (k *desk) apiPatchSubscriber(w http.ResponseWriter, r *http.Request) (any, error) {
-	var in struct {
-		Name   *string `json:"name"`
-		Status *string `json:"status"`
-	}
-	if err := readJSON(r, &in); err != nil {
-		return nil, err
-	}
-	ctx := r.Context()
-	sub, err := k.s.svc.Subscribers.GetByEmail(ctx, r.PathValue("email"))
-	if err != nil {
-		return nil, err
-	}
-	if in.Status != nil && *in.Status != subscribers.Unsubscribed {
-		return nil, fmt.Errorf("%w: the status an editor sets is %q (a subscriber confirms, bounces and complains by themselves)",
-			pipeline.ErrBadInput, subscribers.Unsubscribed)
-	}
-	if in.Name != nil {
-		if err := k.s.svc.Subscribers.SetName(ctx, sub.ID, *in.Name); err != nil {
-			if errors.Is(err, subscribers.ErrNotFound) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", pipeline.ErrBadInput, err)
-		}
-	}
-	if in.Status != nil {
-		if err := k.s.svc.Subscribers.Unsubscribe(ctx, sub.ID); err != nil {
-			return nil, err
-		}
-	}
-	if sub, err = k.s.svc.Subscribers.Get(ctx, sub.ID); err != nil {
-		return nil, err
-	}
-	return subscriberAPI(sub), nil
-}
-
-// apiEraseSubscriber erases a subscriber as `subscribers forget` does: only
-// a keyed hash of the address is kept, so it stays suppressed.
-func (k *desk) apiEraseSubscriber(w http.ResponseWriter, r *http.Request) (any, error) {
-	if err := k.s.svc.Editions.Erase(r.Context(), r.PathValue("email")); err != nil {
-		return nil, err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil, nil
 }

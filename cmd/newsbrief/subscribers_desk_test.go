@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSubscribersImportExportAPI imports a CSV through the API (a dry run,
+// a run with consent, one without whose subscribers get confirmation
+// mails), and exports the list.
+func TestSubscribersImportExportAPI(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	web, _ := deskServer(t, e)
+	post := func(query, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", web.URL+"/api/subscribers/import"+query, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	list := "email,name,city\nada@example.com,Ada,London\nnot-an-address,Bad,\ngrace@example.com,Grace,\n"
+	if code, out := post("?dry_run=1&consent=fair", list); code != 200 || out["added"] != 2.0 || out["dry_run"] != true ||
+		len(out["bad"].([]any)) != 1 {
+		t.Fatalf("dry run: %d %v", code, out)
+	}
+	if code, out := apiCall(t, web, "GET", "/api/subscribers", ""); code != 200 || strings.Contains(out, "ada@") {
+		t.Fatalf("a dry run stored something: %s", out)
+	}
+	code, out := post("?consent="+url.QueryEscape("signed up at the fair"), list)
+	bad, _ := out["bad"].([]any)
+	if code != 200 || out["added"] != 2.0 || len(bad) != 1 || bad[0].(map[string]any)["line"] != 3.0 {
+		t.Fatalf("import: %d %v", code, out)
+	}
+	if code, out := post("", "email\nlin@example.com\n"); code != 200 || out["pending"] != 1.0 {
+		t.Fatalf("import without consent: %d %v", code, out)
+	}
+	// the confirmation mail goes out in the background, to the outbox here
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+		if len(files) == 1 {
+			b, _ := os.ReadFile(files[0])
+			if !strings.Contains(string(b), "lin@example.com") || !strings.Contains(string(b), "/confirm?token=") {
+				t.Errorf("confirmation mail:\n%s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no confirmation mail in the outbox (%d files)", len(files))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, out := post("", "name\nAda\n"); code != 400 || !strings.Contains(out["error"].(string), "email") {
+		t.Errorf("a header without email: %d %v", code, out)
+	}
+	req, _ := http.NewRequest("POST", web.URL+"/api/subscribers/import", strings.NewReader(list))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 400 {
+		t.Errorf("a JSON body: %d", resp.StatusCode)
+	}
+	// export: every subscriber, the attributes with them
+	code, body := apiCall(t, web, "GET", "/api/subscribers/export", "")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if code != 200 || err != nil || len(rows) != 4 || !strings.Contains(body, "London") {
+		t.Errorf("export: %d %v\n%s", code, err, body)
+	}
+	code, one := apiCall(t, web, "PATCH", "/api/subscribers/ada@example.com", `{"attributes": {"city": "Paris", "team": "news"}}`)
+	if code != 200 || !strings.Contains(one, `"city":"Paris"`) || !strings.Contains(one, `"team":"news"`) {
+		t.Errorf("patch attributes: %d %s", code, one)
+	}
+	if code, _ := apiCall(t, web, "PATCH", "/api/subscribers/ada@example.com", `{"attributes": {"": "x"}}`); code != 400 {
+		t.Errorf("a nameless attribute: %d", code)
+	}
+	if code, _ := apiCall(t, web, "PATCH", "/api/subscribers/ada@example.com", `{"name": "Ada\r\nBcc: x@evil.example"}`); code != 400 {
+		t.Errorf("a name with CR/LF: %d", code)
+	}
+}
+
+// TestSubscribersInDesk: an editor finds a subscriber by name, sees the
+// consent record and the editions sent, renames them, uploads a CSV and
+// reads its report, unsubscribes one and erases another.
+func TestSubscribersInDesk(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(3, "reader%d@example.com", "A story for three")
+	e.must("send")
+	web, _ := deskServer(t, e)
+	c, csrf := signedIn(t, web)
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(web.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	postForm := func(path string, v url.Values) string {
+		t.Helper()
+		v.Set("csrf", csrf)
+		req, _ := http.NewRequest("POST", web.URL+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", web.URL)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	page := postForm("/admin/subscribers/reader1@example.com/save", url.Values{"name": {"Ada Reader"}, "attributes": {"city: Lisbon\n"}})
+	if !strings.Contains(page, "Saved.") || !strings.Contains(page, `value="Ada Reader"`) || !strings.Contains(page, "city: Lisbon") {
+		t.Errorf("after save:\n%s", page)
+	}
+	if list := get("/admin/subscribers?q=ada"); !strings.Contains(list, "reader1@example.com") || strings.Contains(list, "reader2@") {
+		t.Errorf("search by name:\n%s", list)
+	}
+	one := get("/admin/subscribers/reader1@example.com")
+	for _, want := range []string{"test list", `id="received"`, `<a href="/admin/editions/1">1</a>`, "<td>sent"} {
+		if !strings.Contains(one, want) {
+			t.Errorf("the subscriber's page lacks %q:\n%s", want, one)
+		}
+	}
+	// upload a CSV through the form: the CSRF token and options first, the file last
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("consent", "met at the fair")
+	fw, _ := mw.CreateFormFile("file", "fair.csv")
+	io.WriteString(fw, "email,name\nnew@example.com,New Reader\nbroken,\n")
+	mw.Close()
+	req, _ := http.NewRequest("POST", web.URL+"/admin/subscribers/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", web.URL)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(report), "1 added") || !strings.Contains(string(report), `id="bad-rows"`) {
+		t.Errorf("import report: %d\n%s", resp.StatusCode, report)
+	}
+	// the same upload without the CSRF token is refused before anything is read
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	fw, _ = mw.CreateFormFile("file", "x.csv")
+	io.WriteString(fw, "email\nsneaky@example.com\n")
+	mw.Close()
+	req, _ = http.NewRequest("POST", web.URL+"/admin/subscribers/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", web.URL)
+	if resp, _ := c.Do(req); resp.StatusCode != 403 {
+		t.Errorf("an upload without the CSRF token: %d", resp.StatusCode)
+	}
+	if list := get("/admin/subscribers?q=sneaky"); strings.Contains(list, "sneaky@") {
+		t.Error("the refused upload was imported")
+	}
+	if page := postForm("/admin/subscribers/reader2@example.com/unsubscribe", url.Values{}); !strings.Contains(page, `id="sub-status">unsubscribed`) {
+		t.Errorf("after unsubscribe:\n%s", page)
+	}
+	page = postForm("/admin/subscribers/reader0@example.com/erase", url.Values{"confirm": {"yes"}})
+	if !strings.Contains(page, "is erased") || strings.Contains(page, `href="/admin/subscribers/reader0@example.com"`) {
+		t.Errorf("after erase:\n%s", page)
+	}
+	list := get("/admin/subscribers")
+	for _, want := range []string{"new@example.com", `id="growth"`, `id="export"`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the list lacks %q", want)
+		}
+	}
+	if out := get("/admin/subscribers/export"); !strings.Contains(out, "new@example.com") || strings.Contains(out, "reader0@") {
+		t.Errorf("export:\n%s", out)
+	}
+}
