@@ -98,6 +98,8 @@ type Recipient struct {
 type Issue struct {
 	ID      int64 // 0 for an edition not stored yet (a preview)
 	Date    time.Time
+	Subject string // the subject it went out with, for its public page; "" while it is rendered to send
+	Note    string // the editor's note at its top: plain text, paragraphs split by blank lines; "" for none
 	Stories []Story
 }
 

@@ -45,6 +45,9 @@ type Renderer interface {
 	Render(ctx context.Context, is brief.Issue) (Rendered, error)
 	// Subject renders the subject alone (cheap: the desk shows it).
 	Subject(ctx context.Context, is brief.Issue) (string, error)
+	// Page renders a stored issue as its public web page (is.Subject
+	// set): nobody's personal parts, a subscribe call, sharing tags.
+	Page(ctx context.Context, is brief.Issue) (string, error)
 }
 
 // SendReport tells what one Editions.Send did: the editions it resumed

@@ -111,6 +111,10 @@ func (fakeRenderer) Subject(_ context.Context, is brief.Issue) (string, error) {
 	return "Brief: " + is.Stories[0].Title, nil
 }
 
+func (fakeRenderer) Page(_ context.Context, is brief.Issue) (string, error) {
+	return "<h1>" + is.Subject + "</h1><p>" + is.Note + "</p>", nil
+}
+
 // sendErr is an error a Conn may return, with the classification methods.
 type sendErr struct {
 	code int

@@ -44,6 +44,7 @@ type Edition struct {
 	CreatedAt  time.Time
 	FinishedAt time.Time
 	Slot       time.Time // the scheduled time it was made for; zero for none
+	Note       string    // the editor's note shown at its top, "" for none
 	Articles   []Article
 	Counts     map[string]int // delivery state → rows
 }
@@ -171,8 +172,12 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 	if !slot.IsZero() {
 		slotMS = slot.UnixMilli()
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at, slot) VALUES ('', 'sending', ?, ?)
-		ON CONFLICT DO NOTHING`, now, slotMS)
+	var note string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = 'note'`).Scan(&note); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at, slot, note) VALUES ('', 'sending', ?, ?, ?)
+		ON CONFLICT DO NOTHING`, now, slotMS, note)
 	if err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
@@ -191,7 +196,7 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 			}
 		}
 	}
-	ed := Edition{ID: id, Status: EditionSending, CreatedAt: fromMS(now), Slot: slot, Articles: arts}
+	ed := Edition{ID: id, Status: EditionSending, CreatedAt: fromMS(now), Slot: slot, Note: note, Articles: arts}
 	if ed.Subject, err = render(ed); err != nil {
 		return Edition{}, err
 	}
@@ -303,8 +308,8 @@ func (s *Store) SentEditions(ctx context.Context, before int64, limit int) ([]Ed
 func (s *Store) Edition(ctx context.Context, id int64) (Edition, error) {
 	var e Edition
 	var c, f, slot int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, subject, status, created_at, finished_at, COALESCE(slot, 0) FROM editions WHERE id = ?`, id).
-		Scan(&e.ID, &e.Subject, &e.Status, &c, &f, &slot)
+	err := s.db.QueryRowContext(ctx, `SELECT id, subject, status, created_at, finished_at, COALESCE(slot, 0), note FROM editions WHERE id = ?`, id).
+		Scan(&e.ID, &e.Subject, &e.Status, &c, &f, &slot, &e.Note)
 	if slot != 0 {
 		e.Slot = fromMS(slot)
 	}
@@ -535,6 +540,44 @@ func (s *Store) SetNextSubject(ctx context.Context, subject string) error {
 		return fmt.Errorf("set subject: %w", err)
 	}
 	return nil
+}
+
+// MaxNote is the longest editor's note, in characters.
+const MaxNote = 2000
+
+// SetNextNote sets the editor's note of the next edition ("" for none):
+// plain text, paragraphs separated by blank lines, at most MaxNote
+// characters, no control characters but line breaks and tabs.
+func (s *Store) SetNextNote(ctx context.Context, note string) error {
+	note = strings.TrimSpace(strings.ReplaceAll(note, "\r\n", "\n"))
+	bad := strings.ContainsFunc(note, func(r rune) bool { return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)) })
+	if bad || utf8.RuneCountInString(note) > MaxNote || !utf8.ValidString(note) {
+		return fmt.Errorf("%w: a note is plain text of at most %d characters", ErrBadInput, MaxNote)
+	}
+	var err error
+	if note == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM next_edition WHERE key = 'note'`)
+	} else {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO next_edition (key, value) VALUES ('note', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, note)
+	}
+	if err != nil {
+		return fmt.Errorf("set note: %w", err)
+	}
+	return nil
+}
+
+// NextNote is the editor's note of the next edition, or "".
+func (s *Store) NextNote(ctx context.Context) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = 'note'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("next note: %w", err)
+	}
+	return v, nil
 }
 
 // NextSubject is the subject an editor set for the next edition, or "".

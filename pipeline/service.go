@@ -16,7 +16,7 @@ import (
 // the same story from other sources that have a link. Only feed articles
 // name their source.
 func issue(ed Edition) brief.Issue {
-	is := brief.Issue{ID: ed.ID, Date: ed.CreatedAt}
+	is := brief.Issue{ID: ed.ID, Date: ed.CreatedAt, Note: ed.Note}
 	for _, a := range ed.Articles {
 		st := brief.Story{Title: a.Title, URL: a.URL, Source: a.SourceName, Author: a.Author, Summary: a.Summary,
 			ImageURL: a.ImageURL, Published: a.PublishedAt, Tags: a.Tags}
@@ -65,6 +65,7 @@ type NextEdition struct {
 	Left          []Article // recently collected or excluded, waiting, not in it
 	Subject       string    // the subject it would carry
 	CustomSubject bool      // an editor set the subject
+	Note          string    // the editor's note at its top, "" for none
 	Recipients    int       // active subscribers now
 	Unfinished    []EditionReport
 	// Reason, when no edition would be made, says why (it wraps
@@ -103,6 +104,9 @@ func (e *Editions) Next(ctx context.Context) (NextEdition, error) {
 		return n, err
 	}
 	n.CustomSubject, n.Subject = custom != "", custom
+	if n.Note, err = e.Store.NextNote(ctx); err != nil {
+		return n, err
+	}
 	if len(arts) > 0 && custom == "" {
 		if n.Subject, err = e.Renderer.Subject(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()})); err != nil {
 			return n, fmt.Errorf("render subject: %w", err)
@@ -223,7 +227,11 @@ func (e *Editions) selectOrNothing(ctx context.Context) ([]Article, error) {
 // renderNext renders the next edition of arts (not stored yet), with the
 // subject the editor set for it, if any.
 func (e *Editions) renderNext(ctx context.Context, arts []Article) (Rendered, error) {
-	r, err := e.Renderer.Render(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now()}))
+	note, err := e.Store.NextNote(ctx)
+	if err != nil {
+		return Rendered{}, err
+	}
+	r, err := e.Renderer.Render(ctx, issue(Edition{Articles: arts, CreatedAt: e.Store.now(), Note: note}))
 	if err != nil {
 		return r, fmt.Errorf("render edition: %w", err)
 	}
@@ -454,6 +462,13 @@ func (e *Editions) Step(ctx context.Context, id int64, by int) error {
 	return e.Store.placeArticles(ctx, ids)
 }
 
+// SetNote sets the editor's note of the next edition ("" for none): it
+// is shown at the top of the e-mail and of its public page. ErrBadInput
+// for control characters or a note over MaxNote characters.
+func (e *Editions) SetNote(ctx context.Context, note string) error {
+	return e.Store.SetNextNote(ctx, note)
+}
+
 // SetSubject sets the subject of the next edition only; "" goes back to
 // the template's. ErrBadInput for a line break or an over-long subject.
 func (e *Editions) SetSubject(ctx context.Context, subject string) error {
@@ -538,12 +553,11 @@ func (e *Editions) Page(ctx context.Context, id int64) (html string, final bool,
 	if ed.Status == EditionCancelled {
 		return "", false, fmt.Errorf("edition %d: %w", id, ErrNotFound)
 	}
-	r, err := e.Renderer.Render(ctx, issue(ed))
-	if err != nil {
+	is := issue(ed)
+	is.Subject = ed.Subject
+	if html, err = e.Renderer.Page(ctx, is); err != nil {
 		return "", false, fmt.Errorf("render edition %d: %w", id, err)
 	}
-	r.Subject = ed.Subject
-	html, _ = r.Personalize(Recipient{}, e.Subscribers.UnsubscribeURL(0))
 	return html, ed.Status == EditionSent, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/newsbrief/newsbrief/brief"
 )
@@ -19,7 +20,7 @@ type Renderer struct {
 
 // edition is the template data of an issue.
 func (r Renderer) edition(is brief.Issue) Edition {
-	e := Edition{ID: is.ID, ListName: r.ListName, Date: is.Date}
+	e := Edition{ID: is.ID, ListName: r.ListName, Date: is.Date, Note: is.Note}
 	if is.ID != 0 && r.BaseURL != "" {
 		e.ArchiveURL = r.BaseURL + "/archive/" + strconv.FormatInt(is.ID, 10)
 	}
@@ -51,4 +52,44 @@ func (r Renderer) Render(_ context.Context, is brief.Issue) (brief.Rendered, err
 // Subject renders an issue's subject alone.
 func (r Renderer) Subject(_ context.Context, is brief.Issue) (string, error) {
 	return r.Set.RenderSubject(r.edition(is))
+}
+
+// Page renders a stored issue as its public web page: the HTML template
+// with Web set, nobody's personal parts, a subscribe call and the tags a
+// link preview reads (Open Graph). Errors wrap ErrTemplate.
+func (r Renderer) Page(_ context.Context, is brief.Issue) (string, error) {
+	e := r.edition(is)
+	e.Subject = is.Subject
+	if r.BaseURL != "" {
+		e.SubscribeURL, e.ArchiveIndexURL = r.BaseURL+"/subscribe", r.BaseURL+"/archive"
+	}
+	e.Description = describe(is)
+	for _, st := range is.Stories {
+		if st.ImageURL != "" {
+			e.Image = st.ImageURL
+			break
+		}
+	}
+	return r.Set.RenderPage(e)
+}
+
+// describe is a page's sharing description: the note's start, or the
+// stories' titles, cut at about 200 characters on a word.
+func describe(is brief.Issue) string {
+	d := strings.Join(strings.Fields(is.Note), " ")
+	if d == "" {
+		titles := make([]string, 0, len(is.Stories))
+		for _, st := range is.Stories {
+			titles = append(titles, st.Title)
+		}
+		d = strings.Join(titles, " · ")
+	}
+	if r := []rune(d); len(r) > 200 {
+		cut := string(r[:200])
+		if i := strings.LastIndex(cut, " "); i > 100 {
+			cut = cut[:i]
+		}
+		d = cut + "…"
+	}
+	return d
 }

@@ -117,7 +117,28 @@ type Edition struct {
 	Date       time.Time
 	Articles   []Article
 	ArchiveURL string // "view in browser" link, empty when unknown
+	Note       string // the editor's note for the top, "" for none (.Paragraphs splits it)
 	Subscriber Subscriber
+	// Web is set when the edition renders as its public page: no personal
+	// parts (greeting, address, unsubscribe link, link to itself); a
+	// subscribe call (SubscribeURL), the archive (ArchiveIndexURL) and the
+	// sharing tags (Description, Image) instead.
+	Web             bool
+	SubscribeURL    string
+	ArchiveIndexURL string
+	Description     string
+	Image           string
+}
+
+// NoteParagraphs is the editor's note split into paragraphs at blank lines.
+func (e Edition) NoteParagraphs() []string {
+	var out []string
+	for _, p := range strings.Split(strings.ReplaceAll(e.Note, "\r\n", "\n"), "\n\n") {
+		if p = strings.Join(strings.Fields(p), " "); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Subscriber holds the per-message parts. While an edition renders, each
@@ -232,7 +253,7 @@ func (s *Set) Sources() map[string]string { return s.sources }
 func Sample() Edition {
 	return Edition{
 		ID: 1, ListName: "The Daily Brief", Date: time.Date(2026, 1, 2, 7, 0, 0, 0, time.UTC),
-		ArchiveURL: "https://example.com/archive/1",
+		ArchiveURL: "https://example.com/archive/1", Note: "A word from the desk.\n\nA second paragraph.",
 		Articles: []Article{
 			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg",
 				Tags: []string{"city"}, Also: []Link{{Source: "Other Post", URL: "https://other.example/a"}}},
@@ -335,6 +356,23 @@ func (s *Set) Render(e Edition) (r brief.Rendered, err error) {
 	}
 	h := split(inlined, m)
 	return brief.Rendered{Subject: subject, HTML: h, Text: split(b.String(), m), HTMLSize: h.Size()}, nil
+}
+
+// RenderPage executes the HTML template for e as its public web page
+// (e.Web set, no subscriber): one HTML document, no slots. e.Subject must
+// be set. Errors wrap ErrTemplate; it never panics.
+func (s *Set) RenderPage(e Edition) (page string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic while rendering: %v", ErrTemplate, p)
+		}
+	}()
+	e.Web, e.Subscriber = true, Subscriber{}
+	var b bytes.Buffer
+	if err := s.html.Execute(&b, e); err != nil {
+		return "", fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[HTMLFile], err)
+	}
+	return b.String(), nil
 }
 
 func inlineCSS(doc string) (string, error) {

@@ -1,14 +1,16 @@
 package templates
 
 import (
-	"github.com/newsbrief/newsbrief/brief"
-
+	"context"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -191,5 +193,42 @@ func TestSections(t *testing.T) {
 	_, text := r.Personalize(brief.Recipient{Email: "a@example.com"}, "https://example.com/u")
 	if !strings.Contains(text, "## city\n- A sample story\n## weather\n- Another story\n") {
 		t.Errorf("sectioned text:\n%s", text)
+	}
+}
+
+// TestPublicPage: an edition's public page carries no personal part (no
+// greeting, no address, no unsubscribe link, no link to itself), and has
+// the note, a subscribe call and the tags a link preview reads.
+func TestPublicPage(t *testing.T) {
+	set, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Renderer{Set: set, ListName: "The Daily Brief", BaseURL: "https://brief.example"}
+	is := brief.Issue{ID: 7, Date: time.Date(2026, 5, 1, 7, 0, 0, 0, time.UTC), Subject: "Harbour reopens & more",
+		Note: "Good morning.\n\nA short week.", Stories: []brief.Story{
+			{Title: "Harbour reopens", URL: "https://news.example/h", Summary: "Boats return.", ImageURL: "https://news.example/h.jpg"},
+			{Title: "Rain <again>", Summary: "Wet."},
+		}}
+	page, err := r.Page(context.Background(), is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<meta property="og:title" content="Harbour reopens &amp; more">`,
+		`<meta property="og:url" content="https://brief.example/archive/7">`,
+		`<meta property="og:image" content="https://news.example/h.jpg">`,
+		`<meta property="og:description" content="Good morning. A short week.">`,
+		`href="https://brief.example/subscribe"`, `href="https://brief.example/archive"`,
+		"<p>Good morning.</p><p>A short week.</p>", "Rain &lt;again&gt;",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for _, not := range []string{"Hello", "You receive", "/unsubscribe", "View this edition in your browser", `class="greeting"`} {
+		if strings.Contains(page, not) {
+			t.Errorf("the page carries %q", not)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func (s *Server) archiveList(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := s.archiveIndex.Execute(w, map[string]any{"List": s.cfg.ListName, "Base": s.cfg.BaseURL, "Editions": eds,
-		"Older": older}); err != nil {
+		"Older": older, "Before": before}); err != nil {
 		s.log.Error("archive page", "request", requestID(r), slog.Any("error", err))
 	}
 }

@@ -88,6 +88,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/articles/{id}/{action}", k.form(k.articleAction))
 	mux.HandleFunc("POST /admin/articles", k.form(k.addArticle))
 	mux.HandleFunc("POST /admin/subject", k.form(k.setSubject))
+	mux.HandleFunc("POST /admin/note", k.form(k.setNote))
 	mux.HandleFunc("GET /admin/preview", k.page(k.preview))
 	mux.HandleFunc("GET /admin/preview.html", k.page(k.previewHTML))
 	mux.HandleFunc("POST /admin/test", k.form(k.testSend))
@@ -104,6 +105,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/articles", k.api(k.apiArticles))
 	mux.HandleFunc("POST /api/articles", k.api(k.apiAddArticle))
 	mux.HandleFunc("POST /api/articles/{id}/{action}", k.api(k.apiArticleAction))
+	mux.HandleFunc("PUT /api/note", k.api(k.apiNote))
 	mux.HandleFunc("GET /api/preview", k.api(k.apiPreview))
 	mux.HandleFunc("POST /api/test", k.api(k.apiTest))
 	mux.HandleFunc("POST /api/send", k.api(k.apiSend))
@@ -448,6 +450,32 @@ func (k *desk) setSubject(w http.ResponseWriter, r *http.Request, sid int64) {
 	k.back(w, r, "Subject saved.")
 }
 
+func (k *desk) setNote(w http.ResponseWriter, r *http.Request, sid int64) {
+	if err := k.s.svc.Editions.SetNote(r.Context(), r.PostForm.Get("note")); err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	k.back(w, r, "Note saved.")
+}
+
+// apiNote sets the editor's note of the next edition: {"note": "…"} ("" for none).
+func (k *desk) apiNote(w http.ResponseWriter, r *http.Request) (any, error) {
+	var in struct {
+		Note *string `json:"note"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if in.Note == nil {
+		return nil, fmt.Errorf(`%w: want {"note": "…"} ("" for none)`, pipeline.ErrBadInput)
+	}
+	if err := k.s.svc.Editions.SetNote(r.Context(), *in.Note); err != nil {
+		return nil, err
+	}
+	note, err := k.s.svc.Store.NextNote(r.Context())
+	return map[string]string{"note": note}, err
+}
+
 func (k *desk) preview(w http.ResponseWriter, r *http.Request, sid int64) {
 	m, n, err := k.s.svc.Editions.Preview(r.Context(), k.previewRecipient())
 	if err != nil {
@@ -690,7 +718,7 @@ func (k *desk) apiArticles(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	return map[string]any{"subject": n.Subject, "recipients": n.Recipients, "next_edition": toAPI(n.Articles),
-		"waiting": toAPI(n.Left), "note": n.Err}, nil
+		"waiting": toAPI(n.Left), "reason": n.Err, "note": n.Note}, nil
 }
 
 func (k *desk) apiAddArticle(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -198,3 +198,54 @@ func TestSubscribersInDesk(t *testing.T) {
 		t.Errorf("export:\n%s", out)
 	}
 }
+
+// TestEditorsNote: a note set through the API is in the preview, at the top
+// of every message and of the public page, and the next edition starts
+// without one. The public page carries nobody's personal parts.
+func TestEditorsNote(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.seed(2, "reader%d@example.com", "Harbour reopens")
+	web, _ := deskServer(t, e)
+	if code, out := apiCall(t, web, "PUT", "/api/note", `{"note": "Good morning.\n\nA short week: the office is closed on Friday."}`); code != 200 ||
+		!strings.Contains(out, "Good morning.") {
+		t.Fatalf("PUT /api/note: %d %s", code, out)
+	}
+	if code, _ := apiCall(t, web, "PUT", "/api/note", `{"note": "bell\u0007"}`); code != 400 {
+		t.Errorf("a note with a control character: %d", code)
+	}
+	if code, _ := apiCall(t, web, "PUT", "/api/note", `{}`); code != 400 {
+		t.Errorf("no note field: %d", code)
+	}
+	if _, out := apiCall(t, web, "GET", "/api/preview", ""); !strings.Contains(out, "office is closed on Friday") {
+		t.Errorf("the preview lacks the note: %s", out)
+	}
+	e.must("send")
+	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	if len(files) != 2 {
+		t.Fatalf("%d messages", len(files))
+	}
+	raw, _ := os.ReadFile(files[0])
+	_, text, htmlBody := parts(t, raw)
+	if !strings.Contains(text, "Good morning.") || !strings.Contains(text, "office is closed") || !strings.Contains(htmlBody, "Good morning.") {
+		t.Errorf("the message lacks the note:\n%s", text)
+	}
+	if _, out := apiCall(t, web, "GET", "/api/articles", ""); !strings.Contains(out, `"note":""`) {
+		t.Errorf("the next edition keeps the note: %s", out)
+	}
+	resp, err := http.Get(web.URL + "/archive/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`property="og:title"`, `property="og:url" content="` + web.URL + `/archive/1"`, web.URL + "/subscribe", "A short week"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the public page lacks %s", want)
+		}
+	}
+	for _, not := range []string{"You receive", "/unsubscribe", "Hello", "reader0@", "View this edition in your browser"} {
+		if strings.Contains(string(page), not) {
+			t.Errorf("the public page carries %q", not)
+		}
+	}
+}
