@@ -101,6 +101,9 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/schedule/{action}", k.form(k.scheduleAction))
 	mux.HandleFunc("GET /admin/sources", k.page(k.sources))
 	mux.HandleFunc("POST /admin/sources", k.form(k.addSource))
+	mux.HandleFunc("GET /admin/sources/{id}", k.page(k.sourcePage))
+	mux.HandleFunc("POST /admin/sources/{id}/{action}", k.form(k.sourceAction))
+	mux.HandleFunc("POST /admin/sources/{id}/rules/{rule}/remove", k.form(k.removeRuleForm))
 
 	mux.HandleFunc("GET /api/articles", k.api(k.apiArticles))
 	mux.HandleFunc("POST /api/articles", k.api(k.apiAddArticle))
@@ -130,6 +133,9 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/sources", k.api(k.apiAddSource))
 	mux.HandleFunc("PATCH /api/sources/{id}", k.api(k.apiPatchSource))
 	mux.HandleFunc("DELETE /api/sources/{id}", k.api(k.apiRemoveSource))
+	mux.HandleFunc("GET /api/sources/{id}/rules", k.api(k.apiRules))
+	mux.HandleFunc("POST /api/sources/{id}/rules", k.api(k.apiAddRule))
+	mux.HandleFunc("DELETE /api/sources/{id}/rules/{rule}", k.api(k.apiRemoveRule))
 }
 
 // ---- sessions, CSRF, sign-in ----

@@ -23,12 +23,12 @@ func errorStatus(err error) int {
 	switch {
 	case errors.Is(err, pipeline.ErrNotFound), errors.Is(err, subscribers.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, pipeline.ErrBadInput):
+	case errors.Is(err, pipeline.ErrBadInput), errors.Is(err, pipeline.ErrBadRule):
 		return http.StatusBadRequest
 	case errors.Is(err, pipeline.ErrSlotTaken), errors.Is(err, pipeline.ErrBusy), errors.Is(err, errSendRunning),
 		errors.Is(err, pipeline.ErrEditionState), errors.Is(err, pipeline.ErrDuplicate):
 		return http.StatusConflict
-	case errors.Is(err, pipeline.ErrNothingNew), errors.Is(err, collect.ErrNoFeed):
+	case errors.Is(err, pipeline.ErrNothingNew), errors.Is(err, collect.ErrNoFeed), errors.Is(err, collect.ErrFetch):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -247,5 +249,79 @@ func TestEditorsNote(t *testing.T) {
 		if strings.Contains(string(page), not) {
 			t.Errorf("the public page carries %q", not)
 		}
+	}
+}
+
+// TestSourceRulesFromDeskAndAPI previews a rule on a feed's latest items
+// (nothing stored), adds it, sees it remove the boilerplate at the next
+// collect, and removes it; the desk's source page pauses the source.
+func TestSourceRulesFromDeskAndAPI(t *testing.T) {
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	item := func(i int) string {
+		return fmt.Sprintf(`<item><title>Story %d</title><link>https://harbour.example/%d</link><guid>h%d</guid>
+<description><![CDATA[<p>The harbour story number %d goes on for a while.</p><p>Support our newsroom: donate today.</p><div class="share-bar">Share on X</div>]]></description></item>`, i, i, i, i)
+	}
+	feed := `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title><link>https://harbour.example/</link>` + item(1) + item(2) + `</channel></rss>`
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, feed)
+	}))
+	defer site.Close()
+	web, _ := deskServer(t, e)
+	if code, out := apiCall(t, web, "POST", "/api/sources", `{"url": "`+site.URL+`/feed"}`); code != 201 {
+		t.Fatalf("add source: %d %s", code, out)
+	}
+	code, out := apiCall(t, web, "POST", "/api/sources/1/rules", `{"kind": "regex", "pattern": "(?i)^support our newsroom", "preview": true}`)
+	if code != 200 || strings.Count(out, "Support our newsroom: donate today.") != 2 {
+		t.Fatalf("preview: %d %s", code, out)
+	}
+	if _, out := apiCall(t, web, "GET", "/api/sources/1/rules", ""); out != `{"rules":[]}`+"\n" {
+		t.Errorf("a preview stored a rule: %s", out)
+	}
+	if code, out := apiCall(t, web, "POST", "/api/sources/1/rules", `{"kind": "regex", "pattern": "(unclosed"}`); code != 400 || !strings.Contains(out, "regex") {
+		t.Errorf("a broken regex: %d %s", code, out)
+	}
+	if code, out := apiCall(t, web, "POST", "/api/sources/1/rules", `{"kind": "regex", "pattern": "(?i)^support our newsroom"}`); code != 201 || !strings.Contains(out, `"removes"`) {
+		t.Fatalf("add rule: %d %s", code, out)
+	}
+	if code, out := apiCall(t, web, "POST", "/api/sources/1/rules", `{"kind": "selector", "pattern": ".share-bar"}`); code != 201 || strings.Count(out, "Share on X") != 2 {
+		t.Fatalf("add selector rule: %d %s", code, out)
+	}
+	e.must("collect")
+	_, arts := apiCall(t, web, "GET", "/api/articles", "")
+	if !strings.Contains(arts, "harbour story number 1") || strings.Contains(arts, "Support our newsroom") || strings.Contains(arts, "Share on X") {
+		t.Errorf("the rules did not apply at collect: %s", arts)
+	}
+	if code, _ := apiCall(t, web, "DELETE", "/api/sources/1/rules/2", ""); code != 204 {
+		t.Errorf("remove rule: %d", code)
+	}
+	if code, _ := apiCall(t, web, "DELETE", "/api/sources/1/rules/2", ""); code != 404 {
+		t.Errorf("remove a removed rule: %d", code)
+	}
+	// the desk's page: a preview, then pause
+	c, csrf := signedIn(t, web)
+	post := func(path string, v url.Values) string {
+		t.Helper()
+		v.Set("csrf", csrf)
+		req, _ := http.NewRequest("POST", web.URL+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", web.URL)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	page := post("/admin/sources/1/rule", url.Values{"kind": {"selector"}, "pattern": {".share-bar"}, "preview": {"1"}})
+	if !strings.Contains(page, `id="rule-preview"`) || strings.Count(page, "✂ Share on X") != 2 {
+		t.Errorf("desk preview:\n%s", page)
+	}
+	if page := post("/admin/sources/1/pause", url.Values{}); !strings.Contains(page, `id="source-status">paused`) {
+		t.Errorf("after pause:\n%s", page)
 	}
 }
