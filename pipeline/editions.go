@@ -211,6 +211,9 @@ func (s *Store) createEdition(ctx context.Context, arts []Article, slot time.Tim
 		WHERE id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM apart WHERE article_id IN (SELECT article_id FROM edition_articles WHERE edition_id = ?)`, id); err != nil {
+		return Edition{}, fmt.Errorf("create edition: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return Edition{}, fmt.Errorf("create edition: %w", err)
 	}
@@ -660,4 +663,34 @@ func (s *Store) SentTo(ctx context.Context, subscriberID int64, limit int) ([]Re
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// apart returns the articles split out of groups (see Editions.Split).
+func (s *Store) apart(ctx context.Context) (map[int64]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT article_id FROM apart`)
+	if err != nil {
+		return nil, fmt.Errorf("split articles: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("split articles: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// setApart marks articles never to be grouped.
+func (s *Store) setApart(ctx context.Context, ids []int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO apart (article_id) VALUES (?) ON CONFLICT DO NOTHING`, id); err != nil {
+				return fmt.Errorf("split group: %w", err)
+			}
+		}
+		return nil
+	})
 }

@@ -169,6 +169,10 @@ func (e *Editions) Select(ctx context.Context) ([]Article, error) {
 	if err != nil {
 		return nil, err
 	}
+	apart, err := e.Store.apart(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cutoff := e.Store.now().Add(-e.FirstLookback)
 	perSource := map[int64]int{}
 	var out []Article
@@ -180,6 +184,9 @@ func (e *Editions) Select(ctx context.Context) ([]Article, error) {
 		w := storyWords(a.Title)
 		grouped := false
 		for i := range out {
+			if apart[a.ID] || apart[out[i].ID] {
+				continue
+			}
 			if !sameSource(out[i], a) && sameStory(words[i], w) {
 				out[i].Also = append(out[i].Also, a)
 				grouped = true
@@ -467,6 +474,47 @@ func (e *Editions) Step(ctx context.Context, id int64, by int) error {
 // for control characters or a note over MaxNote characters.
 func (e *Editions) SetNote(ctx context.Context, note string) error {
 	return e.Store.SetNextNote(ctx, note)
+}
+
+// Groups are the next edition's "also reported by" groups: each article
+// with the same story from other sources under it (Also). A group is named
+// by its article's ID.
+func (e *Editions) Groups(ctx context.Context) ([]Article, error) {
+	arts, err := e.Select(ctx)
+	if errors.Is(err, ErrNothingNew) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Article
+	for _, a := range arts {
+		if len(a.Also) > 0 {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Split breaks up the next edition's group of article id: the article
+// and each one grouped under it stand on their own from now on (the caps
+// still apply) and are never grouped again. ErrNotFound when no group of
+// the next edition is named id.
+func (e *Editions) Split(ctx context.Context, id int64) error {
+	groups, err := e.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if g.ID == id {
+			ids := []int64{g.ID}
+			for _, o := range g.Also {
+				ids = append(ids, o.ID)
+			}
+			return e.Store.setApart(ctx, ids)
+		}
+	}
+	return fmt.Errorf("group %d of the next edition: %w", id, ErrNotFound)
 }
 
 // SetSubject sets the subject of the next edition only; "" goes back to

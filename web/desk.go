@@ -89,6 +89,7 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/articles", k.form(k.addArticle))
 	mux.HandleFunc("POST /admin/subject", k.form(k.setSubject))
 	mux.HandleFunc("POST /admin/note", k.form(k.setNote))
+	mux.HandleFunc("POST /admin/groups/{id}/split", k.form(k.splitGroup))
 	mux.HandleFunc("GET /admin/preview", k.page(k.preview))
 	mux.HandleFunc("GET /admin/preview.html", k.page(k.previewHTML))
 	mux.HandleFunc("POST /admin/test", k.form(k.testSend))
@@ -109,6 +110,8 @@ func (k *desk) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/articles", k.api(k.apiAddArticle))
 	mux.HandleFunc("POST /api/articles/{id}/{action}", k.api(k.apiArticleAction))
 	mux.HandleFunc("PUT /api/note", k.api(k.apiNote))
+	mux.HandleFunc("GET /api/groups", k.api(k.apiGroups))
+	mux.HandleFunc("POST /api/groups/{id}/split", k.api(k.apiSplit))
 	mux.HandleFunc("GET /api/preview", k.api(k.apiPreview))
 	mux.HandleFunc("POST /api/test", k.api(k.apiTest))
 	mux.HandleFunc("POST /api/send", k.api(k.apiSend))
@@ -462,6 +465,58 @@ func (k *desk) setNote(w http.ResponseWriter, r *http.Request, sid int64) {
 		return
 	}
 	k.back(w, r, "Note saved.")
+}
+
+type apiGroup struct {
+	ID     int64        `json:"id"` // the article the others are grouped under
+	Title  string       `json:"title"`
+	Source string       `json:"source,omitempty"`
+	Also   []apiArticle `json:"also"`
+}
+
+// apiGroups lists the next edition's "also reported by" groups.
+func (k *desk) apiGroups(w http.ResponseWriter, r *http.Request) (any, error) {
+	groups, err := k.s.svc.Editions.Groups(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiGroup, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, apiGroup{ID: g.ID, Title: g.Title, Source: g.SourceName, Also: toAPI(g.Also)})
+	}
+	return map[string]any{"groups": out}, nil
+}
+
+func groupID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("group %q: %w", r.PathValue("id"), pipeline.ErrNotFound)
+	}
+	return id, nil
+}
+
+// apiSplit splits group {id}: its articles stand on their own.
+func (k *desk) apiSplit(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := groupID(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.s.svc.Editions.Split(r.Context(), id); err != nil {
+		return nil, err
+	}
+	return k.apiGroups(w, r)
+}
+
+func (k *desk) splitGroup(w http.ResponseWriter, r *http.Request, sid int64) {
+	id, err := groupID(r)
+	if err == nil {
+		err = k.s.svc.Editions.Split(r.Context(), id)
+	}
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
+	k.back(w, r, "Group split: each story stands on its own.")
 }
 
 // apiNote sets the editor's note of the next edition: {"note": "…"} ("" for none).

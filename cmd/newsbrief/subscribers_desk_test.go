@@ -325,3 +325,55 @@ func TestSourceRulesFromDeskAndAPI(t *testing.T) {
 		t.Errorf("after pause:\n%s", page)
 	}
 }
+
+// TestGroupsSplit: the same story from two outlets is one group of the
+// next edition; splitting it puts both in the edition on their own, for
+// good.
+func TestGroupsSplit(t *testing.T) {
+	feed := func(host, title string) string {
+		return `<?xml version="1.0"?><rss version="2.0"><channel><title>` + host + `</title><link>https://` + host + `.example/</link>` +
+			`<item><title>` + title + `</title><link>https://` + host + `.example/1</link><guid>` + host + `-1</guid><description>About it.</description></item></channel></rss>`
+	}
+	feeds := map[string]string{
+		"/a.xml": feed("alpha", "Harbour ferry timetable changes for the winter season"),
+		"/b.xml": feed("beta", "Winter season harbour ferry timetable changes announced"),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, feeds[r.URL.Path])
+	}))
+	defer srv.Close()
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken)
+	e.must("sources", "add", srv.URL+"/a.xml")
+	e.must("sources", "add", srv.URL+"/b.xml")
+	e.must("collect")
+	web, _ := deskServer(t, e)
+	var groups struct {
+		Groups []struct {
+			ID   int64
+			Also []struct{ ID int64 }
+		}
+	}
+	_, out := apiCall(t, web, "GET", "/api/groups", "")
+	if err := json.Unmarshal([]byte(out), &groups); err != nil || len(groups.Groups) != 1 || len(groups.Groups[0].Also) != 1 {
+		t.Fatalf("groups: %v %s", err, out)
+	}
+	if code, _ := apiCall(t, web, "POST", "/api/groups/999/split", ""); code != 404 {
+		t.Errorf("split an unknown group: %d", code)
+	}
+	code, out := apiCall(t, web, "POST", fmt.Sprintf("/api/groups/%d/split", groups.Groups[0].ID), "")
+	if code != 200 || out != `{"groups":[]}`+"\n" {
+		t.Errorf("split: %d %s", code, out)
+	}
+	var next struct {
+		Next []struct{ Title string } `json:"next_edition"`
+	}
+	_, out = apiCall(t, web, "GET", "/api/articles", "")
+	json.Unmarshal([]byte(out), &next)
+	if len(next.Next) != 2 {
+		t.Errorf("after the split the edition has %d articles: %s", len(next.Next), out)
+	}
+	if dry := e.must("send", "--dry-run"); !strings.Contains(dry, "with 2 articles") {
+		t.Errorf("the dry run does not carry both:\n%s", dry)
+	}
+}
