@@ -61,6 +61,8 @@ func newDesk(s *Server) (*desk, error) {
 		},
 		"failed": func(c map[string]int) int { return c[pipeline.StateFailed] + c[pipeline.StateUnknown] },
 		"add":    func(a, b int) int { return a + b },
+		// slot shows a scheduled time in the schedule's own zone
+		"slot": func(t time.Time) string { return t.Format("Mon 2 Jan 2006 15:04 MST") },
 	}
 	pages, err := templates.DeskPages(funcs)
 	if err != nil {
@@ -991,6 +993,7 @@ func (k *desk) schedulePage(w http.ResponseWriter, r *http.Request, sid int64) {
 	}
 	d := k.data(sid)
 	d["Slots"], d["Flash"] = slots, r.URL.Query().Get("done")
+	d["Schedule"], d["Catchup"] = k.s.cfg.Schedule, k.s.cfg.Catchup
 	k.render(w, http.StatusOK, "schedule", d)
 }
 
@@ -1026,7 +1029,7 @@ func (k *desk) apiSchedule(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"slots": slots}, nil
+	return map[string]any{"slots": slots, "schedule": k.s.cfg.Schedule, "catchup_seconds": int64(k.s.cfg.Catchup / time.Second)}, nil
 }
 
 // apiSkip skips {"slot"}.

@@ -45,6 +45,10 @@ type Config struct {
 	// per client per hour, confirmation mails per minute in all.
 	SubscribePerHour int
 	ConfirmPerMinute int
+	// Schedule (NEWSBRIEF_SCHEDULE) and Catchup (NEWSBRIEF_CATCHUP) are
+	// shown on the schedule page and in GET /api/schedule.
+	Schedule string
+	Catchup  time.Duration
 }
 
 // Scheduler is what the desk needs of serve's schedule: the slot "send

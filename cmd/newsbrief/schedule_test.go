@@ -198,6 +198,9 @@ func TestSkipASlot(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sched); code != 200 || err != nil || len(sched.Slots) != 7 {
 		t.Fatalf("GET /api/schedule: %d %s", code, out)
 	}
+	if !strings.Contains(out, `"catchup_seconds":21600`) || !strings.Contains(out, `"schedule":"`) {
+		t.Errorf("the schedule and its catch-up window: %s", out)
+	}
 	second := sched.Slots[1].Slot.Format(time.RFC3339)
 	if code, out := api("POST", "/api/schedule/skip", `{"slot": "`+second+`"}`); code != 200 || !strings.Contains(out, `"skipped":true`) {
 		t.Errorf("skip: %d %s", code, out)

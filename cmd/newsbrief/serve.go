@@ -157,7 +157,8 @@ func (a *app) routes(d *daemon) (http.Handler, error) {
 		svc.Scheduler, svc.Start, svc.Background = d.slots, d.start, d.ctx
 	}
 	s, err := web.NewServer(web.Config{ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, AdminToken: a.cfg.AdminToken,
-		SoftBounceLimit: a.cfg.SoftBounceLimit, SubscribePerHour: a.cfg.SubscribePerHour, ConfirmPerMinute: a.cfg.ConfirmPerMinute},
+		SoftBounceLimit: a.cfg.SoftBounceLimit, SubscribePerHour: a.cfg.SubscribePerHour, ConfirmPerMinute: a.cfg.ConfirmPerMinute,
+		Schedule: a.cfg.Schedule, Catchup: a.cfg.Catchup},
 		svc, a.log)
 	if err != nil {
 		return nil, err
