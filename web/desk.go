@@ -843,6 +843,14 @@ type apiEdition struct {
 	Counts   map[string]int `json:"counts"`
 	Articles []apiArticle   `json:"articles,omitempty"` // one edition's: what it carried, in order
 	Page     string         `json:"page,omitempty"`     // its public page, once sent
+	Problems []apiProblem   `json:"problems,omitempty"` // one edition's: failed and deferred deliveries (the first 50)
+}
+
+type apiProblem struct {
+	Email  string `json:"email"`
+	State  string `json:"state"`
+	Code   int    `json:"code,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 func editionAPI(e pipeline.Edition) apiEdition {
@@ -881,6 +889,13 @@ func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	v := editionAPI(e)
+	fails, err := k.s.svc.Store.Failures(r.Context(), id, 50)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fails {
+		v.Problems = append(v.Problems, apiProblem{f.Email, f.State, f.Code, f.Detail})
+	}
 	if e.Status == pipeline.EditionSent {
 		v.Page = k.s.cfg.BaseURL + "/archive/" + strconv.FormatInt(e.ID, 10)
 	}

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
+	_ "embed"
 	"errors"
 	"fmt"
 	"html"
@@ -34,6 +35,12 @@ import (
 	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 )
+
+// OpenAPI is the description of /api/ (web/openapi.yaml), served at
+// GET /api/openapi.yaml; a test checks it against the routes.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
 
 // Config is what the handlers need of the configuration.
 type Config struct {
@@ -116,6 +123,10 @@ func (s *Server) Handler() http.Handler {
 	// operators
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(OpenAPI)
+	})
 	mux.Handle("GET /metrics", s.metricsHandler())
 	// public
 	mux.Handle("/unsubscribe", &UnsubscribeHandler{Store: s.svc.Subscribers, Tokens: s.svc.Tokens, Pages: s.svc.Pages,
