@@ -368,22 +368,8 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 	defer release()
 
 	var report SendReport
-	unfinished, err := e.Store.unfinishedEditions(ctx)
-	if err != nil {
+	if err := e.finishUnfinished(ctx, &report); err != nil {
 		return report, err
-	}
-	for _, ed := range unfinished {
-		r, err := e.Renderer.Render(ctx, issue(ed))
-		if err != nil {
-			report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true})
-			return report, fmt.Errorf("render edition %d: %w", ed.ID, err)
-		}
-		r.Subject = ed.Subject // keep the subject it started with
-		er, err := d.Deliver(ctx, ed.ID, r, true)
-		report.Editions = append(report.Editions, er)
-		if err != nil {
-			return report, err
-		}
 	}
 	if !slot.IsZero() {
 		if id, err := e.Store.EditionForSlot(ctx, slot); err != nil {
@@ -418,6 +404,44 @@ func (e *Editions) Send(ctx context.Context, slot time.Time) (SendReport, error)
 	e.log().Info("edition created", "edition", ed.ID, "articles", len(arts), "subject", ed.Subject)
 	er, err := d.Deliver(ctx, ed.ID, r, false)
 	report.Editions = append(report.Editions, er)
+	return report, err
+}
+
+// finishUnfinished delivers what the editions still sending have left,
+// oldest first, each with the subject it started with. The caller holds
+// the send lease.
+func (e *Editions) finishUnfinished(ctx context.Context, report *SendReport) error {
+	unfinished, err := e.Store.unfinishedEditions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ed := range unfinished {
+		r, err := e.Renderer.Render(ctx, issue(ed))
+		if err != nil {
+			report.Editions = append(report.Editions, EditionReport{ID: ed.ID, Subject: ed.Subject, Resumed: true})
+			return fmt.Errorf("render edition %d: %w", ed.ID, err)
+		}
+		r.Subject = ed.Subject // keep the subject it started with
+		er, err := e.Engine.Deliver(ctx, ed.ID, r, true)
+		report.Editions = append(report.Editions, er)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Continue delivers what the editions still sending have left (after a
+// resume, say) and makes no new edition. ErrBusy when another process is
+// sending from the same database (it continues them itself).
+func (e *Editions) Continue(ctx context.Context) (SendReport, error) {
+	release, err := e.Engine.Begin(ctx)
+	if err != nil {
+		return SendReport{}, err
+	}
+	defer release()
+	var report SendReport
+	err = e.finishUnfinished(ctx, &report)
 	return report, err
 }
 

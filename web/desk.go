@@ -44,6 +44,7 @@ type desk struct {
 
 	mu      sync.Mutex
 	sending bool // a send started here is running
+	again   bool // a resume came while it ran: continue once more when it ends
 }
 
 func newDesk(s *Server) (*desk, error) {
@@ -384,11 +385,60 @@ func (k *desk) startSend() (time.Time, error) {
 		return slot, err
 	}
 	k.s.svc.Start("send (desk)", func(ctx context.Context) error {
-		defer func() { k.mu.Lock(); k.sending = false; k.mu.Unlock() }()
+		defer k.sendDone(ctx)
 		_, err := k.s.svc.Scheduler.SendNow(ctx)
 		return err
 	})
 	return slot, nil
+}
+
+// continueSend continues the editions still sending in the background
+// (after a resume). While a send started here runs, it is asked to
+// continue once more when it ends, so a resume right after a pause is
+// never lost. It reports whether the send continues now.
+func (k *desk) continueSend() bool {
+	if k.s.svc.Start == nil {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sending {
+		k.again = true
+		return true
+	}
+	k.sending = true
+	k.s.svc.Start("resume (desk)", func(ctx context.Context) error {
+		defer k.sendDone(ctx)
+		return k.continueEditions(ctx)
+	})
+	return true
+}
+
+func (k *desk) continueEditions(ctx context.Context) error {
+	_, err := k.s.svc.Editions.Continue(ctx)
+	if errors.Is(err, pipeline.ErrBusy) {
+		k.log.Info("resumed edition left to the process that is sending", slog.Any("error", err))
+		return nil
+	}
+	return err
+}
+
+// sendDone ends a send started here, continuing once more when a resume
+// came while it ran.
+func (k *desk) sendDone(ctx context.Context) {
+	for {
+		k.mu.Lock()
+		if !k.again || ctx.Err() != nil {
+			k.sending, k.again = false, false
+			k.mu.Unlock()
+			return
+		}
+		k.again = false
+		k.mu.Unlock()
+		if err := k.continueEditions(ctx); err != nil {
+			k.log.Error("resumed send", slog.Any("error", err))
+		}
+	}
 }
 
 // ---- desk pages ----
@@ -647,6 +697,9 @@ func (k *desk) control(r *http.Request) (int64, string, error) {
 	case "pause":
 		return id, "Paused: the send stops after its current batch.", nil
 	case "resume":
+		if k.continueSend() {
+			return id, "Resumed: the send continues now, mailing nobody twice.", nil
+		}
 		return id, "Resumed: the next send continues it, mailing nobody twice.", nil
 	case "cancel":
 		return id, fmt.Sprintf("Cancelled: %d messages will not be sent.", n), nil

@@ -334,7 +334,13 @@ func (k *desk) subscribersPage(w http.ResponseWriter, r *http.Request, sid int64
 		k.fail(w, r, sid, err)
 		return
 	}
+	var total subscribers.Day
+	for _, g := range growth {
+		total.Added, total.Confirmed, total.Unsubscribed = total.Added+g.Added, total.Confirmed+g.Confirmed, total.Unsubscribed+g.Unsubscribed
+		total.Bounced, total.Complained = total.Bounced+g.Bounced, total.Complained+g.Complained
+	}
 	d := k.data(sid)
+	d["Total"] = total
 	d["Q"], d["Status"], d["Statuses"], d["Subs"], d["Counts"], d["Growth"] = q.Get("q"), status, subscribers.Statuses, page, counts, growth
 	if next != "" {
 		v := url.Values{"q": {q.Get("q")}, "status": {status}, "after": {next}}

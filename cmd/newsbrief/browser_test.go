@@ -38,12 +38,53 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// Viewports every page is captured at.
+var viewports = []struct {
+	name          string
+	width, height int64
+}{{"phone", 412, 915}, {"laptop", 1280, 800}}
+
+// browser starts a headless Chromium for the test and returns its context
+// and shot, an action that saves a full-page screenshot of the current page
+// at each viewport (NAME-phone.png, NAME-laptop.png) in the test's artifact
+// folder (go test -artifacts keeps them), leaving the phone's viewport on.
+func browser(t *testing.T) (context.Context, func(name string) chromedp.Action) {
+	t.Helper()
+	exe := chromium(t)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(412, 915))...)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.ArtifactDir()
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			for _, v := range viewports {
+				if err := chromedp.EmulateViewport(v.width, v.height).Do(ctx); err != nil {
+					return err
+				}
+				var buf []byte
+				if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil { // quality 100: PNG
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, name+"-"+v.name+".png"), buf, 0o644); err != nil {
+					return err
+				}
+			}
+			return chromedp.EmulateViewport(viewports[0].width, viewports[0].height).Do(ctx)
+		})
+	}
+	return ctx, shot
+}
+
 // TestDeskInBrowser drives the editors' desk in headless Chromium: sign
 // in, exclude an article, preview, send now against a local SMTP server
 // and watch the progress page reach done. A screenshot of each page is
 // saved in the test's artifact folder (go test -artifacts keeps them).
 func TestDeskInBrowser(t *testing.T) {
-	exe := chromium(t)
+	chromium(t)
 	relay := smtptest.Start(t)
 	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken, "NEWSBRIEF_SMTP_HOST", relay.Host,
 		"NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port), "NEWSBRIEF_SMTP_TLS", "none")
@@ -52,23 +93,8 @@ func TestDeskInBrowser(t *testing.T) {
 	e.seed(3, "reader%d@example.com", "A third story")
 	web, _ := deskServer(t, e)
 
+	ctx, shot := browser(t)
 	shots := t.ArtifactDir()
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(412, 915))...) // a phone's viewport
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil { // quality 100: PNG
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		})
-	}
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/feed.xml" {
 			io.WriteString(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title><link>https://harbour.example/</link></channel></rss>`)
@@ -163,4 +189,144 @@ func TestDeskInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// TestDeskOperationsInBrowser drives the rest of the desk in headless
+// Chromium, with a screenshot of every page at phone and laptop widths:
+// find a subscriber by name and erase them, preview a rule on a source's
+// page, write the editor's note, pause and resume a running send, the
+// schedule with its catch-up window, and the public archive and edition
+// page the send made.
+func TestDeskOperationsInBrowser(t *testing.T) {
+	chromium(t)
+	relay := smtptest.Start(t)
+	e := newEnv(t, "NEWSBRIEF_ADMIN_TOKEN", testAdminToken, "NEWSBRIEF_SMTP_HOST", relay.Host,
+		"NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port), "NEWSBRIEF_SMTP_TLS", "none",
+		"NEWSBRIEF_SEND_CONCURRENCY", "1", "NEWSBRIEF_SEND_RATE", "10") // 60 messages: six seconds of sending
+	feed := `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour News</title><link>https://harbour.example/</link>` +
+		`<item><title>Ferries run late into the night</title><link>https://harbour.example/1</link><guid>h1</guid>` +
+		`<description><![CDATA[<p>The winter timetable keeps the last ferry at midnight.</p><p>Support our newsroom: donate today.</p>]]></description></item></channel></rss>`
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, feed)
+	}))
+	defer site.Close()
+	var list strings.Builder
+	list.WriteString("email,name\nada@example.com,Ada Lovelace\ngrace@example.com,Grace Hopper\n")
+	for i := range 58 {
+		fmt.Fprintf(&list, "reader%d@example.com,Reader %d\n", i, i)
+	}
+	e.write("list.csv", list.String())
+	e.must("subscribers", "import", "--consent", "signed up at the harbour fair", "list.csv")
+	e.must("sources", "add", site.URL+"/feed.xml")
+	e.must("collect")
+	web, _ := deskServer(t, e)
+	ctx, shot := browser(t)
+	var found, erased, preview, note, paused, done, archive, public, window string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(web.URL+"/admin/subscribers"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", testAdminToken, chromedp.ByID),
+		chromedp.Click("#signin", chromedp.ByID),
+		chromedp.WaitVisible("#subscribers", chromedp.ByID),
+		shot("10-subscribers"),
+		chromedp.SendKeys("#q", "Grace", chromedp.ByID),
+		chromedp.Click("#search", chromedp.ByID),
+		chromedp.WaitVisible("#clear", chromedp.ByID), // the results page
+		chromedp.WaitVisible(`//table[@id="subscribers"]//a[contains(., "grace@example.com")]`, chromedp.BySearch),
+		chromedp.Text("#subscribers", &found, chromedp.ByID),
+		shot("11-subscriber-search"),
+		chromedp.Click(`//table[@id="subscribers"]//a[contains(., "grace@example.com")]`, chromedp.BySearch),
+		chromedp.WaitVisible("#consent-record", chromedp.ByID),
+		shot("12-subscriber"),
+		chromedp.Click("#erase-confirm", chromedp.ByID),
+		chromedp.Click("#erase", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Text(".flash", &erased, chromedp.ByQuery),
+		shot("13-subscriber-erased"),
+		// a source's page: a rule previewed on the feed's latest items
+		chromedp.Navigate(web.URL+"/admin/sources/1"),
+		chromedp.WaitVisible("#pattern", chromedp.ByID),
+		chromedp.SendKeys("#pattern", "(?i)^support our newsroom", chromedp.ByID),
+		chromedp.Click("#preview-rule", chromedp.ByID),
+		chromedp.WaitVisible("#rule-preview", chromedp.ByID),
+		chromedp.Text("#rule-preview", &preview, chromedp.ByID),
+		shot("14-source-rule-preview"),
+		// the editor's note, then send and pause, resume
+		chromedp.Navigate(web.URL+"/admin"),
+		chromedp.WaitVisible("#note", chromedp.ByID),
+		chromedp.SendKeys("#note", "Good morning from the harbour desk.", chromedp.ByID),
+		chromedp.Click("#save-note", chromedp.ByID),
+		chromedp.WaitVisible(".flash", chromedp.ByQuery),
+		chromedp.Value("#note", &note, chromedp.ByID),
+		shot("15-next-edition-with-note"),
+		chromedp.Click("#send-now", chromedp.ByID),
+		chromedp.WaitVisible("#confirm-send", chromedp.ByID),
+		chromedp.Click("#confirm-send", chromedp.ByID),
+		chromedp.WaitVisible("#editions", chromedp.ByID),
+		chromedp.Navigate(web.URL+"/admin/editions/1"),
+		chromedp.WaitVisible("#pause", chromedp.ByID),
+		chromedp.Click("#pause", chromedp.ByID),
+		chromedp.WaitVisible("#resume", chromedp.ByID),
+		chromedp.Text("strong.status", &paused, chromedp.ByQuery),
+		shot("16-edition-paused"),
+		chromedp.Click("#resume", chromedp.ByID),
+		// the page reloads itself while the send runs
+		chromedp.WaitVisible(`//strong[contains(@class, "status")][. = "sent"]`, chromedp.BySearch),
+		chromedp.Text("strong.status", &done, chromedp.ByQuery),
+		shot("17-edition-sent"),
+		chromedp.Navigate(web.URL+"/admin/schedule"),
+		chromedp.WaitVisible("#window", chromedp.ByID),
+		chromedp.Text("#window", &window, chromedp.ByID),
+		shot("18-schedule"),
+		chromedp.Navigate(web.URL+"/archive"),
+		chromedp.WaitVisible("#editions", chromedp.ByID),
+		chromedp.Text("#editions", &archive, chromedp.ByID),
+		shot("19-archive"),
+		chromedp.Navigate(web.URL+"/archive/1"),
+		chromedp.WaitVisible(".cta", chromedp.ByQuery),
+		chromedp.Text("body", &public, chromedp.ByQuery),
+		shot("20-public-edition"),
+		chromedp.Navigate(web.URL+"/subscribe"),
+		chromedp.WaitVisible("#privacy", chromedp.ByID),
+		shot("21-subscribe"),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v (screenshots so far in %s)", err, t.ArtifactDir())
+	}
+	if !strings.Contains(found, "grace@example.com") || strings.Contains(found, "ada@example.com") {
+		t.Errorf("search by name: %q", found)
+	}
+	if !strings.Contains(erased, "grace@example.com is erased") {
+		t.Errorf("erase: %q", erased)
+	}
+	if !strings.Contains(preview, "Support our newsroom: donate today.") {
+		t.Errorf("rule preview: %q", preview)
+	}
+	if note != "Good morning from the harbour desk." {
+		t.Errorf("the note after saving: %q", note)
+	}
+	if paused != "paused" || done != "sent" {
+		t.Errorf("pause and resume: %q then %q", paused, done)
+	}
+	if !strings.Contains(window, "6h0m0s") {
+		t.Errorf("the catch-up window: %q", window)
+	}
+	if !strings.Contains(archive, "Ferries run late") {
+		t.Errorf("the archive: %q", archive)
+	}
+	if !strings.Contains(public, "Good morning from the harbour desk.") || strings.Contains(public, "You receive") ||
+		!strings.Contains(public, "Subscribe") {
+		t.Errorf("the public page: %q", public)
+	}
+	got := relay.ByRecipient()
+	if len(got) != 59 || got["grace@example.com"] != 0 {
+		t.Errorf("%d recipients (want the 59 left after the erasure), grace got %d", len(got), got["grace@example.com"])
+	}
+	for addr, n := range got {
+		if n != 1 {
+			t.Errorf("%s got %d messages across the pause", addr, n)
+		}
+	}
+	t.Logf("screenshots in %s", t.ArtifactDir())
 }
