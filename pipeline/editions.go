@@ -532,17 +532,36 @@ func (s *Store) SetNextSubject(ctx context.Context, subject string) error {
 	if strings.ContainsAny(subject, "\r\n") || len(subject) > maxSubject || !utf8.ValidString(subject) {
 		return fmt.Errorf("%w: a subject is one line of at most %d bytes of text", ErrBadInput, maxSubject)
 	}
+	return s.setNext(ctx, "subject", subject)
+}
+
+// setNext keeps value under key in next_edition ("" removes it) until the
+// next edition is made.
+func (s *Store) setNext(ctx context.Context, key, value string) error {
 	var err error
-	if subject == "" {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM next_edition WHERE key = 'subject'`)
+	if value == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM next_edition WHERE key = ?`, key)
 	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO next_edition (key, value) VALUES ('subject', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, subject)
+		_, err = s.db.ExecContext(ctx, `INSERT INTO next_edition (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	}
 	if err != nil {
-		return fmt.Errorf("set subject: %w", err)
+		return fmt.Errorf("set next %s: %w", key, err)
 	}
 	return nil
+}
+
+// next reads key of next_edition, "" when unset.
+func (s *Store) next(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("next %s: %w", key, err)
+	}
+	return v, nil
 }
 
 // MaxNote is the longest editor's note, in characters.
@@ -557,44 +576,14 @@ func (s *Store) SetNextNote(ctx context.Context, note string) error {
 	if bad || utf8.RuneCountInString(note) > MaxNote || !utf8.ValidString(note) {
 		return fmt.Errorf("%w: a note is plain text of at most %d characters", ErrBadInput, MaxNote)
 	}
-	var err error
-	if note == "" {
-		_, err = s.db.ExecContext(ctx, `DELETE FROM next_edition WHERE key = 'note'`)
-	} else {
-		_, err = s.db.ExecContext(ctx, `INSERT INTO next_edition (key, value) VALUES ('note', ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, note)
-	}
-	if err != nil {
-		return fmt.Errorf("set note: %w", err)
-	}
-	return nil
+	return s.setNext(ctx, "note", note)
 }
 
 // NextNote is the editor's note of the next edition, or "".
-func (s *Store) NextNote(ctx context.Context) (string, error) {
-	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = 'note'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("next note: %w", err)
-	}
-	return v, nil
-}
+func (s *Store) NextNote(ctx context.Context) (string, error) { return s.next(ctx, "note") }
 
 // NextSubject is the subject an editor set for the next edition, or "".
-func (s *Store) NextSubject(ctx context.Context) (string, error) {
-	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM next_edition WHERE key = 'subject'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("next subject: %w", err)
-	}
-	return v, nil
-}
+func (s *Store) NextSubject(ctx context.Context) (string, error) { return s.next(ctx, "subject") }
 
 // SkipSlot marks a scheduled slot skipped: no edition is made for it.
 func (s *Store) SkipSlot(ctx context.Context, slot time.Time) error {

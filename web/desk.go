@@ -254,15 +254,8 @@ func (k *desk) page(fn func(w http.ResponseWriter, r *http.Request, sid int64)) 
 // and a same-site origin.
 func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		sid := k.session(r)
+		sid := k.postGate(w, r, maxFormBytes)
 		if sid == 0 {
-			http.Error(w, "sign in first", http.StatusUnauthorized)
-			return
-		}
-		if !k.sameOrigin(r) {
-			k.log.Warn("cross-site form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"))
-			http.Error(w, "cross-site request refused", http.StatusForbidden)
 			return
 		}
 		if err := r.ParseForm(); err != nil {
@@ -276,6 +269,24 @@ func (k *desk) form(fn func(w http.ResponseWriter, r *http.Request, sid int64)) 
 		}
 		fn(w, r, sid)
 	}
+}
+
+// postGate admits a desk post of at most limit bytes: it needs a session
+// and a same-site origin (the CSRF token is the caller's to check, once
+// the form is read). It answers the refusal itself and returns 0.
+func (k *desk) postGate(w http.ResponseWriter, r *http.Request, limit int64) int64 {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	sid := k.session(r)
+	if sid == 0 {
+		http.Error(w, "sign in first", http.StatusUnauthorized)
+		return 0
+	}
+	if !k.sameOrigin(r) {
+		k.log.Warn("cross-site form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return 0
+	}
+	return sid
 }
 
 // api wraps a JSON API handler: bearer token required.

@@ -423,14 +423,8 @@ func (k *desk) subscriberAction(w http.ResponseWriter, r *http.Request, sid int6
 // the options come first, the file last, so nothing is spooled to disk
 // and memory stays flat.
 func (k *desk) importPage(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxImportBytes)
-	sid := k.session(r)
+	sid := k.postGate(w, r, maxImportBytes)
 	if sid == 0 {
-		http.Error(w, "sign in first", http.StatusUnauthorized)
-		return
-	}
-	if !k.sameOrigin(r) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return
 	}
 	mr, err := r.MultipartReader()

@@ -70,6 +70,42 @@ func signedIn(t *testing.T, web *httptest.Server) (*http.Client, string) {
 	return c, string(m[1])
 }
 
+// deskGet GETs a desk page with the signed-in client c, failing the test
+// unless it answers 200.
+func deskGet(t *testing.T, c *http.Client, web *httptest.Server, path string) string {
+	t.Helper()
+	resp, err := c.Get(web.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// deskPost posts a desk form (with the CSRF token, from the desk's origin)
+// and returns the page it lands on, failing the test unless that is a 200.
+func deskPost(t *testing.T, c *http.Client, web *httptest.Server, csrf, path string, v url.Values) string {
+	t.Helper()
+	v.Set("csrf", csrf)
+	req, _ := http.NewRequest("POST", web.URL+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", web.URL)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // TestDeskRefusesIntruders: a wrong or missing token, a tampered session
 // cookie, a form post without the CSRF token or from another site, and an
 // API call without the bearer token are each refused; sign-in attempts

@@ -105,36 +105,8 @@ func TestSubscribersInDesk(t *testing.T) {
 	e.must("send")
 	web, _ := deskServer(t, e)
 	c, csrf := signedIn(t, web)
-	get := func(path string) string {
-		t.Helper()
-		resp, err := c.Get(web.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
-	postForm := func(path string, v url.Values) string {
-		t.Helper()
-		v.Set("csrf", csrf)
-		req, _ := http.NewRequest("POST", web.URL+path, strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", web.URL)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
+	get := func(path string) string { t.Helper(); return deskGet(t, c, web, path) }
+	postForm := func(path string, v url.Values) string { t.Helper(); return deskPost(t, c, web, csrf, path, v) }
 	page := postForm("/admin/subscribers/reader1@example.com/save", url.Values{"name": {"Ada Reader"}, "attributes": {"city: Lisbon\n"}})
 	if !strings.Contains(page, "Saved.") || !strings.Contains(page, `value="Ada Reader"`) || !strings.Contains(page, "city: Lisbon") {
 		t.Errorf("after save:\n%s", page)
@@ -300,23 +272,7 @@ func TestSourceRulesFromDeskAndAPI(t *testing.T) {
 	}
 	// the desk's page: a preview, then pause
 	c, csrf := signedIn(t, web)
-	post := func(path string, v url.Values) string {
-		t.Helper()
-		v.Set("csrf", csrf)
-		req, _ := http.NewRequest("POST", web.URL+path, strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", web.URL)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST %s: %d\n%s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
+	post := func(path string, v url.Values) string { t.Helper(); return deskPost(t, c, web, csrf, path, v) }
 	page := post("/admin/sources/1/rule", url.Values{"kind": {"selector"}, "pattern": {".share-bar"}, "preview": {"1"}})
 	if !strings.Contains(page, `id="rule-preview"`) || strings.Count(page, "✂ Share on X") != 2 {
 		t.Errorf("desk preview:\n%s", page)
