@@ -25,6 +25,12 @@ type Article struct {
 	Author      string
 	Summary     string // plain text lead, at most summaryMax runes
 	ImageURL    string // lead image, absolute http(s), or ""
+	ImageWidth  int    // the lead image's declared width in pixels, 0 when unknown
+	// AudioURL is a podcast episode's audio (absolute http(s)), with its
+	// MIME type and duration (0 when unknown); "" for none.
+	AudioURL     string
+	AudioType    string
+	AudioSeconds int
 	HTML        string // sanitized HTML body
 	Text        string // plain-text body
 	PublishedAt time.Time
@@ -39,35 +45,6 @@ type Article struct {
 	// Also are the same story from other sources, grouped under this one
 	// in an edition ("also reported by").
 	Also []Article
-}
-
-// trackingParams are query parameters removed from article links and
-// ignored when deciding whether two URLs name the same article.
-var trackingParams = map[string]bool{
-	"fbclid": true, "gclid": true, "dclid": true, "msclkid": true, "mc_cid": true, "mc_eid": true,
-	"igshid": true, "yclid": true, "_hsenc": true, "_hsmi": true, "mkt_tok": true, "ref_src": true,
-}
-
-// CleanURL removes tracking parameters (utm_* and the common click IDs) and
-// the fragment from an absolute URL. Anything that does not parse as an
-// absolute http(s) URL is returned unchanged.
-func CleanURL(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return raw
-	}
-	u.Fragment = ""
-	u.RawFragment = ""
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			if strings.HasPrefix(strings.ToLower(k), "utm_") || trackingParams[strings.ToLower(k)] {
-				q.Del(k)
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // canonicalURL is the key two articles share when they link to the same page.
@@ -172,11 +149,13 @@ func (s *Store) SaveArticle(ctx context.Context, a *Article) (bool, error) {
 		srcID = a.SourceID
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO articles (source_id, origin, source_name, guid, url, url_key,
-		content_hash, file_path, file_hash, title, author, summary, image_url, html, text, published_at, collected_at, pinned, tags)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		content_hash, file_path, file_hash, title, author, summary, image_url, html, text, published_at, collected_at, pinned, tags,
+		image_width, audio_url, audio_type, audio_seconds)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		srcID, a.Origin, a.SourceName, nullString(a.GUID), a.URL, nullString(urlKey), hash,
 		nullString(a.FilePath), nullString(a.FileHash), a.Title, a.Author, a.Summary, a.ImageURL, a.HTML, a.Text,
-		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned), joinTags(a.Tags))
+		a.PublishedAt.UnixMilli(), a.CollectedAt.UnixMilli(), boolInt(a.Pinned), joinTags(a.Tags),
+		a.ImageWidth, a.AudioURL, a.AudioType, a.AudioSeconds)
 	if err != nil {
 		return false, fmt.Errorf("save article %q: %w", a.Title, err)
 	}
@@ -187,7 +166,7 @@ func (s *Store) SaveArticle(ctx context.Context, a *Article) (bool, error) {
 const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
 	a.summary, a.image_url, a.html, a.text, a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
 	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
-	a.priority`
+	a.priority, a.image_width, a.audio_url, a.audio_type, a.audio_seconds`
 
 // storyColumns are articleColumns without the bodies (HTML and Text come
 // back empty): what selection, the desk and rendering read, so that a
@@ -195,7 +174,7 @@ const articleColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name,
 const storyColumns = `a.id, COALESCE(a.source_id, 0), a.origin, a.source_name, COALESCE(a.guid, ''), a.url, a.title, a.author,
 	a.summary, a.image_url, '', '', a.published_at, a.collected_at, a.pinned, a.excluded, COALESCE(a.file_path, ''),
 	COALESCE(a.file_hash, ''), a.tags, COALESCE(a.rank, 0),
-	a.priority`
+	a.priority, a.image_width, a.audio_url, a.audio_type, a.audio_seconds`
 
 func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var a Article
@@ -204,7 +183,7 @@ func scanArticle(row interface{ Scan(...any) error }) (Article, error) {
 	var tags string
 	err := row.Scan(&a.ID, &a.SourceID, &a.Origin, &a.SourceName, &a.GUID, &a.URL, &a.Title, &a.Author,
 		&a.Summary, &a.ImageURL, &a.HTML, &a.Text, &pub, &col, &pinned, &excluded, &a.FilePath, &a.FileHash,
-		&tags, &a.Rank, &a.Priority)
+		&tags, &a.Rank, &a.Priority, &a.ImageWidth, &a.AudioURL, &a.AudioType, &a.AudioSeconds)
 	a.Tags = splitTags(tags)
 	a.PublishedAt, a.CollectedAt = fromMS(pub), fromMS(col)
 	a.Pinned, a.Excluded = pinned == 1, excluded == 1

@@ -144,17 +144,30 @@ var blockElements = map[atom.Atom]bool{
 }
 
 // HTMLToText renders HTML as plain text: paragraphs separated by a blank
-// line, list items prefixed with "- ", script and style contents dropped,
-// white space folded.
+// line, the items of a list on lines of their own prefixed with "- ",
+// table cells separated by a space, script and style contents dropped,
+// white space folded. Inline markup adds no space of its own: text the
+// HTML joins stays joined ("filing<a>,</a> the" reads "filing, the").
 func HTMLToText(s string) string {
 	z := html.NewTokenizer(strings.NewReader(s))
-	var paras []string
+	var b strings.Builder
 	var cur strings.Builder
+	prevItem := false // the last paragraph written was a list item
+	item := false     // the paragraph being read is a list item
 	flush := func() {
-		if t := strings.Join(strings.Fields(cur.String()), " "); t != "" {
-			paras = append(paras, t)
+		if t := strings.Join(strings.Fields(cur.String()), " "); t != "" && t != "-" {
+			if b.Len() > 0 {
+				if item && prevItem {
+					b.WriteString("\n")
+				} else {
+					b.WriteString("\n\n")
+				}
+			}
+			b.WriteString(t)
+			prevItem = item
 		}
 		cur.Reset()
+		item = false
 	}
 	skip := 0
 	for {
@@ -162,7 +175,7 @@ func HTMLToText(s string) string {
 		switch tt {
 		case html.ErrorToken:
 			flush()
-			return strings.Join(paras, "\n\n")
+			return b.String()
 		case html.TextToken:
 			if skip == 0 {
 				cur.Write(z.Text())
@@ -178,23 +191,77 @@ func HTMLToText(s string) string {
 				}
 				continue
 			}
-			if blockElements[a] {
+			switch {
+			case blockElements[a]:
 				flush()
 				if a == atom.Li && tt == html.StartTagToken {
 					cur.WriteString("- ")
+					item = true
 				}
-			} else {
+				if a == atom.Ul || a == atom.Ol {
+					prevItem = false // a new list starts a new paragraph
+				}
+			case a == atom.Td || a == atom.Th:
 				cur.WriteByte(' ')
 			}
 		}
 	}
 }
 
-// Summarize returns a lead of at most summaryMax runes taken from text,
-// ending at a sentence boundary where one exists past a third of the limit,
-// else at a word boundary with an ellipsis.
+// summaryMin is the length a summary of whole paragraphs aims at: shorter
+// leads take the next paragraph too.
+const summaryMin = 120
+
+// Summarize returns a lead of at most summaryMax runes taken from text
+// (paragraphs separated by blank lines, list items by line breaks, as
+// HTMLToText writes them): whole paragraphs from the first real one (a
+// short line without a sentence's end, such as a caption, a dateline or a
+// heading, is skipped while a paragraph follows), list items joined with
+// "; ", the last one cut at a sentence boundary where one exists past a
+// third of the limit, else at a word boundary with an ellipsis.
 func Summarize(text string) string {
-	text = strings.Join(strings.Fields(text), " ")
+	var paras []string
+	for _, p := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n\n") {
+		lines := strings.Split(p, "\n")
+		for i, l := range lines {
+			lines[i] = strings.TrimPrefix(strings.Join(strings.Fields(l), " "), "- ")
+		}
+		if p = strings.Join(strings.Fields(strings.Join(lines, "; ")), " "); p != "" && p != ";" {
+			paras = append(paras, p)
+		}
+	}
+	for len(paras) > 1 && utf8.RuneCountInString(paras[0]) < 80 && !sentenceEnd(paras[0]) {
+		paras = paras[1:]
+	}
+	var out string
+	for _, p := range paras {
+		if out == "" {
+			out = p
+		} else if utf8.RuneCountInString(out)+1+utf8.RuneCountInString(p) <= summaryMax {
+			out += " " + p
+		} else {
+			break
+		}
+		if utf8.RuneCountInString(out) >= summaryMin {
+			break
+		}
+	}
+	return cutSummary(out)
+}
+
+// sentenceEnd says whether s ends a sentence.
+func sentenceEnd(s string) bool {
+	s = strings.TrimRight(s, "\"'”’»)]")
+	return strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") ||
+		strings.HasSuffix(s, "…") || strings.HasSuffix(s, "。") || strings.HasSuffix(s, ":")
+}
+
+// cutSummary cuts text to summaryMax runes; a source's own cut ("… ...")
+// becomes one ellipsis against the last word.
+func cutSummary(text string) string {
+	if t := strings.TrimSuffix(text, "..."); t != text {
+		text = strings.TrimRightFunc(t, unicode.IsSpace) + "…"
+	}
 	if utf8.RuneCountInString(text) <= summaryMax {
 		return text
 	}

@@ -13,7 +13,10 @@ func TestSummarize(t *testing.T) {
 		check    func(string) bool
 	}{
 		{"short kept", "One line.", func(s string) bool { return s == "One line." }},
-		{"white space folded", "  a\n\n b  ", func(s string) bool { return s == "a b" }},
+		{"white space folded", "  One   line.\n\n Two.  ", func(s string) bool { return s == "One line. Two." }},
+		{"a caption is not the lead", "Photo: Reuters\n\nThe council met today.", func(s string) bool { return s == "The council met today." }},
+		{"list items joined", "Three changes:\n\n- buses\n- trams\n- ferries", func(s string) bool { return s == "Three changes: buses; trams; ferries" }},
+		{"a long lead stands alone", long + "\n\nThe second paragraph.", func(s string) bool { return !strings.Contains(s, "second") }},
 		{"ends at a sentence", long, func(s string) bool {
 			return strings.HasSuffix(s, "plan.") && utf8.RuneCountInString(s) <= summaryMax
 		}},
@@ -34,8 +37,11 @@ func TestSummarize(t *testing.T) {
 func TestHTMLToText(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"<p>One</p><p>Two</p>", "One\n\nTwo"},
-		{"<ul><li>a</li><li>b</li></ul>", "- a\n\n- b"},
+		{"<ul><li>a</li><li>b</li></ul>", "- a\n- b"},
+		{"<p>Before</p><ul><li>a</li><li>b</li></ul><p>After</p>", "Before\n\n- a\n- b\n\nAfter"},
 		{"Hello <b>bold</b> world", "Hello bold world"},
+		{"filing<a href=x>,</a> the ( <i>among</i> others)", "filing, the ( among others)"},
+		{"<table><tr><td>a</td><td>b</td></tr></table>", "a b"},
 		{"<p>x<script>evil()</script>y</p>", "xy"},
 		{"<style>p{}</style><p>Text &amp; more</p>", "Text & more"},
 		{"broken <p unclosed", "broken"},

@@ -5,14 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/newsbrief/newsbrief/pipeline"
-	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+	"golang.org/x/net/html"
 
 	"github.com/mmcdole/gofeed"
 )
@@ -218,6 +219,9 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 // the description, links resolved against the item or the feed.
 func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *CompiledRules) pipeline.Article {
 	link := strings.TrimSpace(item.Link)
+	if orig := origLink(item); orig != "" {
+		link = orig // FeedBurner's proxy link hides the publisher's own
+	}
 	if link != "" {
 		// only a web page is a story's link: javascript:, data: and the
 		// like never reach the e-mail, the archive or the API
@@ -242,7 +246,8 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *Compiled
 	for _, cat := range item.Categories {
 		a.Tags = append(a.Tags, CleanText(cat))
 	}
-	a.ImageURL = leadImage(item, base, safe)
+	a.ImageURL, a.ImageWidth = leadImage(item, base, safe)
+	a.AudioURL, a.AudioType, a.AudioSeconds = episodeAudio(item, base)
 	if len(item.Authors) > 0 && item.Authors[0] != nil {
 		a.Author = CleanText(item.Authors[0].Name)
 	}
@@ -254,9 +259,18 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *Compiled
 	if a.PublishedAt.After(time.Now().Add(24 * time.Hour)) {
 		a.PublishedAt = time.Time{} // a date in the future is not to be trusted
 	}
-	// the feed's own summary when it is real text, else the opening of the body
+	if strings.TrimSpace(text) == "" {
+		// a video's description (YouTube's media:group) is its text
+		if d := videoDescription(item); d != "" {
+			a.HTML, a.Text = c.Cleaner.clean("<p>"+html.EscapeString(d)+"</p>", base, rules)
+			text = a.Text
+		}
+	}
+	// the feed's own excerpt when it is real text, cleaned like the body
+	// (its footers and the source's rules removed), else the opening of
+	// the cleaned body
 	if item.Content != "" && item.Description != "" {
-		if d := HTMLToText(item.Description); len(d) > 40 {
+		if _, d := c.Cleaner.clean(item.Description, base, rules); len(d) > 40 && !autoExcerpt(d, text) {
 			a.Summary = Summarize(d)
 		}
 	}
@@ -264,6 +278,34 @@ func (c *Collector) fromItem(item *gofeed.Item, feedBase string, rules *Compiled
 		a.Summary = Summarize(text)
 	}
 	return a
+}
+
+// autoExcerpt says whether a feed's description is only the start of the
+// body cut by the publishing tool ("… [...]", "Continue reading"), which
+// the body's own lead beats.
+func autoExcerpt(desc, body string) bool {
+	d := strings.TrimSpace(desc)
+	for _, tail := range []string{"[...]", "[…]", "[&hellip;]", "...", "…"} {
+		if strings.HasSuffix(d, tail) {
+			return true
+		}
+	}
+	start := strings.Join(strings.Fields(d), " ")
+	if len(start) > 60 {
+		start = start[:60]
+	}
+	return strings.HasPrefix(strings.Join(strings.Fields(body), " "), start)
+}
+
+// origLink is the publisher's own link that FeedBurner keeps beside its
+// proxy link (feedburner:origLink), or "".
+func origLink(item *gofeed.Item) string {
+	for _, e := range item.Extensions["feedburner"]["origLink"] {
+		if v := strings.TrimSpace(e.Value); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // webLink is u when it is an absolute http(s) URL with a host, else "".
@@ -301,54 +343,4 @@ func hostOf(raw string) string {
 		return raw
 	}
 	return strings.ToLower(u.Host)
-}
-
-// leadImage picks an article's image: the item's image, then media:content
-// or media:thumbnail, then an image enclosure, then the first image of the
-// cleaned content; relative URLs resolved against base. Only absolute
-// http(s) URLs are kept.
-func leadImage(item *gofeed.Item, base, safeHTML string) string {
-	var cands []string
-	if item.Image != nil {
-		cands = append(cands, item.Image.URL)
-	}
-	if media, ok := item.Extensions["media"]; ok {
-		for _, name := range []string{"content", "thumbnail", "group"} {
-			for _, e := range media[name] {
-				if name == "content" && e.Attrs["medium"] != "" && e.Attrs["medium"] != "image" {
-					continue
-				}
-				cands = append(cands, e.Attrs["url"])
-				for _, kids := range e.Children {
-					for _, k := range kids {
-						cands = append(cands, k.Attrs["url"])
-					}
-				}
-			}
-		}
-	}
-	for _, enc := range item.Enclosures {
-		if enc != nil && strings.HasPrefix(enc.Type, "image/") {
-			cands = append(cands, enc.URL)
-		}
-	}
-	if i := strings.Index(safeHTML, "<img "); i >= 0 {
-		if j := strings.Index(safeHTML[i:], `src="`); j >= 0 {
-			rest := safeHTML[i+j+5:]
-			if k := strings.IndexByte(rest, '"'); k >= 0 {
-				cands = append(cands, html.UnescapeString(rest[:k]))
-			}
-		}
-	}
-	for _, c := range cands {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			continue
-		}
-		u, err := url.Parse(resolve(base, c))
-		if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-			return u.String()
-		}
-	}
-	return ""
 }
