@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -30,6 +31,24 @@ func TestSummarize(t *testing.T) {
 	for _, tt := range tests {
 		if got := Summarize(tt.in); !tt.check(got) {
 			t.Errorf("%s: Summarize = %q", tt.name, got)
+		}
+	}
+}
+
+func TestTextParagraphs(t *testing.T) {
+	long := strings.Repeat("A line of a paragraph that goes on. ", 4)
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"a paragraph a line", long + "\n" + long + "\nSupport us.", []string{strings.TrimSpace(long), strings.TrimSpace(long), "Support us."}},
+		{"a paragraph a line, blank lines too", long + "\n\n" + long, []string{strings.TrimSpace(long), strings.TrimSpace(long)}},
+		{"hard-wrapped", "The council met\ntoday at noon.\n\nIt voted\nyes.", []string{"The council met today at noon.", "It voted yes."}},
+		{"one short line", "Hello.", []string{"Hello."}},
+	}
+	for _, tt := range tests {
+		if got := textParagraphs(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -96,6 +115,17 @@ func TestStripBoilerplate(t *testing.T) {
 			body + `<p>Please read the full report on the city's website before the vote.</p>`,
 			[]string{"read the full report"}, nil},
 		{"all boilerplate keeps everything", `<p>Read more</p>`, []string{"Read more"}, nil},
+		{"an appeal whatever line ends the article (the shape of the outlet report this product was designed from)",
+			body + `<p>Investigative journalism takes time – and it requires your support. Support our work for free expression.</p>` +
+				`<p>Thank you for making our independent work possible.</p><p><a href="/updates">Updates – Harbour News Brief</a></p>` +
+				`<p><a href="/en">To the Harbour News Brief in English</a></p>`,
+			[]string{"council approved"}, []string{"requires your support", "Thank you", "Updates", "in English"}},
+		{"a byline between closings stays",
+			body + `<p>This article originally appeared on The Atlantic.</p><p>Sarah Archer is the author of The Midcentury Kitchen.</p>`,
+			[]string{"council approved", "Sarah Archer"}, []string{"originally appeared"}},
+		{"reported speech is content", body + `<p>“Sign up for our newsletter,” the mayor said, “if you want to know more.”</p>`,
+			[]string{"the mayor said"}, nil},
+		{"a short last line of news stays", body + `<p>More than 200 people were evacuated.</p>`, []string{"More than 200"}, nil},
 	}
 	for _, tt := range tests {
 		got, removed := stripBoilerplate(tt.in)

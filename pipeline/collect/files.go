@@ -140,10 +140,8 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, 
 		first, rest, _ := strings.Cut(strings.TrimLeft(string(data), "\n"), "\n")
 		fm.Title = first
 		var paras []string
-		for _, p := range strings.Split(strings.TrimSpace(rest), "\n\n") {
-			if p = strings.TrimSpace(p); p != "" {
-				paras = append(paras, "<p>"+html.EscapeString(p)+"</p>")
-			}
+		for _, p := range textParagraphs(rest) {
+			paras = append(paras, "<p>"+html.EscapeString(p)+"</p>")
 		}
 		a.HTML, a.Text = c.Clean(strings.Join(paras, "\n"), "")
 	case ".html", ".htm":
@@ -188,6 +186,49 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, 
 	sum := sha256.Sum256(data)
 	a.FileHash = hex.EncodeToString(sum[:])
 	return a, nil
+}
+
+// wrapWidth is the longest line of a hard-wrapped text file: a file with
+// longer lines writes one paragraph a line.
+const wrapWidth = 100
+
+// textParagraphs splits a plain-text body into paragraphs the way the file
+// writes them: a file with lines longer than wrapWidth puts a paragraph on
+// each line (blank lines or not between them); a hard-wrapped file (every
+// line short) separates paragraphs by blank lines, and its lines are
+// joined.
+func textParagraphs(body string) []string {
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	long := false
+	for _, l := range lines {
+		if utf8.RuneCountInString(strings.TrimSpace(l)) > wrapWidth {
+			long = true
+			break
+		}
+	}
+	var out []string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.Join(cur, " "))
+			cur = nil
+		}
+	}
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+			flush()
+		case long:
+			flush()
+			cur = append(cur, l)
+			flush()
+		default:
+			cur = append(cur, l)
+		}
+	}
+	flush()
+	return out
 }
 
 func parseDate(s string) (time.Time, error) {
