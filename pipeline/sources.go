@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -160,4 +161,43 @@ func (s *Store) RecordFetch(ctx context.Context, src Source, status string, fetc
 		return fmt.Errorf("record fetch of %s: %w", src.URL, err)
 	}
 	return nil
+}
+
+// Footers returns the footers learned for a source: folded key → text.
+func (s *Store) Footers(ctx context.Context, sourceID int64) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, text FROM source_footers WHERE source_id = ?`, sourceID)
+	if err != nil {
+		return nil, fmt.Errorf("source footers: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, t string
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, fmt.Errorf("source footers: %w", err)
+		}
+		out[k] = t
+	}
+	return out, rows.Err()
+}
+
+// maxFooters bounds the footers kept for one source.
+const maxFooters = 50
+
+// AddFooters records footers learned for a source (folded key → text),
+// keeping at most maxFooters a source.
+func (s *Store) AddFooters(ctx context.Context, sourceID int64, footers map[string]string) error {
+	if len(footers) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for k, t := range footers {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO source_footers (source_id, key, text, created_at)
+				SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM source_footers WHERE source_id = ?) < ?
+				ON CONFLICT DO NOTHING`, sourceID, k, t, s.nowMS(), sourceID, maxFooters); err != nil {
+				return fmt.Errorf("add source footer: %w", err)
+			}
+		}
+		return nil
+	})
 }

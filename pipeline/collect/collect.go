@@ -185,6 +185,7 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 		res.Err = err
 		return res
 	}
+	var arts []pipeline.Article
 	for _, item := range feed.Items {
 		if item == nil {
 			continue
@@ -195,7 +196,15 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 			continue
 		}
 		a.SourceID, a.SourceName, a.Origin = src.ID, name, "feed"
-		stored, err := c.Store.SaveArticle(ctx, &a)
+		arts = append(arts, a)
+	}
+	if err := c.stripSourceFooters(ctx, src, arts); err != nil {
+		res.Err = err
+		return res
+	}
+	for i := range arts {
+		a := &arts[i]
+		stored, err := c.Store.SaveArticle(ctx, a)
 		if err != nil {
 			res.Err = err
 			break
@@ -213,6 +222,35 @@ func (c *Collector) collectFeed(ctx context.Context, client *http.Client, src pi
 	}
 	log.Info("feed collected", "items", res.Seen, "new", res.New)
 	return res
+}
+
+// stripSourceFooters learns the footers this fetch's items share, adds
+// them to the source's known ones, and removes them all from the items.
+func (c *Collector) stripSourceFooters(ctx context.Context, src pipeline.Source, arts []pipeline.Article) error {
+	footers, err := c.Store.Footers(ctx, src.ID)
+	if err != nil {
+		return err
+	}
+	learned := learnFooters(arts)
+	fresh := map[string]string{}
+	for k, t := range learned {
+		if _, ok := footers[k]; !ok {
+			fresh[k] = t
+			footers[k] = t
+		}
+	}
+	if err := c.Store.AddFooters(ctx, src.ID, fresh); err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		c.logger().Debug("source footers learned", "source", src.URL, "footers", fresh)
+	}
+	for i := range arts {
+		if removed := stripFooters(&arts[i], footers); len(removed) > 0 {
+			c.logger().Debug("source footer removed", "source", src.URL, "title", arts[i].Title, "blocks", removed)
+		}
+	}
+	return nil
 }
 
 // fromItem turns a feed item into an article: the full content preferred to

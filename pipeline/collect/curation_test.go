@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/newsbrief/newsbrief/pipeline"
 )
 
 // The curation corpus (testdata/curation, real material with its licences)
@@ -44,8 +46,6 @@ func readEndings(t *testing.T) (endings, genuine []ending) {
 	return endings, genuine
 }
 
-// norm folds white space, for comparing texts across renderings.
-func norm(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // endingsReport places each real closing paragraph after two genuine ones
 // (as a feed item's HTML, as a .txt file with single line breaks, and as a
@@ -137,6 +137,7 @@ type feedsReport struct {
 	videos, videosWithoutSummary                int
 	episodes, episodesWithoutAudio              int
 	boilerSummaries                             int
+	footers, footerItems                        int
 	examples                                    []string
 }
 
@@ -176,10 +177,24 @@ func measureFeeds(t *testing.T, c *Cleaner) feedsReport {
 		}
 		r.feeds++
 		base := feed.Link
+		name := filepath.Base(f)
+		var arts []pipeline.Article
 		for _, it := range feed.Items {
-			a := col.fromItem(it, base, nil)
+			arts = append(arts, col.fromItem(it, base, nil))
+		}
+		learned := learnFooters(arts)
+		r.footers += len(learned)
+		for k := range learned {
+			r.examples = append(r.examples, name+": footer learned: "+learned[k])
+		}
+		for i := range arts {
+			if len(stripFooters(&arts[i], learned)) > 0 {
+				r.footerItems++
+			}
+		}
+		for i, it := range feed.Items {
+			a := arts[i]
 			r.items++
-			name := filepath.Base(f)
 			if a.ImageURL != "" && junkImage.MatchString(a.ImageURL) {
 				r.junkImages++
 				r.examples = append(r.examples, name+": image "+a.ImageURL)
@@ -240,6 +255,7 @@ func TestCuration(t *testing.T) {
 		er.keptLast, er.genuine, er.keptBeforeEnding, er.genuine, er.bodyLost)
 	t.Logf("  feeds: %d with %d items; junk lead images %d; summaries with a stray space %d; summaries with boilerplate %d",
 		fr.feeds, fr.items, fr.junkImages, fr.strayPunct, fr.boilerSummaries)
+	t.Logf("  source footers learned %d, removed from %d items", fr.footers, fr.footerItems)
 	t.Logf("  links through a proxy %d, with trackers %d; videos %d (%d without a summary); episodes %d (%d without an audio link)",
 		fr.proxyLinks, fr.tracked, fr.videos, fr.videosWithoutSummary, fr.episodes, fr.episodesWithoutAudio)
 	if testing.Verbose() {
