@@ -111,9 +111,22 @@ type Story struct {
 	Author    string
 	Summary   string
 	ImageURL  string
+	// ImageWidth is the image's declared width in pixels (0 unknown): a
+	// narrow one is shown at its own size.
+	ImageWidth int
+	// Audio is a podcast episode's audio (its URL, MIME type and length
+	// in seconds); zero for none.
+	Audio     Audio
 	Published time.Time
 	Tags      []string
 	Also      []Link // the same story from other sources
+}
+
+// Audio is an episode's audio file.
+type Audio struct {
+	URL     string
+	Type    string
+	Seconds int
 }
 
 // Link is another source's link to the same story.

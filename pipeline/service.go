@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,7 +20,8 @@ func issue(ed Edition) brief.Issue {
 	is := brief.Issue{ID: ed.ID, Date: ed.CreatedAt, Note: ed.Note}
 	for _, a := range ed.Articles {
 		st := brief.Story{Title: a.Title, URL: a.URL, Source: a.SourceName, Author: a.Author, Summary: a.Summary,
-			ImageURL: a.ImageURL, Published: a.PublishedAt, Tags: a.Tags}
+			ImageURL: a.ImageURL, ImageWidth: a.ImageWidth, Published: a.PublishedAt, Tags: a.Tags,
+			Audio: brief.Audio{URL: a.AudioURL, Type: a.AudioType, Seconds: a.AudioSeconds}}
 		if a.Origin != "feed" {
 			st.Source = ""
 		}
@@ -174,28 +176,69 @@ func (e *Editions) Select(ctx context.Context) ([]Article, error) {
 		return nil, err
 	}
 	cutoff := e.Store.now().Add(-e.FirstLookback)
-	perSource := map[int64]int{}
-	var out []Article
-	var words []map[string]bool // storyWords of out's titles
+	var pool []Article
 	for _, a := range cands {
 		if a.Origin == "feed" && !a.Pinned && first && e.FirstLookback > 0 && a.PublishedAt.Before(cutoff) {
 			continue
 		}
-		w := storyWords(a.Title)
-		grouped := false
-		for i := range out {
-			if apart[a.ID] || apart[out[i].ID] {
-				continue
-			}
-			if !sameSource(out[i], a) && sameStory(words[i], w) {
-				out[i].Also = append(out[i].Also, a)
-				grouped = true
-				break
+		pool = append(pool, a)
+	}
+	// the same story from several sources is one entry, led by the first
+	// in the candidates' order; split articles stand alone
+	groups := groupStories(pool, func(a Article) bool { return apart[a.ID] })
+	type entry struct {
+		lead    Article
+		sources int // distinct sources carrying the story
+		order   int
+	}
+	entries := make([]entry, len(groups))
+	for g, members := range groups {
+		lead := pool[members[0]]
+		seen := map[string]bool{}
+		for _, m := range members {
+			o := pool[m]
+			seen[fmt.Sprint(o.SourceID, o.Origin)] = true
+			if m != members[0] {
+				lead.Also = append(lead.Also, o)
 			}
 		}
-		if grouped || len(out) == e.MaxArticles && e.MaxArticles > 0 {
-			continue
+		entries[g] = entry{lead, len(seen), g}
+	}
+	// placed articles first in the editor's order, then pinned, then by
+	// source priority; among equals the story more sources carry first,
+	// then the candidates' order (newest first)
+	tier := func(a Article) int {
+		switch {
+		case a.Rank > 0:
+			return 0
+		case a.Pinned:
+			return 1
 		}
+		return 2
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if tier(a.lead) != tier(b.lead) {
+			return tier(a.lead) < tier(b.lead)
+		}
+		if tier(a.lead) < 2 {
+			return a.order < b.order
+		}
+		if a.lead.Priority != b.lead.Priority {
+			return a.lead.Priority > b.lead.Priority
+		}
+		if a.sources != b.sources {
+			return a.sources > b.sources
+		}
+		return a.order < b.order
+	})
+	perSource := map[int64]int{}
+	var out []Article
+	for _, en := range entries {
+		if len(out) == e.MaxArticles && e.MaxArticles > 0 {
+			break
+		}
+		a := en.lead
 		if a.Origin == "feed" && !a.Pinned && a.Rank == 0 {
 			if e.MaxPerSource > 0 && perSource[a.SourceID] >= e.MaxPerSource {
 				continue
@@ -203,7 +246,6 @@ func (e *Editions) Select(ctx context.Context) ([]Article, error) {
 			perSource[a.SourceID]++
 		}
 		out = append(out, a)
-		words = append(words, w)
 	}
 	if len(out) > 0 && len(out) < e.MinArticles {
 		return nil, fmt.Errorf("%w: %d new articles, fewer than the minimum of %d", ErrNothingNew, len(out), e.MinArticles)

@@ -26,7 +26,10 @@ func (r Renderer) edition(is brief.Issue) Edition {
 	}
 	for _, st := range is.Stories {
 		a := Article{Title: st.Title, URL: st.URL, Source: st.Source, Author: st.Author, Summary: st.Summary,
-			ImageURL: st.ImageURL, Published: st.Published, Tags: st.Tags}
+			ImageURL: st.ImageURL, Published: st.Published, Tags: st.Tags, ListenURL: st.Audio.URL, Duration: duration(st.Audio.Seconds)}
+		if st.ImageWidth > 0 && st.ImageWidth < columnWidth {
+			a.ImageWidth = st.ImageWidth
+		}
 		for _, o := range st.Also {
 			a.Also = append(a.Also, Link{Source: o.Source, URL: o.URL})
 		}
@@ -92,4 +95,26 @@ func describe(is brief.Issue) string {
 		d = cut + "…"
 	}
 	return d
+}
+
+// columnWidth is the e-mail's content width in pixels: a lead image this
+// wide or wider fills it.
+const columnWidth = 576
+
+// duration reads seconds as "32 min" or "1 h 5 min"; "" for 0.
+func duration(seconds int) string {
+	if seconds <= 0 {
+		return ""
+	}
+	m := (seconds + 30) / 60
+	if m < 1 {
+		m = 1
+	}
+	if m < 60 {
+		return strconv.Itoa(m) + " min"
+	}
+	if m%60 == 0 {
+		return strconv.Itoa(m/60) + " h"
+	}
+	return strconv.Itoa(m/60) + " h " + strconv.Itoa(m%60) + " min"
 }

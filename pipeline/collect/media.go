@@ -79,6 +79,11 @@ func leadImage(item *gofeed.Item, base, safeHTML string) (string, int) {
 		cands = append(cands, img)
 	}
 	best, bestWidth := "", -1
+	for i := range cands {
+		if cands[i].width == 0 {
+			cands[i].width = urlWidth(cands[i].url)
+		}
+	}
 	for _, c := range cands {
 		if c.url == "" || junkImageURL.MatchString(c.url) || (c.width > 0 && c.width <= 2) {
 			continue
@@ -147,6 +152,29 @@ func contentImages(safeHTML string) []imageCandidate {
 		}
 		out = append(out, c)
 	}
+}
+
+// sizedName matches the size image services and WordPress write into
+// file names ("photo_142x100.jpg", "photo-150x150.png").
+var sizedName = regexp.MustCompile(`[_-](\d{2,4})x(\d{2,4})\.(jpe?g|png|gif|webp)$`)
+
+// urlWidth reads an image's width from its URL when it tells one: a
+// size in the file name, or a w= or width= parameter; 0 when not.
+func urlWidth(raw string) int {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0
+	}
+	if m := sizedName.FindStringSubmatch(strings.ToLower(u.Path)); m != nil {
+		return atoi(m[1])
+	}
+	q := u.Query()
+	for _, k := range []string{"w", "width"} {
+		if w := atoi(q.Get(k)); w > 0 {
+			return w
+		}
+	}
+	return 0
 }
 
 func atoi(s string) int {
