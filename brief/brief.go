@@ -105,12 +105,12 @@ type Issue struct {
 
 // Story is one article of an issue.
 type Story struct {
-	Title     string
-	URL       string
-	Source    string // the feed's name; empty for files and editors' articles
-	Author    string
-	Summary   string
-	ImageURL  string
+	Title    string
+	URL      string
+	Source   string // the feed's name; empty for files and editors' articles
+	Author   string
+	Summary  string
+	ImageURL string
 	// ImageWidth is the image's declared width in pixels (0 unknown): a
 	// narrow one is shown at its own size.
 	ImageWidth int

@@ -15,33 +15,33 @@ import (
 
 // Article is one cleaned story, ready to be selected into an edition.
 type Article struct {
-	ID          int64
-	SourceID    int64  // 0 for files and editors' articles
-	Origin      string // "feed", "file" or "editor"
-	SourceName  string // the feed's title, or "articles folder", or "editor"
-	GUID        string
-	URL         string
-	Title       string
-	Author      string
-	Summary     string // plain text lead, at most summaryMax runes
-	ImageURL    string // lead image, absolute http(s), or ""
-	ImageWidth  int    // the lead image's declared width in pixels, 0 when unknown
+	ID         int64
+	SourceID   int64  // 0 for files and editors' articles
+	Origin     string // "feed", "file" or "editor"
+	SourceName string // the feed's title, or "articles folder", or "editor"
+	GUID       string
+	URL        string
+	Title      string
+	Author     string
+	Summary    string // plain text lead, at most summaryMax runes
+	ImageURL   string // lead image, absolute http(s), or ""
+	ImageWidth int    // the lead image's declared width in pixels, 0 when unknown
 	// AudioURL is a podcast episode's audio (absolute http(s)), with its
 	// MIME type and duration (0 when unknown); "" for none.
 	AudioURL     string
 	AudioType    string
 	AudioSeconds int
-	HTML        string // sanitized HTML body
-	Text        string // plain-text body
-	PublishedAt time.Time
-	CollectedAt time.Time
-	Pinned      bool
-	Excluded    bool
-	FilePath    string // article files: path relative to the articles folder
-	FileHash    string
-	Tags        []string // lower case: feed categories, front matter tags
-	Rank        int      // the editor's position in the next edition (1 first), 0 when unset
-	Priority    int      // its source's priority (read only)
+	HTML         string // sanitized HTML body
+	Text         string // plain-text body
+	PublishedAt  time.Time
+	CollectedAt  time.Time
+	Pinned       bool
+	Excluded     bool
+	FilePath     string // article files: path relative to the articles folder
+	FileHash     string
+	Tags         []string // lower case: feed categories, front matter tags
+	Rank         int      // the editor's position in the next edition (1 first), 0 when unset
+	Priority     int      // its source's priority (read only)
 	// Also are the same story from other sources, grouped under this one
 	// in an edition ("also reported by").
 	Also []Article

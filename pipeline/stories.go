@@ -20,7 +20,6 @@ import (
 // share none ("3.2%" against "3.5%"), or both name acronyms and share none
 // ("UK inflation" against "US inflation", "ECB" against "EU").
 
-
 // minShared is how many headline terms two articles of one story share at
 // least: two words are too few to tell.
 const minShared = 3

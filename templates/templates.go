@@ -51,12 +51,12 @@ var ErrTemplate = errors.New("template")
 
 // Article is one story as templates see it.
 type Article struct {
-	Title     string
-	URL       string
-	Source    string
-	Author    string
-	Summary   string
-	ImageURL  string // lead image, absolute http(s), or ""
+	Title    string
+	URL      string
+	Source   string
+	Author   string
+	Summary  string
+	ImageURL string // lead image, absolute http(s), or ""
 	// ImageWidth is the width to show the image at: its own when narrower
 	// than the column (576 px), else 0 for the column's width.
 	ImageWidth int

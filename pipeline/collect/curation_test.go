@@ -46,16 +46,15 @@ func readEndings(t *testing.T) (endings, genuine []ending) {
 	return endings, genuine
 }
 
-
 // endingsReport places each real closing paragraph after two genuine ones
 // (as a feed item's HTML, as a .txt file with single line breaks, and as a
 // description-only item, whose summary is checked too) and each genuine
 // look-alike at the end of an article, alone and followed by a closing.
 type endingsReport struct {
 	endings, removedHTML, removedText, removedSummary int
-	genuine, keptLast, keptBeforeEnding             int
-	bodyLost                                        int
-	missed, wronglyRemoved                          []string
+	genuine, keptLast, keptBeforeEnding               int
+	bodyLost                                          int
+	missed, wronglyRemoved                            []string
 }
 
 func measureEndings(t *testing.T, c *Cleaner, endings, genuine []ending) endingsReport {
@@ -323,7 +322,9 @@ func TestCurationFields(t *testing.T) {
 		{"feedjira-google_alerts_atom.xml", func(a pipeline.Article) bool {
 			return strings.HasPrefix(a.URL, "https://www.aglobalmarketresearch.com/report-offers") && strings.HasSuffix(a.Summary, "senior…")
 		}, "Google's redirect unwrapped; the source's own cut as one ellipsis"},
-		{"rss-parser-uolNoticias.rss", func(a pipeline.Article) bool { return a.ImageWidth == 142 && strings.HasPrefix(a.Summary, "Líder na pesquisa Ibope") },
+		{"rss-parser-uolNoticias.rss", func(a pipeline.Article) bool {
+			return a.ImageWidth == 142 && strings.HasPrefix(a.Summary, "Líder na pesquisa Ibope")
+		},
 			"a Latin-1 feed's text; a thumbnail's width from its file name"},
 	}
 	for _, tt := range tests {
