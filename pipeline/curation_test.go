@@ -104,10 +104,9 @@ func TestCurationGrouping(t *testing.T) {
 	}
 }
 
-// BenchmarkGroupStories groups a selection's worth of candidates (the
-// labelled headlines ten times over, 1,030 articles from 10× the sources)
-// as Select does.
-func BenchmarkGroupStories(b *testing.B) {
+// benchArticles is a selection's worth of candidates: the labelled
+// headlines ten times over, 1,030 articles from ten times the sources.
+func benchArticles(b *testing.B) []Article {
 	f, err := os.ReadFile("../testdata/curation/grouping.tsv")
 	if err != nil {
 		b.Fatal(err)
@@ -122,8 +121,26 @@ func BenchmarkGroupStories(b *testing.B) {
 			arts = append(arts, Article{ID: int64(rep*1000 + i), Title: c[3], SourceID: int64(rep*100 + i%50), Origin: "feed"})
 		}
 	}
+	return arts
+}
+
+// BenchmarkGroupStories groups benchArticles as Select does.
+func BenchmarkGroupStories(b *testing.B) {
+	arts := benchArticles(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		groupStories(arts, nil)
+	}
+}
+
+// BenchmarkStoryTermsOnly is the baseline: only reading each article's
+// terms, which any comparison of headlines needs.
+func BenchmarkStoryTermsOnly(b *testing.B) {
+	arts := benchArticles(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, a := range arts {
+			termsOf(a)
+		}
 	}
 }
