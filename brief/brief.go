@@ -31,18 +31,41 @@ const (
 // constants.
 type Values [SlotCount]string
 
-// NewValues returns r's values with its unsubscribe URL.
+// NewValues returns r's values with its unsubscribe URL, greeted as the
+// default Greeting does.
 func NewValues(r Recipient, unsubscribeURL string) Values {
-	return Values{SlotName: r.Name, SlotEmail: r.Email, SlotGreeting: Greeting(r.Name), SlotUnsubscribeURL: unsubscribeURL}
+	return Greeting{}.Values(r, unsubscribeURL)
 }
 
-// Greeting is "Hello Ada," for a recipient with a name and "Hello,"
-// otherwise.
-func Greeting(name string) string {
-	if n := strings.TrimSpace(name); n != "" {
-		return "Hello " + n + ","
+// Greeting is how messages greet their reader: Named for a reader whose
+// name is known, with {first} (the first word of the name) and {name}
+// (all of it) filled in, Unnamed for the others. The zero Greeting is
+// "Hello {first}," and "Hello,"; Off greets nobody.
+type Greeting struct {
+	Named, Unnamed string
+	Off            bool
+}
+
+// Of is the greeting of a reader named name.
+func (g Greeting) Of(name string) string {
+	if g.Off {
+		return ""
 	}
-	return "Hello,"
+	named, unnamed := g.Named, g.Unnamed
+	if named == "" && unnamed == "" {
+		named, unnamed = "Hello {first},", "Hello,"
+	}
+	n := strings.Join(strings.Fields(name), " ")
+	if n == "" {
+		return unnamed
+	}
+	first, _, _ := strings.Cut(n, " ")
+	return strings.NewReplacer("{first}", first, "{name}", n).Replace(named)
+}
+
+// Values returns r's values with its unsubscribe URL, greeted as g says.
+func (g Greeting) Values(r Recipient, unsubscribeURL string) Values {
+	return Values{SlotName: r.Name, SlotEmail: r.Email, SlotGreeting: g.Of(r.Name), SlotUnsubscribeURL: unsubscribeURL}
 }
 
 // Body is a rendered body as static pieces with a per-recipient slot
@@ -141,13 +164,14 @@ type Rendered struct {
 	Subject  string
 	HTML     Body
 	Text     Body
-	HTMLSize int // the HTML body's size without personal parts, in bytes
+	HTMLSize int      // the HTML body's size without personal parts, in bytes
+	Greeting Greeting // how its messages greet their readers
 }
 
 // Personalize returns the HTML and text bodies for one recipient, with
 // their values escaped for HTML in the HTML body.
 func (r Rendered) Personalize(rcpt Recipient, unsubscribeURL string) (htmlBody, textBody string) {
-	v := NewValues(rcpt, unsubscribeURL)
+	v := r.Greeting.Values(rcpt, unsubscribeURL)
 	return r.HTML.Fill(&v, html.EscapeString), r.Text.Fill(&v, nil)
 }
 
@@ -155,9 +179,10 @@ func (r Rendered) Personalize(rcpt Recipient, unsubscribeURL string) (htmlBody, 
 // the bodies as pieces. A sender keeps its own encoding of them, made
 // once through Prepared.
 type Edition struct {
-	Subject string
-	HTML    Body
-	Text    Body
+	Subject  string
+	HTML     Body
+	Text     Body
+	Greeting Greeting
 
 	once     sync.Once
 	prepared any
@@ -166,7 +191,7 @@ type Edition struct {
 
 // NewEdition returns the shared parts of r's messages.
 func NewEdition(r Rendered) *Edition {
-	return &Edition{Subject: r.Subject, HTML: r.HTML, Text: r.Text}
+	return &Edition{Subject: r.Subject, HTML: r.HTML, Text: r.Text, Greeting: r.Greeting}
 }
 
 // Prepared returns the sender's encoding of e, made by prepare on the
@@ -205,7 +230,7 @@ type Journal interface {
 // NewMessage returns rcpt's message of edition e.
 func NewMessage(e *Edition, editionID int64, rcpt Recipient, unsubscribeURL string) *Message {
 	return &Message{EditionID: editionID, Recipient: rcpt, UnsubscribeURL: unsubscribeURL, Edition: e,
-		Values: NewValues(rcpt, unsubscribeURL)}
+		Values: e.Greeting.Values(rcpt, unsubscribeURL)}
 }
 
 // Subject is the message's subject.

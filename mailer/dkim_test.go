@@ -109,6 +109,20 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 			if len(verifs) != 1 || verifs[0].Err == nil {
 				t.Error("a tampered subject still verifies")
 			}
+			// over-signed: a second From, Subject or List-Unsubscribe added
+			// above the signed ones breaks the signature
+			for _, added := range []string{"From: Mallory <m@evil.example>", "Subject: Win a prize", "List-Unsubscribe: <https://evil.example/u>"} {
+				forged := append([]byte(added+"\r\n"), b.Bytes()...)
+				verifs, _ = dkim.VerifyWithOptions(bytes.NewReader(forged), &dkim.VerifyOptions{
+					LookupTXT: func(string) ([]string, error) { return []string{tt.record}, nil },
+				})
+				if len(verifs) != 1 || verifs[0].Err == nil {
+					t.Errorf("a message with %q added still verifies", added)
+				}
+			}
+			if n := strings.Count(":"+signed+":", ":from:"); n != 2 {
+				t.Errorf("From is signed %d times in h=, want 2 (over-signed): %s", n, signed)
+			}
 		})
 	}
 }

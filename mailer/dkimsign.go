@@ -99,14 +99,24 @@ func (s *dkimSigner) signatureWithBodyHash(head, bodyHash []byte, now time.Time)
 	unsigned := f.String()
 
 	fields := headerFields(head)
+	used := map[string]int{} // instances of each name signed so far
 	for _, k := range s.keys {
-		// the bottom-most instance of each name, as RFC 6376 5.4.2 says
+		// each name's instances from the bottom up, as RFC 6376 5.4.2
+		// says; a name listed once more than it occurs signs nothing
+		// more (over-signing)
+		key := strings.ToLower(k)
+		skip := used[key]
 		for i := len(fields) - 1; i >= 0; i-- {
 			if strings.EqualFold(fields[i].name, k) {
+				if skip > 0 {
+					skip--
+					continue
+				}
 				h.Write(relaxedHeader(fields[i].raw, true))
 				break
 			}
 		}
+		used[key]++
 	}
 	h.Write(relaxedHeader([]byte(unsigned), false))
 	digest := h.Sum(nil)

@@ -49,6 +49,12 @@ type Identity struct {
 	ListID            string   // List-Id's id, e.g. "brief.example.com"
 	UnsubscribeMailto string   // optional mailto: address for List-Unsubscribe
 	DKIM              *DKIMKey // nil: messages are not signed
+	// FeedbackID, when set, is the last fields of every message's
+	// Feedback-ID header (Gmail's feedback loop), after the edition's ID:
+	// "42:" + FeedbackID ("test:" and "confirm:" for other mails). At
+	// most three colon-separated fields of letters, digits, dots and
+	// dashes.
+	FeedbackID string
 }
 
 // DKIMKey is the key a list signs its messages with (relaxed/relaxed,
@@ -60,10 +66,32 @@ type DKIMKey struct {
 }
 
 // dkimSignedHeaders are the headers the DKIM signature covers, the
-// List-Unsubscribe pair among them as RFC 8058 asks.
+// List-Unsubscribe pair among them as RFC 8058 asks, and, once more than
+// they occur, the ones a forwarder or an attacker must not add a second
+// of (over-signing: an added From, Subject or List-Unsubscribe breaks the
+// signature).
 func dkimSignedHeaders() []string {
 	return []string{"From", "Reply-To", "To", "Subject", "Date", "Message-ID",
-		"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type"}
+		"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "Feedback-ID",
+		"From", "Subject", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"}
+}
+
+// ValidFeedbackID says whether v can end a Feedback-ID header: one to
+// three colon-separated fields of letters, digits, dots, dashes and
+// underscores.
+func ValidFeedbackID(v string) bool {
+	fields := strings.Split(v, ":")
+	if v == "" || len(fields) > 3 {
+		return false
+	}
+	for _, f := range fields {
+		if f == "" || strings.ContainsFunc(f, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // LoadDKIMKey reads a PEM private key (RSA of at least 1024 bits, or

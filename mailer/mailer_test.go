@@ -267,3 +267,29 @@ func smtpErr(code int, msg string) *smtp.SMTPError {
 }
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }
+
+// TestFeedbackID: with a Feedback-ID configured every message carries it,
+// the edition's ID first; test mails say test.
+func TestFeedbackID(t *testing.T) {
+	id := testIdentity()
+	id.FeedbackID = "brief:news.example"
+	m := testMessage("reader@example.com")
+	m.EditionID = 42
+	raw, err := build(id, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "\r\nFeedback-ID: 42:brief:news.example\r\n") {
+		t.Errorf("no Feedback-ID:\n%s", raw[:min(len(raw), 800)])
+	}
+	m.EditionID = 0
+	raw, _ = build(id, m)
+	if !strings.Contains(string(raw), "Feedback-ID: test:brief:news.example") {
+		t.Error("a test mail's Feedback-ID")
+	}
+	for v, ok := range map[string]bool{"brief:news.example": true, "a:b:c": true, "a:b:c:d": false, "x y": false, "": false, "a::b": false} {
+		if ValidFeedbackID(v) != ok {
+			t.Errorf("ValidFeedbackID(%q) = %v", v, !ok)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"html"
 	"mime"
 	"net/mail"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,13 @@ func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
 	dst = append(dst, "Date: "+time.Now().Format(time.RFC1123Z)+"\r\n"...)
 	dst = append(dst, "Message-ID: <"+messageID(p.domain, r.EditionID, r.Recipient.ID)+">\r\n"...)
 	dst = append(dst, "To: "+to+"\r\n"...)
+	if p.id.FeedbackID != "" {
+		kind := "test"
+		if r.EditionID > 0 {
+			kind = strconv.FormatInt(r.EditionID, 10)
+		}
+		dst = append(dst, "Feedback-ID: "+kind+":"+p.id.FeedbackID+"\r\n"...)
+	}
 	if v := p.id.unsubscribeHeader(r.UnsubscribeURL); v != "" {
 		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)
 		if strings.HasPrefix(r.UnsubscribeURL, "https://") {

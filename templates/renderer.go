@@ -16,11 +16,18 @@ type Renderer struct {
 	ListName string
 	BaseURL  string // for each stored edition's "view in browser" link
 	Log      *slog.Logger
+	// Greeting is how messages greet their readers; the rest is the
+	// list's identity every footer shows (see Edition).
+	Greeting      brief.Greeting
+	LogoURL       string
+	PostalAddress string
+	Contact       string
 }
 
 // edition is the template data of an issue.
 func (r Renderer) edition(is brief.Issue) Edition {
-	e := Edition{ID: is.ID, ListName: r.ListName, Date: is.Date, Note: is.Note}
+	e := Edition{ID: is.ID, ListName: r.ListName, Date: is.Date, Note: is.Note,
+		LogoURL: r.LogoURL, PostalAddress: r.PostalAddress, Contact: r.Contact, SiteURL: r.BaseURL}
 	if is.ID != 0 && r.BaseURL != "" {
 		e.ArchiveURL = r.BaseURL + "/archive/" + strconv.FormatInt(is.ID, 10)
 	}
@@ -45,6 +52,7 @@ func (r Renderer) Render(_ context.Context, is brief.Issue) (brief.Rendered, err
 	if err != nil {
 		return out, err
 	}
+	out.Greeting = r.Greeting
 	if out.HTMLSize > GmailClipBytes && r.Log != nil {
 		r.Log.Warn("the HTML body is over Gmail's clipping limit; Gmail will show only its start (lower NEWSBRIEF_MAX_ARTICLES)",
 			"bytes", out.HTMLSize, "limit", GmailClipBytes, "articles", len(is.Stories))

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -135,6 +136,121 @@ type Edition struct {
 	ArchiveIndexURL string
 	Description     string
 	Image           string
+	// The list's identity in every footer: its logo (an https URL, ""
+	// for none), its postal address (CAN-SPAM), a contact address, and
+	// the site readers subscribed at.
+	LogoURL       string
+	PostalAddress string
+	Contact       string
+	SiteURL       string
+}
+
+// Top is the edition's top story: the one most sources carry (the first
+// of them), else the first.
+func (e Edition) Top() Article {
+	if len(e.Articles) == 0 {
+		return Article{}
+	}
+	top := 0
+	for i, a := range e.Articles {
+		if len(a.Also) > len(e.Articles[top].Also) {
+			top = i
+		}
+	}
+	return e.Articles[top]
+}
+
+// Rest is every article but the top story, in order.
+func (e Edition) Rest() []Article {
+	top := e.Top()
+	var out []Article
+	skipped := false
+	for _, a := range e.Articles {
+		if !skipped && a.Title == top.Title && a.URL == top.URL {
+			skipped = true
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// RestByTag is Rest in sections by first tag when any article has a tag
+// (untagged ones last, in a section without a name), else one section
+// without a name.
+func (e Edition) RestByTag() []Section {
+	rest := e.Rest()
+	tagged := false
+	for _, a := range rest {
+		tagged = tagged || len(a.Tags) > 0
+	}
+	if !tagged {
+		if len(rest) == 0 {
+			return nil
+		}
+		return []Section{{Articles: rest}}
+	}
+	secs := sections(rest, func(a Article) string {
+		if len(a.Tags) > 0 {
+			return a.Tags[0]
+		}
+		return ""
+	})
+	// the untagged section last
+	for i, sec := range secs {
+		if sec.Name == "" && i != len(secs)-1 {
+			secs = append(append(secs[:i:i], secs[i+1:]...), sec)
+			break
+		}
+	}
+	return secs
+}
+
+// Preheader is the inbox preview: the headlines after the top story, up to
+// about 140 characters.
+func (e Edition) Preheader() string {
+	var b strings.Builder
+	for _, a := range e.Rest() {
+		t := strings.TrimSpace(a.Title)
+		if b.Len() > 0 {
+			if b.Len()+3+len(t) > 140 {
+				break
+			}
+			b.WriteString(" · ")
+		}
+		b.WriteString(t)
+	}
+	if b.Len() == 0 {
+		return e.Top().Summary
+	}
+	return b.String()
+}
+
+// subjectMax is the longest subject an inbox line shows whole.
+const subjectMax = 60
+
+// Headline is a subject that leads with the top story and fits an inbox
+// line: the top story's headline with "+N more" when both fit in
+// subjectMax characters, the headline alone when it fits, else the
+// headline cut at a word with an ellipsis.
+func (e Edition) Headline() string {
+	t := strings.Join(strings.Fields(e.Top().Title), " ")
+	n := utf8.RuneCountInString(t)
+	more := ""
+	if len(e.Articles) > 1 {
+		more = " (+" + strconv.Itoa(len(e.Articles)-1) + " more)"
+	}
+	switch {
+	case n+utf8.RuneCountInString(more) <= subjectMax:
+		return t + more
+	case n <= subjectMax:
+		return t
+	}
+	cut := []rune(t)[:subjectMax-1]
+	if i := strings.LastIndex(string(cut), " "); i > subjectMax/2 {
+		return strings.TrimRight(string(cut)[:i], ",;:–—- ") + "…"
+	}
+	return string(cut) + "…"
 }
 
 // NoteParagraphs is the editor's note split into paragraphs at blank lines.
@@ -169,6 +285,11 @@ type Set struct {
 var funcs = map[string]any{
 	"add":  func(a, b int) int { return a + b },
 	"wrap": Wrap,
+	// hang wraps s at width with every line after the first indented
+	// by indent (the first is not: it follows a label)
+	"hang": func(s string, width int, indent string) string {
+		return strings.TrimPrefix(Wrap(s, width, indent), indent)
+	},
 }
 
 // Load parses the embedded default templates, replacing each with the file
@@ -261,6 +382,8 @@ func Sample() Edition {
 	return Edition{
 		ID: 1, ListName: "The Daily Brief", Date: time.Date(2026, 1, 2, 7, 0, 0, 0, time.UTC),
 		ArchiveURL: "https://example.com/archive/1", Note: "A word from the desk.\n\nA second paragraph.",
+		PostalAddress: "The Daily Brief, 1 Harbour Street, Portsmouth PO1 2AB, United Kingdom", Contact: "editors@example.com",
+		SiteURL: "https://example.com",
 		Articles: []Article{
 			{Title: "A sample story", URL: "https://example.com/a", Source: "Example Times", Author: "A. Writer", Summary: "A first sentence. A second one.", ImageURL: "https://example.com/a.jpg",
 				ListenURL: "https://example.com/a.mp3", Duration: "32 min",

@@ -74,11 +74,22 @@ func TestPersonalizeEscapes(t *testing.T) {
 	}
 	// two subscribers, two different bodies from one render
 	h2, _ := r.Personalize(brief.Recipient{Name: "Bob", Email: "bob@example.com"}, "https://x.example/u?t=b")
-	if !strings.Contains(h2, "Hello Bob,") || strings.Contains(h2, "script") {
+	if !strings.Contains(h2, "Hello Bob,") || strings.Contains(h2, "<script") || strings.Contains(h2, "&lt;script") {
 		t.Errorf("second personalization leaks the first")
 	}
-	if g := brief.Greeting(""); g != "Hello," {
-		t.Errorf("greeting without a name = %q", g)
+	for _, tt := range []struct {
+		g          brief.Greeting
+		name, want string
+	}{
+		{brief.Greeting{}, "", "Hello,"},
+		{brief.Greeting{}, "Ada Lovelace", "Hello Ada,"},
+		{brief.Greeting{Named: "Dear {name},", Unnamed: "Dear reader,"}, "Ada Lovelace", "Dear Ada Lovelace,"},
+		{brief.Greeting{Named: "Dear {name},", Unnamed: "Dear reader,"}, "", "Dear reader,"},
+		{brief.Greeting{Off: true}, "Ada", ""},
+	} {
+		if got := tt.g.Of(tt.name); got != tt.want {
+			t.Errorf("%+v.Of(%q) = %q, want %q", tt.g, tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -268,7 +279,7 @@ func TestNarrowImagesAtTheirSize(t *testing.T) {
 			t.Errorf("HTML lacks %s", want)
 		}
 	}
-	if !strings.Contains(text, "Listen (32 min): https://pod.example/e.mp3") {
+	if !strings.Contains(text, "Listen (32 min):\n    https://pod.example/e.mp3") {
 		t.Errorf("text lacks the Listen line:\n%s", text)
 	}
 }

@@ -60,7 +60,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdin io.Reader,
 		return nil, &configError{msg: "NEWSBRIEF_TEMPLATES_DIR: " + err.Error()}
 	}
 	id := &mailer.Identity{From: cfg.From, ReplyTo: cfg.ReplyTo, ListName: cfg.ListName, ListID: cfg.listID(),
-		UnsubscribeMailto: cfg.UnsubscribeMailto}
+		UnsubscribeMailto: cfg.UnsubscribeMailto, FeedbackID: cfg.FeedbackID}
 	if cfg.DKIMDomain != "" {
 		if id.DKIM, err = mailer.LoadDKIMKey(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile); err != nil {
 			return nil, &configError{msg: "NEWSBRIEF_DKIM_KEY_FILE: " + err.Error()}
@@ -118,8 +118,9 @@ func (a *app) editions() *pipeline.Editions {
 	return &pipeline.Editions{
 		Store:       a.store,
 		Subscribers: subs,
-		Renderer:    templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render")},
-		Files:       a.cleaner,
+		Renderer: templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render"),
+			Greeting: a.cfg.greeting(), LogoURL: a.cfg.LogoURL, PostalAddress: a.cfg.PostalAddress, Contact: a.cfg.contact()},
+		Files: a.cleaner,
 		Engine: &deliver.Engine{
 			Ledger:      a.store,
 			Audience:    subs,

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
 // copyDir copies the files of src (one level) into dst.
@@ -565,5 +567,34 @@ func TestVersionStamped(t *testing.T) {
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "newsbrief 1.2.3 (revision 0123456789ab)" {
 		t.Errorf("version = %q, %v", out, err)
+	}
+}
+
+// TestPostalAddressRequiredForRelaySends: a send, run or serve through an
+// SMTP relay without NEWSBRIEF_POSTAL_ADDRESS exits 2 naming it; the
+// outbox quick start needs none, and a dry run needs none either.
+func TestPostalAddressRequiredForRelaySends(t *testing.T) {
+	relay := smtptest.Start(t)
+	e := newEnv(t, "NEWSBRIEF_SMTP_HOST", relay.Host, "NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port), "NEWSBRIEF_SMTP_TLS", "none",
+		"NEWSBRIEF_POSTAL_ADDRESS", "")
+	e.seed(1, "reader%d@example.com", "A story")
+	for _, args := range [][]string{{"send"}, {"run"}, {"serve"}} {
+		if _, errs, code := e.run(args...); code != 2 || !strings.Contains(errs, "NEWSBRIEF_POSTAL_ADDRESS") {
+			t.Errorf("%v without a postal address: exit %d, %s", args, code, errs)
+		}
+	}
+	if len(relay.Messages()) != 0 {
+		t.Error("a message went out without a postal address")
+	}
+	e.must("send", "--dry-run")
+	o := newEnv(t, "NEWSBRIEF_POSTAL_ADDRESS", "")
+	o.seed(1, "reader%d@example.com", "A story")
+	o.must("send") // to the outbox
+	if _, errs, code := e.run("config"); code != 0 {
+		t.Errorf("config: %d %s", code, errs)
+	}
+	t.Setenv("NEWSBRIEF_FEEDBACK_ID", "bad id")
+	if _, errs, code := e.run("config"); code != 2 || !strings.Contains(errs, "NEWSBRIEF_FEEDBACK_ID") {
+		t.Errorf("a bad feedback ID: %d %s", code, errs)
 	}
 }

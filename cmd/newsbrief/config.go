@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/newsbrief/newsbrief/brief"
+	"github.com/newsbrief/newsbrief/mailer"
 )
 
 // Config is every setting, read from NEWSBRIEF_* environment variables.
@@ -41,6 +43,12 @@ type Config struct {
 	Secret            string `envconfig:"NEWSBRIEF_SECRET" secret:"true" desc:"key that signs subscribers' links (16+ bytes); empty generates one kept in the database"`
 	AdminToken        string `envconfig:"NEWSBRIEF_ADMIN_TOKEN" secret:"true" desc:"token for the editors' desk and the API"`
 	UnsubscribeMailto string `envconfig:"NEWSBRIEF_UNSUBSCRIBE_MAILTO" desc:"address for mailto: List-Unsubscribe; empty for the https link only"`
+	PostalAddress     string `envconfig:"NEWSBRIEF_POSTAL_ADDRESS" desc:"the sender's postal address, in every message's footer (CAN-SPAM); required to send through NEWSBRIEF_SMTP_HOST"`
+	Contact           string `envconfig:"NEWSBRIEF_CONTACT" desc:"address readers write to, in every footer; empty for the Reply-To or From address"`
+	LogoURL           string `envconfig:"NEWSBRIEF_LOGO_URL" desc:"https URL of the logo at the top of every message; empty shows the list name"`
+	Greeting          string `envconfig:"NEWSBRIEF_GREETING" default:"Hello {first}," desc:"how a message greets a reader whose name is known ({first}: first name, {name}: all of it); none for no greeting"`
+	GreetingUnnamed   string `envconfig:"NEWSBRIEF_GREETING_UNNAMED" default:"Hello," desc:"how a message greets a reader whose name is not known"`
+	FeedbackID        string `envconfig:"NEWSBRIEF_FEEDBACK_ID" desc:"the Feedback-ID header's fields after the edition (Gmail's feedback loop), e.g. brief:example.com; empty for none"`
 
 	Schedule        string        `envconfig:"NEWSBRIEF_SCHEDULE" default:"0 7 * * *" desc:"when serve sends an edition (cron syntax; CRON_TZ=Zone/Name prefix honoured)"`
 	CollectSchedule string        `envconfig:"NEWSBRIEF_COLLECT_SCHEDULE" default:"*/30 * * * *" desc:"when serve collects sources (cron syntax)"`
@@ -162,6 +170,27 @@ func (c *Config) Validate() error {
 			return badVar("NEWSBRIEF_UNSUBSCRIBE_MAILTO", "%v (want a bare address)", err)
 		}
 	}
+	if strings.ContainsAny(c.PostalAddress, "\r\n") || len(c.PostalAddress) > 300 {
+		return badVar("NEWSBRIEF_POSTAL_ADDRESS", "must be one line of at most 300 characters (commas between its parts)")
+	}
+	if c.Contact != "" {
+		if err := checkAddress(c.Contact, false); err != nil {
+			return badVar("NEWSBRIEF_CONTACT", "%v (want a bare address)", err)
+		}
+	}
+	if c.LogoURL != "" {
+		if u, err := url.Parse(c.LogoURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return badVar("NEWSBRIEF_LOGO_URL", "%q is not an https URL (mail clients block plain http images)", c.LogoURL)
+		}
+	}
+	for name, v := range map[string]string{"NEWSBRIEF_GREETING": c.Greeting, "NEWSBRIEF_GREETING_UNNAMED": c.GreetingUnnamed} {
+		if strings.ContainsAny(v, "\r\n") || len(v) > 100 {
+			return badVar(name, "must be one line of at most 100 characters")
+		}
+	}
+	if c.FeedbackID != "" && !mailer.ValidFeedbackID(c.FeedbackID) {
+		return badVar("NEWSBRIEF_FEEDBACK_ID", "%q is not one to three colon-separated fields of letters, digits, dots and dashes (like brief:example.com)", c.FeedbackID)
+	}
 	if strings.ContainsAny(c.ListName, "\r\n") || strings.TrimSpace(c.ListName) == "" {
 		return badVar("NEWSBRIEF_LIST_NAME", "must be one non-empty line")
 	}
@@ -282,6 +311,35 @@ func (c *Config) smtpPort() int {
 }
 
 // listID is NEWSBRIEF_LIST_ID or one derived from the From domain.
+// greeting is the configured greeting.
+func (c *Config) greeting() brief.Greeting {
+	if strings.EqualFold(strings.TrimSpace(c.Greeting), "none") {
+		return brief.Greeting{Off: true}
+	}
+	return brief.Greeting{Named: c.Greeting, Unnamed: c.GreetingUnnamed}
+}
+
+// contact is the address readers write to: NEWSBRIEF_CONTACT, else the
+// Reply-To or From address.
+func (c *Config) contact() string {
+	for _, v := range []string{c.Contact, c.ReplyTo, c.From} {
+		if a, err := mail.ParseAddress(v); err == nil && v != "" {
+			return a.Address
+		}
+	}
+	return ""
+}
+
+// readyToSend is the check of every command that sends editions: a send
+// through a relay carries the sender's postal address (CAN-SPAM); the
+// outbox needs none.
+func (c *Config) readyToSend() error {
+	if c.SMTPHost != "" && strings.TrimSpace(c.PostalAddress) == "" {
+		return badVar("NEWSBRIEF_POSTAL_ADDRESS", "is required to send through NEWSBRIEF_SMTP_HOST: bulk mail must carry the sender's postal address (CAN-SPAM); for example \"The Daily Brief, 1 Harbour Street, Portsmouth PO1 2AB, UK\"")
+	}
+	return nil
+}
+
 func (c *Config) listID() string {
 	if c.ListID != "" {
 		return c.ListID

@@ -22,6 +22,9 @@ func cmdRun(ctx context.Context, a *app, args []string, stderr io.Writer) error 
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
+	if err := a.cfg.readyToSend(); err != nil {
+		return err
+	}
 	collectErr := runCollect(ctx, a)
 	if collectErr != nil && !errors.Is(collectErr, collect.ErrSourcesFailed) {
 		return collectErr
@@ -140,6 +143,9 @@ func cmdSend(ctx context.Context, a *app, args []string, stderr io.Writer) error
 		return err
 	case *dry:
 		return dryRun(ctx, a)
+	}
+	if err := a.cfg.readyToSend(); err != nil {
+		return err
 	}
 	return send(ctx, a, time.Time{})
 }

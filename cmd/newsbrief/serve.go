@@ -28,6 +28,9 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
+	if err := a.cfg.readyToSend(); err != nil {
+		return err
+	}
 	log := a.log.With("component", "serve")
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
