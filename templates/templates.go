@@ -363,10 +363,21 @@ func (s *Set) WriteForm(w io.Writer, listName, title, message, action, button st
 	return s.writePage(w, listName, title, message, action, button, true)
 }
 
+// WritePageWithLink is WritePage with one more way out: a link under the
+// button (the subscription page's "erase my data").
+func (s *Set) WritePageWithLink(w io.Writer, listName, title, message, action, button, linkURL, linkLabel string) error {
+	return s.writePageData(w, map[string]any{"ListName": listName, "Title": title, "Message": message,
+		"Action": action, "Button": button, "Fields": false, "LinkURL": linkURL, "LinkLabel": linkLabel})
+}
+
 func (s *Set) writePage(w io.Writer, listName, title, message, action, button string, fields bool) error {
+	return s.writePageData(w, map[string]any{"ListName": listName, "Title": title, "Message": message,
+		"Action": action, "Button": button, "Fields": fields, "LinkURL": "", "LinkLabel": ""})
+}
+
+func (s *Set) writePageData(w io.Writer, data map[string]any) error {
 	var b bytes.Buffer
-	if err := s.page.Execute(&b, map[string]any{"ListName": listName, "Title": title, "Message": message,
-		"Action": action, "Button": button, "Fields": fields}); err != nil {
+	if err := s.page.Execute(&b, data); err != nil {
 		return fmt.Errorf("%w %s: %w", ErrTemplate, s.sources[PageFile], err)
 	}
 	_, err := b.WriteTo(w)

@@ -129,8 +129,12 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metricsHandler())
 	// public
-	mux.Handle("/unsubscribe", &UnsubscribeHandler{Store: s.svc.Subscribers, Tokens: s.svc.Tokens, Pages: s.svc.Pages,
-		ListName: s.cfg.ListName, Log: s.log.With("component", "unsubscribe")})
+	unsub := &UnsubscribeHandler{Store: s.svc.Subscribers, Tokens: s.svc.Tokens, Pages: s.svc.Pages,
+		ListName: s.cfg.ListName, Log: s.log.With("component", "unsubscribe")}
+	if s.svc.Editions != nil {
+		unsub.Erase = s.svc.Editions.Erase
+	}
+	mux.Handle("/unsubscribe", unsub)
 	optin := &OptIn{Store: s.svc.Subscribers, Tokens: s.svc.Tokens, Pages: s.svc.Pages, Mailer: s.svc.Mailer, BaseURL: s.cfg.BaseURL,
 		ListName: s.cfg.ListName, ConfirmTTL: 72 * time.Hour, Log: s.log.With("component", "subscribe"),
 		PerClient: s.cfg.SubscribePerHour, PerMinute: s.cfg.ConfirmPerMinute, Background: s.svc.Background,

@@ -27,6 +27,49 @@ func (p textPages) WriteForm(w io.Writer, list, title, msg, action, button strin
 	return p.WritePage(w, list, title, msg+" [form]", action, button)
 }
 
+func (p textPages) WritePageWithLink(w io.Writer, list, title, msg, action, button, link, label string) error {
+	return p.WritePage(w, list, title, msg+" [link "+label+" "+link+"]", action, button)
+}
+
+// TestManageAndErase: the subscription page shows the address and offers
+// unsubscribing and erasure; the erasure's POST erases the reader.
+func TestManageAndErase(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	sub, _ := s.Add(ctx, "reader@example.com", "Ada", "", "cli")
+	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	var erased string
+	srv := httptest.NewServer(&UnsubscribeHandler{Store: s, Tokens: tok, Pages: textPages{}, ListName: "Brief",
+		Erase: func(ctx context.Context, email string) error { erased = email; _, err := s.Forget(ctx, email); return err }})
+	defer srv.Close()
+	token := url.QueryEscape(tok.Sign(subscribers.PurposeUnsubscribe, sub.ID))
+	resp, err := http.Get(srv.URL + "/unsubscribe?token=" + token + "&manage=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "reader@example.com as Ada (active") || !strings.Contains(string(b), "erase=1") ||
+		!strings.Contains(string(b), "button=Unsubscribe") {
+		t.Fatalf("subscription page:\n%s", b)
+	}
+	resp, _ = http.Get(srv.URL + "/unsubscribe?token=" + token + "&erase=1")
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if erased != "" || !strings.Contains(string(b), "button=Erase my data") {
+		t.Fatalf("a GET erased, or no confirmation: %q\n%s", erased, b)
+	}
+	resp, _ = http.Post(srv.URL+"/unsubscribe?token="+token+"&erase=1", "application/x-www-form-urlencoded", strings.NewReader(""))
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if erased != "reader@example.com" || !strings.Contains(string(b), "Your data is erased") {
+		t.Fatalf("erase: %q\n%s", erased, b)
+	}
+	if _, err := s.Get(ctx, sub.ID); err == nil {
+		t.Error("the subscriber is still there")
+	}
+}
+
 func TestUnsubscribeHandler(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
