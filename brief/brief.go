@@ -128,6 +128,7 @@ type Issue struct {
 
 // Story is one article of an issue.
 type Story struct {
+	ID       int64 // the article's, 0 when unknown
 	Title    string
 	URL      string
 	Source   string // the feed's name; empty for files and editors' articles

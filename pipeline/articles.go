@@ -314,3 +314,15 @@ func (s *Store) AddArticle(ctx context.Context, a Article) (Article, error) {
 	}
 	return a, nil
 }
+
+// Article returns one article with its bodies, or ErrNotFound.
+func (s *Store) Article(ctx context.Context, id int64) (Article, error) {
+	arts, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles a WHERE a.id = ?`, id)
+	if err != nil {
+		return Article{}, fmt.Errorf("article %d: %w", id, err)
+	}
+	if len(arts) == 0 {
+		return Article{}, fmt.Errorf("article %d: %w", id, ErrNotFound)
+	}
+	return arts[0], nil
+}

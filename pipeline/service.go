@@ -19,7 +19,7 @@ import (
 func issue(ed Edition) brief.Issue {
 	is := brief.Issue{ID: ed.ID, Date: ed.CreatedAt, Note: ed.Note}
 	for _, a := range ed.Articles {
-		st := brief.Story{Title: a.Title, URL: a.URL, Source: a.SourceName, Author: a.Author, Summary: a.Summary,
+		st := brief.Story{ID: a.ID, Title: a.Title, URL: a.URL, Source: a.SourceName, Author: a.Author, Summary: a.Summary,
 			ImageURL: a.ImageURL, ImageWidth: a.ImageWidth, Published: a.PublishedAt, Tags: a.Tags,
 			Audio: brief.Audio{URL: a.AudioURL, Type: a.AudioType, Seconds: a.AudioSeconds}}
 		if a.Origin != "feed" {

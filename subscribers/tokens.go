@@ -18,6 +18,7 @@ import (
 const (
 	PurposeUnsubscribe = "unsubscribe"
 	PurposeConfirm     = "confirm"
+	PurposeArticle     = "article" // the brief's own page of a story without a link elsewhere
 )
 
 // Token errors; test with errors.Is.

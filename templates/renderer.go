@@ -22,6 +22,9 @@ type Renderer struct {
 	LogoURL       string
 	PostalAddress string
 	Contact       string
+	// ArticleURL is the brief's own page of a story that links nowhere
+	// else (an article file, an editor's article); nil for none.
+	ArticleURL func(id int64) string
 }
 
 // edition is the template data of an issue.
@@ -34,6 +37,9 @@ func (r Renderer) edition(is brief.Issue) Edition {
 	for _, st := range is.Stories {
 		a := Article{Title: st.Title, URL: st.URL, Source: st.Source, Author: st.Author, Summary: st.Summary,
 			ImageURL: st.ImageURL, Published: st.Published, Tags: st.Tags, ListenURL: st.Audio.URL, Duration: duration(st.Audio.Seconds)}
+		if a.URL == "" && st.ID > 0 && r.ArticleURL != nil {
+			a.URL, a.OwnPage = r.ArticleURL(st.ID), true
+		}
 		if st.ImageWidth > 0 && st.ImageWidth < columnWidth {
 			a.ImageWidth = st.ImageWidth
 		}

@@ -65,6 +65,9 @@ type Article struct {
 	// read ("32 min", "1 h 5 min"; "" unknown).
 	ListenURL string
 	Duration  string
+	// OwnPage says URL is the brief's own page of the story (it links
+	// nowhere else).
+	OwnPage   bool
 	Published time.Time
 	Tags      []string // lower case
 	Also      []Link   // the same story from other sources ("also reported by")

@@ -27,3 +27,13 @@ func ArchivePage() (*htmltemplate.Template, error) {
 	}
 	return t, nil
 }
+
+// ArticlePage parses the page of a story without a link elsewhere
+// (web/article.html).
+func ArticlePage() (*htmltemplate.Template, error) {
+	t, err := htmltemplate.ParseFS(webPages, "web/article.html")
+	if err != nil {
+		return nil, fmt.Errorf("%w web/article.html: %w", ErrTemplate, err)
+	}
+	return t, nil
+}

@@ -2,11 +2,16 @@ package web
 
 import (
 	"encoding/xml"
+	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
 )
 
 // archiveSize is how many past editions the archive index and feed list.
@@ -98,4 +103,32 @@ func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) {
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	enc.Encode(f)
+}
+
+// article serves the brief's own page of a story that links nowhere else
+// (an article file, an editor's article): its whole cleaned text, byline
+// and date. The link is signed, so only readers of a message (or of the
+// public page of its edition) find it.
+func (s *Server) article(w http.ResponseWriter, r *http.Request) {
+	id, err := s.svc.Tokens.Verify(subscribers.PurposeArticle, r.PathValue("token"), 0)
+	if err != nil {
+		http.Error(w, "no such story", http.StatusNotFound)
+		return
+	}
+	a, err := s.svc.Store.Article(r.Context(), id)
+	if errors.Is(err, pipeline.ErrNotFound) {
+		http.Error(w, "no such story", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "article page", err)
+		return
+	}
+	setPageHeaders(w)
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; form-action 'none'")
+	// the body was sanitized when it was collected (bluemonday)
+	if err := s.articlePage.Execute(w, map[string]any{"List": s.cfg.ListName, "Base": s.cfg.BaseURL, "A": a,
+		"Body": template.HTML(a.HTML)}); err != nil {
+		s.log.Error("article page", "request", requestID(r), slog.Any("error", err))
+	}
 }

@@ -95,6 +95,7 @@ type Server struct {
 	log          *slog.Logger
 	desk         *desk
 	archiveIndex *template.Template
+	articlePage  *template.Template
 	pages        pageCache // public edition pages, rendered once
 	guard        *attempts // admin token guesses, shared by the desk, the API and the bounce endpoint
 }
@@ -107,6 +108,9 @@ func NewServer(cfg Config, svc Services, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, svc: svc, log: log, pages: pageCache{max: 64}, guard: newAttempts()}
 	var err error
 	if s.archiveIndex, err = templates.ArchivePage(); err != nil {
+		return nil, err
+	}
+	if s.articlePage, err = templates.ArticlePage(); err != nil {
 		return nil, err
 	}
 	d, err := newDesk(s)
@@ -143,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /archive", s.archiveList)
 	mux.HandleFunc("GET /archive/feed.atom", s.archiveFeed)
 	mux.HandleFunc("GET /archive/{id}", s.archive)
+	mux.HandleFunc("GET /articles/{token}", s.article)
 	// relays
 	mux.Handle("POST /api/bounces", &BounceAPI{Store: s.svc.Subscribers, Token: s.cfg.AdminToken,
 		SoftLimit: s.cfg.SoftBounceLimit, Log: s.log.With("component", "api"), Guard: s.guard})

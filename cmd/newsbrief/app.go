@@ -119,7 +119,10 @@ func (a *app) editions() *pipeline.Editions {
 		Store:       a.store,
 		Subscribers: subs,
 		Renderer: templates.Renderer{Set: a.tmpl, ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, Log: a.log.With("component", "render"),
-			Greeting: a.cfg.greeting(), LogoURL: a.cfg.LogoURL, PostalAddress: a.cfg.PostalAddress, Contact: a.cfg.contact()},
+			Greeting: a.cfg.greeting(), LogoURL: a.cfg.LogoURL, PostalAddress: a.cfg.PostalAddress, Contact: a.cfg.contact(),
+			ArticleURL: func(id int64) string {
+				return a.cfg.BaseURL + "/articles/" + url.PathEscape(a.tokens.Sign(subscribers.PurposeArticle, id))
+			}},
 		Files: a.cleaner,
 		Engine: &deliver.Engine{
 			Ledger:      a.store,

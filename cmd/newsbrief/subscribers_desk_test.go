@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -340,5 +341,43 @@ func TestGroupsSplit(t *testing.T) {
 	}
 	if dry := e.must("send", "--dry-run"); !strings.Contains(dry, "with 2 articles") {
 		t.Errorf("the dry run does not carry both:\n%s", dry)
+	}
+}
+
+// TestStoriesWithoutLinksGetAPage: an article file with no URL is linked
+// from the message to the brief's own page of it, which shows the whole
+// cleaned text with its byline; a forged link finds nothing.
+func TestStoriesWithoutLinksGetAPage(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("The harbour authority's long report goes on about the ferries. ", 40)
+	e.write("articles/report.txt", "Title: The harbour report\nAuthor: Ada Reporter\nDate: 2026-11-20\n\n"+long+"\nThe last paragraph of the report.\n")
+	e.write("subs.csv", "email\nreader@example.com\n")
+	e.must("subscribers", "import", "--consent", "test", "subs.csv")
+	e.must("collect")
+	web, _ := deskServer(t, e)
+	e.must("send")
+	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d messages", len(files))
+	}
+	raw, _ := os.ReadFile(files[0])
+	_, text, _ := parts(t, raw)
+	m := regexp.MustCompile(`https?://\S+/articles/\S+`).FindString(text)
+	if m == "" {
+		t.Fatalf("no link to the story's page:\n%s", text)
+	}
+	u, _ := url.Parse(m)
+	resp, err := http.Get(web.URL + u.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "The last paragraph of the report.") ||
+		!strings.Contains(string(page), "By Ada Reporter") || !strings.Contains(string(page), "20 November 2026") {
+		t.Errorf("the story's page: %d\n%s", resp.StatusCode, page)
+	}
+	if resp, _ := http.Get(web.URL + u.Path + "x"); resp.StatusCode != 404 {
+		t.Errorf("a forged story link: %d", resp.StatusCode)
 	}
 }

@@ -137,8 +137,13 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, 
 		}
 		a.HTML, a.Text = c.Clean(buf.String(), fm.URL)
 	case ".txt", ".text":
-		first, rest, _ := strings.Cut(strings.TrimLeft(string(data), "\n"), "\n")
-		fm.Title = first
+		head, rest := textHeader(strings.TrimLeft(string(data), "\n"))
+		if head != nil {
+			fm = *head
+		} else {
+			first, after, _ := strings.Cut(strings.TrimLeft(string(data), "\n"), "\n")
+			fm.Title, rest = first, after
+		}
 		var paras []string
 		for _, p := range textParagraphs(rest) {
 			paras = append(paras, "<p>"+html.EscapeString(p)+"</p>")
@@ -154,6 +159,16 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, 
 		if fm.Title == "" {
 			fm.Title = heading
 		}
+		// what the page says of itself, where it reads: a page's odd
+		// metadata never keeps its article out
+		meta := htmlMeta(doc)
+		if _, err := pipeline.ValidateFeedURL(meta.url); err == nil {
+			fm.URL = meta.url
+		}
+		if _, err := parseDate(meta.date); err == nil {
+			fm.Date = meta.date
+		}
+		fm.Author = meta.author
 		a.HTML, a.Text = c.Clean(body, "")
 	default:
 		return fail(0, ErrUnsupportedFile)
@@ -186,6 +201,110 @@ func (c *Cleaner) ParseArticleFile(name string, data []byte) (pipeline.Article, 
 	sum := sha256.Sum256(data)
 	a.FileHash = hex.EncodeToString(sum[:])
 	return a, nil
+}
+
+// textField matches a line of a text file's header: "Title: …".
+var textField = regexp.MustCompile(`(?i)^(title|url|link|author|by|date|summary|tags|pinned):\s*(.*)$`)
+
+// textHeader reads the header a plain-text file may open with: lines of
+// Title:, URL:, Author:, Date:, Summary:, Tags: or Pinned:, up to a blank
+// line; nil when the file opens with none (its first line is the title).
+// It returns the fields and the rest of the file.
+func textHeader(data string) (*frontMatter, string) {
+	lines := strings.SplitAfter(data, "\n")
+	var fm frontMatter
+	n := 0
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			n++
+			break
+		}
+		m := textField.FindStringSubmatch(t)
+		if m == nil {
+			if n == 0 {
+				return nil, data
+			}
+			break
+		}
+		v := strings.TrimSpace(m[2])
+		switch strings.ToLower(m[1]) {
+		case "title":
+			fm.Title = v
+		case "url", "link":
+			fm.URL = v
+		case "author", "by":
+			fm.Author = v
+		case "date":
+			fm.Date = v
+		case "summary":
+			fm.Summary = v
+		case "tags":
+			for _, tag := range strings.Split(v, ",") {
+				if tag = strings.ToLower(strings.TrimSpace(tag)); tag != "" {
+					fm.Tags = append(fm.Tags, tag)
+				}
+			}
+		case "pinned":
+			fm.Pinned = strings.EqualFold(v, "true") || strings.EqualFold(v, "yes")
+		}
+		n++
+	}
+	if fm.Title == "" {
+		return nil, data // fields without a title: the first line is the title after all
+	}
+	return &fm, strings.Join(lines[n:], "")
+}
+
+type htmlMetaData struct{ url, author, date string }
+
+// htmlMeta reads what an HTML file says of itself: its address
+// (<link rel="canonical">, else og:url), its author (<meta name="author">,
+// else article:author) and date (article:published_time, else
+// <meta name="date">).
+func htmlMeta(doc *html.Node) htmlMetaData {
+	var m htmlMetaData
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			attr := func(k string) string {
+				for _, a := range n.Attr {
+					if strings.EqualFold(a.Key, k) {
+						return strings.TrimSpace(a.Val)
+					}
+				}
+				return ""
+			}
+			switch n.DataAtom {
+			case atom.Link:
+				if strings.EqualFold(attr("rel"), "canonical") && m.url == "" {
+					m.url = attr("href")
+				}
+			case atom.Meta:
+				key := strings.ToLower(attr("name") + attr("property"))
+				v := attr("content")
+				switch key {
+				case "og:url":
+					if m.url == "" {
+						m.url = v
+					}
+				case "author", "article:author":
+					if m.author == "" && !strings.HasPrefix(v, "http") {
+						m.author = v
+					}
+				case "article:published_time", "date", "dc.date":
+					if m.date == "" {
+						m.date = v
+					}
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return m
 }
 
 // wrapWidth is the longest line of a hard-wrapped text file: a file with

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,35 @@ func TestParseArticleFile(t *testing.T) {
 				t.Errorf("missing hash or summary: %+v", a)
 			}
 		})
+	}
+}
+
+// TestFileMetadata: a .txt file's header lines and an .html file's own
+// metadata give the article its link, author and date, so no story is a
+// dead end.
+func TestFileMetadata(t *testing.T) {
+	c := NewCleaner()
+	a, err := c.ParseArticleFile("report.txt", []byte("Title: The harbour report\nURL: https://harbour.example/report?utm_source=x\nAuthor: Ada Reporter\nDate: 2026-11-20\nTags: city, port\n\nThe first paragraph of the report.\nThe second one.\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Title != "The harbour report" || a.URL != "https://harbour.example/report" || a.Author != "Ada Reporter" ||
+		a.PublishedAt.Format("2006-01-02") != "2026-11-20" || !slices.Equal(a.Tags, []string{"city", "port"}) || strings.Contains(a.Text, "Title:") {
+		t.Errorf("txt header: %+v", a)
+	}
+	plain, err := c.ParseArticleFile("plain.txt", []byte("Just a title\n\nBody: with a colon in its first line.\n"))
+	if err != nil || plain.Title != "Just a title" || !strings.Contains(plain.Text, "Body: with a colon") {
+		t.Errorf("a file without a header: %+v %v", plain, err)
+	}
+	page := `<html><head><title>Ferries run late</title><link rel="canonical" href="https://harbour.example/ferries">
+<meta name="author" content="Grace Writer"><meta property="article:published_time" content="2026-11-21T06:30:00Z"></head>
+<body><p>The winter timetable keeps the last ferry at midnight.</p></body></html>`
+	h, err := c.ParseArticleFile("ferries.html", []byte(page))
+	if err != nil || h.URL != "https://harbour.example/ferries" || h.Author != "Grace Writer" || h.PublishedAt.Hour() != 6 {
+		t.Errorf("html metadata: %+v %v", h, err)
+	}
+	odd, err := c.ParseArticleFile("odd.html", []byte(`<title>Odd</title><meta property="og:url" content="javascript:x"><meta name="date" content="yesterday"><p>Text.</p>`))
+	if err != nil || odd.URL != "" || odd.Title != "Odd" {
+		t.Errorf("odd metadata keeps the article out or in: %+v %v", odd, err)
 	}
 }
