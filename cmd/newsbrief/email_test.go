@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +220,41 @@ func TestEmailInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// TestSpamAssassinScore runs Debian's SpamAssassin, local rules only (no
+// network tests, so no DKIM or DNS lookups), over a real edition as the
+// outbox writes it; the score must stay at 1.0 or under. Skipped without
+// SpamAssassin, unless REQUIRE_SPAMASSASSIN is set (as in CI).
+func TestSpamAssassinScore(t *testing.T) {
+	sa, err := exec.LookPath("spamassassin")
+	if err != nil {
+		if os.Getenv("REQUIRE_SPAMASSASSIN") != "" {
+			t.Fatal("spamassassin not found (apt-get install spamassassin), and REQUIRE_SPAMASSASSIN is set")
+		}
+		t.Skip("spamassassin not found: apt-get install spamassassin (CI installs it)")
+	}
+	e, _ := editionEnv(t)
+	t.Setenv("NEWSBRIEF_FROM", "The Harbour Brief <brief@harbour.example>")
+	e.must("send")
+	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d messages", len(files))
+	}
+	raw, _ := os.ReadFile(files[0])
+	cmd := exec.Command(sa, "-L", "-t")
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("spamassassin: %v", err)
+	}
+	m := regexp.MustCompile(`X-Spam-Status: (\w+), score=(-?[\d.]+) required=[\d.]+\s+tests=([^\n]*(?:\n\t[^\n]*)*)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no X-Spam-Status in:\n%s", out[:min(len(out), 2000)])
+	}
+	score, _ := strconv.ParseFloat(string(m[2]), 64)
+	t.Logf("SpamAssassin (local rules): %s, score %.1f, tests %s", m[1], score, strings.Join(strings.Fields(string(m[3])), " "))
+	if score > 1.0 {
+		t.Errorf("SpamAssassin scores a real edition %.1f, over 1.0: %s", score, m[3])
+	}
 }
