@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,5 +282,36 @@ func TestNarrowImagesAtTheirSize(t *testing.T) {
 	}
 	if !strings.Contains(text, "Listen (32 min):\n    https://pod.example/e.mp3") {
 		t.Errorf("text lacks the Listen line:\n%s", text)
+	}
+}
+
+// TestTwentyLongStoriesUnderGmailsClip: an edition of 20 long stories
+// (the longest lead, an image, three other sources, tags) stays under
+// Gmail's 102 KB clipping limit.
+func TestTwentyLongStoriesUnderGmailsClip(t *testing.T) {
+	set, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Renderer{Set: set, ListName: "The Daily Brief", BaseURL: "https://brief.example", LogoURL: "https://brief.example/logo.png",
+		PostalAddress: "The Daily Brief, 1 Harbour Street, Portsmouth PO1 2AB, United Kingdom", Contact: "editors@brief.example"}
+	is := brief.Issue{ID: 9, Date: time.Now(), Note: strings.Repeat("A word from the desk. ", 20)}
+	for i := range 20 {
+		st := brief.Story{ID: int64(i + 1), Title: fmt.Sprintf("Story %d: %s", i, strings.Repeat("a long headline that goes on ", 3)),
+			URL: fmt.Sprintf("https://news.example/2026/12/01/a-long-path-for-story-%d-with-words?id=%d", i, i), Source: "Harbour News",
+			Author: "Ada Reporter", Summary: strings.Repeat("x", 300) + ".", ImageURL: fmt.Sprintf("https://img.example/%d.jpg", i),
+			Tags: []string{[]string{"city", "port", "weather"}[i%3]}}
+		for j := range 3 {
+			st.Also = append(st.Also, brief.Link{Source: fmt.Sprintf("Outlet %d", j), URL: fmt.Sprintf("https://outlet%d.example/story-%d", j, i)})
+		}
+		is.Stories = append(is.Stories, st)
+	}
+	out, err := r.Render(context.Background(), is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("20 long stories: %d bytes of HTML (Gmail clips at %d)", out.HTMLSize, GmailClipBytes)
+	if out.HTMLSize >= GmailClipBytes {
+		t.Errorf("%d bytes, over Gmail's clipping limit", out.HTMLSize)
 	}
 }
