@@ -520,5 +520,12 @@ func (c *Cleaner) readArticleFile(path string, follow bool) (pipeline.Article, e
 	if _, err := io.ReadFull(f, data); err != nil {
 		return pipeline.Article{}, &FileError{Path: path, Err: err}
 	}
-	return c.ParseArticleFile(path, data)
+	a, err := c.ParseArticleFile(path, data)
+	if err == nil && a.PublishedAt.IsZero() {
+		// a file that gives no date is dated by when it was written, not
+		// by when it was collected: an old file dropped in late does not
+		// lead the edition as the newest story
+		a.PublishedAt = st.ModTime().UTC()
+	}
+	return a, err
 }

@@ -2,6 +2,8 @@ package collect
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,5 +100,22 @@ func TestFileMetadata(t *testing.T) {
 	odd, err := c.ParseArticleFile("odd.html", []byte(`<title>Odd</title><meta property="og:url" content="javascript:x"><meta name="date" content="yesterday"><p>Text.</p>`))
 	if err != nil || odd.URL != "" || odd.Title != "Odd" {
 		t.Errorf("odd metadata keeps the article out or in: %+v %v", odd, err)
+	}
+}
+
+// TestUndatedFileDatedByItsTime: a file that gives no date is dated by
+// when it was written, so an old file does not lead as the newest story.
+func TestUndatedFileDatedByItsTime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "old.txt")
+	if err := os.WriteFile(p, []byte("An old note\n\nWritten days ago.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewCleaner().ReadArticleFile(p)
+	if err != nil || !a.PublishedAt.Equal(when) {
+		t.Errorf("published %v, want %v (%v)", a.PublishedAt, when, err)
 	}
 }
