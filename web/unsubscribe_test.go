@@ -40,7 +40,11 @@ func TestManageAndErase(t *testing.T) {
 	tok, _ := subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
 	var erased string
 	srv := httptest.NewServer(&UnsubscribeHandler{Store: s, Tokens: tok, Pages: textPages{}, ListName: "Brief",
-		Erase: func(ctx context.Context, email string) error { erased = email; _, err := s.Forget(ctx, email); return err }})
+		Erase: func(ctx context.Context, email string) error {
+			erased = email
+			_, err := s.Forget(ctx, email)
+			return err
+		}})
 	defer srv.Close()
 	token := url.QueryEscape(tok.Sign(subscribers.PurposeUnsubscribe, sub.ID))
 	resp, err := http.Get(srv.URL + "/unsubscribe?token=" + token + "&manage=1")
