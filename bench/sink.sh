@@ -52,7 +52,8 @@ done
 
 export NEWSBRIEF_SMTP_HOST=127.0.0.1 NEWSBRIEF_SMTP_PORT=$PORT NEWSBRIEF_SMTP_TLS=none \
   NEWSBRIEF_ARTICLES_DIR="$work/articles" NEWSBRIEF_LOG_LEVEL=warn NEWSBRIEF_SMTP_MAX_PER_CONN=0 \
-  NEWSBRIEF_BASE_URL=https://brief.example NEWSBRIEF_FROM="Bench <bench@news.example>"
+  NEWSBRIEF_BASE_URL=https://brief.example NEWSBRIEF_FROM="Bench <bench@news.example>" \
+  NEWSBRIEF_POSTAL_ADDRESS="Bench, 1 Example Street, 12345 Example City"
 
 # timed CMD…: prints "elapsed user+sys maxrss_kb"
 timed() {

@@ -37,6 +37,7 @@ func benchApp(b *testing.B, relay *smtptest.Server, conc int) *app {
 		{"NEWSBRIEF_SMTP_HOST", relay.Host}, {"NEWSBRIEF_SMTP_PORT", fmt.Sprint(relay.Port)},
 		{"NEWSBRIEF_SMTP_TLS", "none"}, {"NEWSBRIEF_SEND_CONCURRENCY", fmt.Sprint(conc)},
 		{"NEWSBRIEF_SMTP_MAX_PER_CONN", "0"}, {"NEWSBRIEF_BASE_URL", "https://brief.example"},
+		{"NEWSBRIEF_POSTAL_ADDRESS", "Bench, 1 Example Street, 12345 Example City"},
 	} {
 		b.Setenv(kv[0], kv[1])
 	}
