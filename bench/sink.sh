@@ -6,11 +6,13 @@
 #   DKIM_RUNS= CONCS=4 bash bench/sink.sh   # no DKIM runs, one concurrency
 #   PROFILE_DIR=/tmp/prof bash bench/sink.sh # also a CPU profile of each send
 #
-# For each audience size it sends one ~30 KB edition with newsbrief at
+# For each of two editions (small: ~6.6 KB, large: ~30 KB a message) and
+# each audience size it sends the edition with newsbrief at
 # concurrency 1, 4 and 16 (and at 4 with DKIM RSA-2048 and Ed25519), and, in
-# the same run, the same number of 30 KB messages with Postfix's
-# smtp-source at the same session count: messages/s, CPU seconds and peak
-# RSS for both, and the ratio newsbrief / smtp-source.
+# the same run, the same number of messages of newsbrief's size with
+# Postfix's smtp-source at the same session count: messages/s, CPU seconds,
+# CPU µs a message and peak RSS for both, the speed ratio newsbrief /
+# smtp-source and the CPU ratio (cpu_x). KINDS="small" runs one edition.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"10000 100000"}
@@ -40,18 +42,25 @@ sleep 0.5
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem" 2>/dev/null
 openssl genpkey -algorithm ED25519 -out "$work/ed25519.pem" 2>/dev/null
 
-# one edition of ~30 KB: 20 articles with long summaries
-mkdir -p "$work/articles"
+# two editions: "large", 20 articles with long summaries (~30 KB a
+# message), and "small", five short articles (~6.6 KB, a plain brief)
+mkdir -p "$work/articles-large" "$work/articles-small"
 for i in $(seq 1 20); do
   {
     echo "---"; echo "title: Benchmark story number $i about the city and its council"
     echo "url: https://news.example/story/$i"; echo "---"
     for p in 1 2 3; do echo "Paragraph $p of story $i. The council met again on Monday to discuss the plan, and the debate ran late into the evening with many speakers."; echo; done
-  } > "$work/articles/story$i.md"
+  } > "$work/articles-large/story$i.md"
+done
+for i in $(seq 1 5); do
+  {
+    echo "---"; echo "title: Short story $i"; echo "url: https://news.example/short/$i"; echo "---"
+    echo "The council met on Monday."
+  } > "$work/articles-small/story$i.md"
 done
 
 export NEWSBRIEF_SMTP_HOST=127.0.0.1 NEWSBRIEF_SMTP_PORT=$PORT NEWSBRIEF_SMTP_TLS=none \
-  NEWSBRIEF_ARTICLES_DIR="$work/articles" NEWSBRIEF_LOG_LEVEL=warn NEWSBRIEF_SMTP_MAX_PER_CONN=0 \
+  NEWSBRIEF_LOG_LEVEL=warn NEWSBRIEF_SMTP_MAX_PER_CONN=0 \
   NEWSBRIEF_BASE_URL=https://brief.example NEWSBRIEF_FROM="Bench <bench@news.example>" \
   NEWSBRIEF_POSTAL_ADDRESS="Bench, 1 Example Street, 12345 Example City"
 
@@ -61,12 +70,24 @@ timed() {
   awk '{printf "%s %.2f %d\n", $1, $2+$3, $4}' "$work/time"
 }
 
-printf "%-9s %-12s %5s %10s %8s %9s %10s %8s %9s %7s\n" subs run conc nb_msg/s nb_cpu_s nb_rss_MB src_msg/s src_cpu_s src_rss_MB ratio
+printf "%-9s %-6s %-12s %5s %10s %8s %7s %9s %10s %8s %7s %9s %7s %7s\n" subs size run conc nb_msg/s nb_cpu_s nb_us/msg nb_rss_MB \
+  src_msg/s src_cpu_s src_us/msg src_rss_MB ratio cpu_x
+for kind in ${KINDS:-small large}; do
+  # the message size smtp-source sends: newsbrief's own for this edition
+  probe="$work/probe-$kind.db"
+  { echo "email,name"; echo "size@example.com,Size Probe"; } > "$work/probe.csv"
+  NEWSBRIEF_DB="$probe" "$work/newsbrief" subscribers import --consent bench "$work/probe.csv" >/dev/null
+  NEWSBRIEF_DB="$probe" NEWSBRIEF_ARTICLES_DIR="$work/articles-$kind" "$work/newsbrief" collect >/dev/null
+  rm -rf "$work/ob"
+  NEWSBRIEF_DB="$probe" NEWSBRIEF_ARTICLES_DIR="$work/articles-$kind" NEWSBRIEF_SMTP_HOST= NEWSBRIEF_OUTBOX_DIR="$work/ob" \
+    "$work/newsbrief" send --test size@example.com >/dev/null
+  bytes=$(stat -c %s "$work"/ob/*.eml)
+  echo "== $kind edition: newsbrief's message is $bytes bytes; smtp-source sends $bytes-byte messages (-l $bytes)"
 for n in $SIZES; do
-  base="$work/base-$n.db"
+  base="$work/base-$kind-$n.db"
   { echo "email,name"; for i in $(seq 1 "$n"); do echo "reader$i@example.com,Reader $i"; done; } > "$work/subs-$n.csv"
   NEWSBRIEF_DB="$base" "$work/newsbrief" subscribers import --consent bench "$work/subs-$n.csv" >/dev/null
-  NEWSBRIEF_DB="$base" "$work/newsbrief" collect >/dev/null
+  NEWSBRIEF_DB="$base" NEWSBRIEF_ARTICLES_DIR="$work/articles-$kind" "$work/newsbrief" collect >/dev/null
   for variant in plain $CONCS ${DKIM_RUNS-dkim-rsa dkim-ed25519}; do
     case $variant in
       plain) continue ;;
@@ -74,17 +95,17 @@ for n in $SIZES; do
       dkim-ed25519) conc=4; dk=(NEWSBRIEF_DKIM_DOMAIN=news.example NEWSBRIEF_DKIM_SELECTOR=b NEWSBRIEF_DKIM_KEY_FILE="$work/ed25519.pem") ;;
       *) conc=$variant; dk=() ;;
     esac
-    prof=(); [ -n "${PROFILE_DIR:-}" ] && mkdir -p "$PROFILE_DIR" && prof=(NEWSBRIEF_CPU_PROFILE="$PROFILE_DIR/$n-$variant.pprof")
+    prof=(); [ -n "${PROFILE_DIR:-}" ] && mkdir -p "$PROFILE_DIR" && prof=(NEWSBRIEF_CPU_PROFILE="$PROFILE_DIR/$kind-$n-$variant.pprof")
     cp "$base" "$work/run.db"
-    rm -f "$work/run.db-wal" "$work/run.db-shm"
-    read -r e cpu rss < <(timed env "${dk[@]}" "${prof[@]}" NEWSBRIEF_DB="$work/run.db" NEWSBRIEF_SEND_CONCURRENCY=$conc "$work/newsbrief" send)
+    rm -f "$work/run.db-wal" "$work/run.db-shm" "$work/run.db-sends"*
+    read -r e cpu rss < <(timed env "${dk[@]}" "${prof[@]}" NEWSBRIEF_DB="$work/run.db" NEWSBRIEF_ARTICLES_DIR="$work/articles-$kind" \
+      NEWSBRIEF_SEND_CONCURRENCY=$conc "$work/newsbrief" send)
     sent=$(NEWSBRIEF_DB="$work/run.db" "$work/newsbrief" editions list | awk 'NR==2{print $5}')
     [ "$sent" = "$n" ] || { echo "newsbrief sent $sent of $n" >&2; exit 1; }
-    read -r se scpu srss < <(timed smtp-source -d -c -l 30000 -m "$n" -s "$conc" -f bench@news.example -t sink@example.com 127.0.0.1:$PORT)
+    read -r se scpu srss < <(timed smtp-source -d -c -l "$bytes" -m "$n" -s "$conc" -f bench@news.example -t sink@example.com 127.0.0.1:$PORT)
     label=$variant; [[ $variant =~ ^[0-9]+$ ]] && label=plain
-    awk -v n="$n" -v l="$label" -v c="$conc" -v e="$e" -v cpu="$cpu" -v rss="$rss" -v se="$se" -v scpu="$scpu" -v srss="$srss" \
-      'BEGIN{r=n/e; s=n/se; printf "%-9d %-12s %5d %10.0f %8.2f %9.1f %10.0f %8.2f %9.1f %7.2f\n", n, l, c, r, cpu, rss/1024, s, scpu, srss/1024, r/s}'
+    awk -v n="$n" -v k="$kind" -v l="$label" -v c="$conc" -v e="$e" -v cpu="$cpu" -v rss="$rss" -v se="$se" -v scpu="$scpu" -v srss="$srss" \
+      'BEGIN{r=n/e; s=n/se; printf "%-9d %-6s %-12s %5d %10.0f %8.2f %9.1f %9.1f %10.0f %8.2f %9.1f %10.1f %7.2f %7.2f\n", n, k, l, c, r, cpu, cpu/n*1e6, rss/1024, s, scpu, scpu/n*1e6, srss/1024, r/s, cpu/scpu}'
   done
 done
-NEWSBRIEF_DB="$base" NEWSBRIEF_SMTP_HOST= NEWSBRIEF_OUTBOX_DIR="$work/ob" "$work/newsbrief" send --test size@example.com >/dev/null
-echo "newsbrief message size: $(stat -c %s "$work"/ob/*.eml) bytes; smtp-source message size: 30000 bytes (-l 30000)"
+done

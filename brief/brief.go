@@ -60,7 +60,10 @@ func (g Greeting) Of(name string) string {
 		return unnamed
 	}
 	first, _, _ := strings.Cut(n, " ")
-	return strings.NewReplacer("{first}", first, "{name}", n).Replace(named)
+	if !strings.Contains(named, "{") {
+		return named
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(named, "{first}", first), "{name}", n)
 }
 
 // Values returns r's values with its unsubscribe URL, greeted as g says.

@@ -179,16 +179,14 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Messa
 	if err != nil {
 		return c.failed(err, false)
 	}
-	// straight into the connection's buffer, past the dot writer; its Close
-	// then adds the final CRLF and the terminating dot
-	if _, err := c.sc.Text.W.Write(bytes.TrimSuffix(c.buf, []byte("\r\n"))); err != nil {
-		return c.failed(err, false)
-	}
-	if err := c.sc.Text.W.Flush(); err != nil {
-		return c.failed(err, false)
-	}
+	// once the journal knows that it may arrive: straight into the
+	// connection's buffer, past the dot writer, whose Close then adds the
+	// final CRLF and the terminating dot
 	if err := c.record(r); err != nil {
 		return err
+	}
+	if _, err := c.sc.Text.W.Write(bytes.TrimSuffix(c.buf, []byte("\r\n"))); err != nil {
+		return c.failed(err, false)
 	}
 	if err := w.Close(); err != nil {
 		return c.failed(err, false)
@@ -255,16 +253,13 @@ func (c *SMTPConn) sendPipelined(from string, r *brief.Message) error {
 		return c.failed(dataErr, true)
 	}
 	// the prepared message ends in CRLF and has no line starting with ".";
-	// the message goes first, then (once the journal knows) the terminating
-	// dot: only a message whose dot was written may have arrived
-	tw.Write(c.buf)
-	if err := tw.Flush(); err != nil {
-		return c.failed(err, false)
-	}
+	// once the journal knows that it may arrive, the message and its
+	// terminating dot go in one write
 	if err := c.record(r); err != nil {
 		return err
 	}
-	tw.WriteString(".\r\n")
+	c.buf = append(c.buf, ".\r\n"...)
+	tw.Write(c.buf)
 	if err := tw.Flush(); err != nil {
 		return c.failed(err, false)
 	}

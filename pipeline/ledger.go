@@ -250,10 +250,14 @@ func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Jo
 			if n-len(out) <= 0 {
 				break
 			}
-			rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
+			st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
 				first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?3 ELSE first_attempt_at END, updated_at = ?3
 				WHERE edition_id = ?1 AND subscriber_id IN (`+q+`)
-				RETURNING subscriber_id, email, name, attempts, code`, editionID, n-len(out), now)
+				RETURNING subscriber_id, email, name, attempts, code`)
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, editionID, n-len(out), now)
 			if err != nil {
 				return err
 			}
@@ -277,7 +281,7 @@ func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Jo
 				return err
 			}
 		}
-		return delta.apply(ctx, tx, editionID)
+		return s.applyDelta(ctx, tx, editionID, delta)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -291,7 +295,7 @@ var _ deliver.Ledger = (*Store)(nil)
 // Outcomes are written every recordBatch results or recordEvery, whichever
 // comes first: one transaction for many messages.
 const (
-	recordBatch = 128
+	recordBatch = 512
 	recordEvery = 50 * time.Millisecond
 )
 
@@ -345,19 +349,17 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 		return err
 	}
 	defer tx.Rollback()
-	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = ?, code = ?, detail = ?, next_attempt_at = ?, updated_at = ?
+	upd, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = ?, code = ?, detail = ?, next_attempt_at = ?, updated_at = ?
 		WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
 	if err != nil {
 		return err
 	}
-	defer upd.Close()
-	rel, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
+	rel, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
 		attempts = attempts - 1, updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'
 		RETURNING state, code`)
 	if err != nil {
 		return err
 	}
-	defer rel.Close()
 	now := s.nowMS()
 	// plain successes, nearly every row, go in one statement per batch
 	var sent []byte
@@ -373,9 +375,12 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 	}
 	delta := countDelta{}
 	if sent != nil {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
-			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`,
-			now, editionID, string(append(sent, ']')))
+		st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
+			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`)
+		if err != nil {
+			return err
+		}
+		res, err := st.ExecContext(ctx, now, editionID, string(append(sent, ']')))
 		if err != nil {
 			return err
 		}
@@ -415,7 +420,7 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 			return err
 		}
 	}
-	if err := delta.apply(ctx, tx, editionID); err != nil {
+	if err := s.applyDelta(ctx, tx, editionID, delta); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -541,14 +546,35 @@ func (d countDelta) add(state string, code int, n int64) {
 	}
 }
 
+// countsUpsert adds to one of an edition's kept counts.
+const countsUpsert = `INSERT INTO delivery_counts (edition_id, state, class, n) VALUES (?, ?, ?, ?)
+	ON CONFLICT DO UPDATE SET n = n + excluded.n`
+
+// applyDelta is d.apply with the statement prepared once (the send's
+// batches).
+func (s *Store) applyDelta(ctx context.Context, tx *sql.Tx, editionID int64, d countDelta) error {
+	st, err := s.stmt(ctx, tx, countsUpsert)
+	if err != nil {
+		return fmt.Errorf("delivery counts: %w", err)
+	}
+	for k, n := range d {
+		if n == 0 {
+			continue
+		}
+		if _, err := st.ExecContext(ctx, editionID, k[0], k[1], n); err != nil {
+			return fmt.Errorf("delivery counts: %w", err)
+		}
+	}
+	return nil
+}
+
 // apply writes d to the edition's counts inside tx.
 func (d countDelta) apply(ctx context.Context, tx *sql.Tx, editionID int64) error {
 	for k, n := range d {
 		if n == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_counts (edition_id, state, class, n) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO UPDATE SET n = n + excluded.n`, editionID, k[0], k[1], n); err != nil {
+		if _, err := tx.ExecContext(ctx, countsUpsert, editionID, k[0], k[1], n); err != nil {
 			return fmt.Errorf("delivery counts: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/newsbrief/newsbrief/internal/sqlite"
@@ -28,8 +29,27 @@ var (
 // Store keeps sources, articles, editions and the delivery ledger in the
 // SQLite database it is given. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	now   func() time.Time
+	stmts sync.Map // query → *sql.Stmt: the delivery ledger's statements, prepared once
+}
+
+// stmt is query prepared once on the database and bound to tx: the
+// statements a send runs per batch are not prepared again per batch.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	v, ok := s.stmts.Load(query)
+	if !ok {
+		st, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = s.stmts.LoadOrStore(query, st); ok {
+			st.Close()
+		} else {
+			v = st
+		}
+	}
+	return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
 }
 
 // OpenStore applies the pipeline's migrations to db and returns a Store.

@@ -284,9 +284,10 @@ func (d *Engine) Deliver(ctx context.Context, editionID int64, r brief.Rendered,
 		limiter = rate.NewLimiter(rate.Limit(d.Rate), 1)
 	}
 	workers := max(d.Concurrency, 1)
-	// small claims: a process killed mid-send leaves at most one claim plus
-	// the messages in flight as unknown
-	batchSize := max(64, 8*workers)
+	// claims of a few hundred rows: a process killed mid-send leaves its
+	// claim in sending, and the send journal tells which of those reached
+	// the relay (sent), which may have (unknown) and which are sent again
+	batchSize := max(256, 32*workers)
 	// jobs and results travel in chunks: one channel handoff (and
 	// goroutine wake-up) per chunk rather than per message
 	jobs := make(chan []Job)
