@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Key names one ledger row.
@@ -32,10 +33,12 @@ const (
 )
 
 // journal is the send journal: before a message's end of data goes to the
-// relay, its key is appended to a file next to the database with one
-// write(2), which survives the death of the process (the kernel has it),
-// and the relay's acceptance of the connection's previous message goes in
-// the same write. So after a kill -9 the rows left sending split exactly:
+// relay, its key is stored in a file next to the database, mapped into
+// memory (mmap, MAP_SHARED: a store is in the kernel's page cache at once,
+// so it survives the death of the process, and costs no system call), and
+// the relay's acceptance of the connection's previous message goes with
+// it. A record's kind byte is stored after its key, so a record cut short
+// by a kill reads as no record. So after a kill -9 the rows left sending split exactly:
 // accepted ones are sent, the one message per connection whose end of data
 // was being written is unknown (it may have arrived), and the others
 // certainly did not arrive and are sent again. A machine crash can lose
@@ -46,7 +49,12 @@ type journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	boot string
+	mem  []byte // the file mapped, len(mem) bytes of it; nil until the first write
+	off  int    // where the next record goes
 }
+
+// journalChunk is how much the mapped file grows at a time.
+const journalChunk = 1 << 20
 
 // journalWriter is one worker's (one connection's) view of the journal: the
 // acceptance of its last message waits for its next record, so each
@@ -93,11 +101,50 @@ func (w *journalWriter) flush() {
 	}
 }
 
+// write stores records (recordSize bytes each) at the journal's end: for
+// each, its key first and its kind byte last.
 func (j *journal) write(b []byte) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.f.Write(b); err != nil {
+	if err := j.ensure(len(b)); err != nil {
+		return err
+	}
+	for k := 0; k+recordSize <= len(b); k += recordSize {
+		copy(j.mem[j.off+1:j.off+recordSize], b[k+1:k+recordSize])
+		j.mem[j.off] = b[k]
+		j.off += recordSize
+	}
+	return nil
+}
+
+// ensure maps the file far enough for n more bytes at off.
+func (j *journal) ensure(n int) error {
+	if j.off+n <= len(j.mem) {
+		return nil
+	}
+	size := max(2*len(j.mem), (j.off+n+journalChunk-1)/journalChunk*journalChunk)
+	if err := j.unmap(); err != nil {
+		return err
+	}
+	if err := j.f.Truncate(int64(size)); err != nil {
 		return fmt.Errorf("send journal: %w", err)
+	}
+	mem, err := syscall.Mmap(int(j.f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("send journal: map: %w", err)
+	}
+	j.mem = mem
+	return nil
+}
+
+func (j *journal) unmap() error {
+	if j.mem == nil {
+		return nil
+	}
+	err := syscall.Munmap(j.mem)
+	j.mem = nil
+	if err != nil {
+		return fmt.Errorf("send journal: unmap: %w", err)
 	}
 	return nil
 }
@@ -116,11 +163,35 @@ func bootID() string {
 
 // openJournal opens (or creates) the journal at path.
 func openJournal(path string) (*journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("send journal: %w", err)
 	}
-	return &journal{f: f, boot: bootID()}, nil
+	j := &journal{f: f, boot: bootID()}
+	// the end of what it holds: past the header, the first record without
+	// a kind (the file grows in chunks of zeros)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("send journal: %w", err)
+	}
+	j.off = int(st.Size())
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, st.Size()), 64<<10)
+	head := make([]byte, len(journalMagic))
+	if _, err := io.ReadFull(r, head); err == nil && string(head) == journalMagic {
+		if boot, err := r.ReadString('\n'); err == nil {
+			off := len(journalMagic) + len(boot)
+			var rec [recordSize]byte
+			for {
+				if _, err := io.ReadFull(r, rec[:]); err != nil || rec[0] == 0 {
+					break
+				}
+				off += recordSize
+			}
+			j.off = off
+		}
+	}
+	return j, nil
 }
 
 // progress tells how far each of keys got, by the journal. trusted is
@@ -169,16 +240,32 @@ func (j *journal) progress(keys []Key) (found map[Key]Progress, trusted bool, er
 func (j *journal) reset() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if err := j.unmap(); err != nil {
+		return err
+	}
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("send journal: %w", err)
 	}
 	var b bytes.Buffer
 	b.WriteString(journalMagic)
 	b.WriteString(j.boot + "\n")
-	if _, err := j.f.Write(b.Bytes()); err != nil {
+	if _, err := j.f.WriteAt(b.Bytes(), 0); err != nil {
 		return fmt.Errorf("send journal: %w", err)
 	}
+	j.off = b.Len()
 	return nil
 }
 
-func (j *journal) close() error { return j.f.Close() }
+// close unmaps the journal and cuts the file to what it holds.
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.unmap()
+	if terr := j.f.Truncate(int64(j.off)); err == nil && terr != nil {
+		err = fmt.Errorf("send journal: %w", terr)
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
