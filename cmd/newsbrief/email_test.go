@@ -98,18 +98,27 @@ func editionEnv(t *testing.T) (*env, *httptest.Server) {
 	return e, images
 }
 
-// sentHTML sends the edition to the outbox and returns the message's
-// subject, HTML and text parts.
-func sentMessage(t *testing.T, e *env) (string, string, string) {
+// sendToOutbox sends the next edition to the outbox and returns the
+// first message's subject, text and HTML parts, failing unless want
+// messages were written.
+func sendToOutbox(t *testing.T, e *env, want int) (subject, text, htmlBody string) {
 	t.Helper()
 	e.must("send")
 	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
-	if len(files) != 1 {
-		t.Fatalf("%d messages", len(files))
+	if len(files) != want {
+		t.Fatalf("%d messages, want %d", len(files), want)
 	}
 	raw, _ := os.ReadFile(files[0])
 	h, text, htmlBody := parts(t, raw)
-	return h.Get("Subject"), htmlBody, text
+	return h.Get("Subject"), text, htmlBody
+}
+
+// sentMessage sends the edition to its one reader through the outbox and
+// returns the message's subject, HTML and text parts.
+func sentMessage(t *testing.T, e *env) (string, string, string) {
+	t.Helper()
+	subject, text, htmlBody := sendToOutbox(t, e, 1)
+	return subject, htmlBody, text
 }
 
 // TestEmailDesign checks the message a reader opens: the subject leads

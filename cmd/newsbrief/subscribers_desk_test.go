@@ -194,13 +194,7 @@ func TestEditorsNote(t *testing.T) {
 	if _, out := apiCall(t, web, "GET", "/api/preview", ""); !strings.Contains(out, "office is closed on Friday") {
 		t.Errorf("the preview lacks the note: %s", out)
 	}
-	e.must("send")
-	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
-	if len(files) != 2 {
-		t.Fatalf("%d messages", len(files))
-	}
-	raw, _ := os.ReadFile(files[0])
-	_, text, htmlBody := parts(t, raw)
+	_, text, htmlBody := sendToOutbox(t, e, 2)
 	if !strings.Contains(text, "Good morning.") || !strings.Contains(text, "office is closed") || !strings.Contains(htmlBody, "Good morning.") {
 		t.Errorf("the message lacks the note:\n%s", text)
 	}
@@ -355,13 +349,7 @@ func TestStoriesWithoutLinksGetAPage(t *testing.T) {
 	e.must("subscribers", "import", "--consent", "test", "subs.csv")
 	e.must("collect")
 	web, _ := deskServer(t, e)
-	e.must("send")
-	files, _ := filepath.Glob(filepath.Join(e.dir, "outbox", "*.eml"))
-	if len(files) != 1 {
-		t.Fatalf("%d messages", len(files))
-	}
-	raw, _ := os.ReadFile(files[0])
-	_, text, _ := parts(t, raw)
+	_, text, _ := sendToOutbox(t, e, 1)
 	m := regexp.MustCompile(`https?://\S+/articles/\S+`).FindString(text)
 	if m == "" {
 		t.Fatalf("no link to the story's page:\n%s", text)
