@@ -52,7 +52,7 @@ Commands:
                                send the next edition now (resuming any unfinished one first)
   sources add URL (a feed, or a page that links one) | list | remove ID|URL | pause ID|URL | resume ID|URL | priority ID|URL N
           | rule add ID|URL (--regex RE | --selector CSS) | rule list [ID|URL] | rule remove RULE-ID
-  articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION
+  articles add FILE | list [--limit N] | pin ID | unpin ID | exclude ID | include ID | move ID POSITION | groups | split ID
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL
               | import [--dry-run] [--consent TEXT] FILE.csv|- | export
   editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
