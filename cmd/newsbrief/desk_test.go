@@ -70,8 +70,8 @@ func signedIn(t *testing.T, web *httptest.Server) (*http.Client, string) {
 	return c, string(m[1])
 }
 
-// deskGet GETs a desk page with the signed-in client c, failing the test
-// unless it answers 200.
+// deskGet GETs a page with the client c (a desk page: a signed-in one),
+// failing the test unless it answers 200.
 func deskGet(t *testing.T, c *http.Client, web *httptest.Server, path string) string {
 	t.Helper()
 	resp, err := c.Get(web.URL + path)

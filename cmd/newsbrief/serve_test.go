@@ -282,19 +282,7 @@ func TestArchiveFeedAndReadiness(t *testing.T) {
 	a := openTestApp(t)
 	defer a.Close()
 	setHandler(mustRoutes(t, a, nil))
-	get := func(path string) string {
-		t.Helper()
-		resp, err := http.Get(web.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
+	get := func(path string) string { t.Helper(); return deskGet(t, http.DefaultClient, web, path) }
 	if idx := get("/archive"); !strings.Contains(idx, `href="`+web.URL+`/archive/1"`) || !strings.Contains(idx, "Archived story") {
 		t.Errorf("archive index:\n%s", idx)
 	}
