@@ -222,7 +222,7 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 	e.must("collect")
 	web, _ := deskServer(t, e)
 	ctx, shot := browser(t)
-	var found, erased, preview, note, paused, done, archive, public, window string
+	var found, erased, preview, note, paused, pausedCounts, done, archive, public, window string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(web.URL+"/admin/subscribers"),
 		chromedp.WaitVisible("#token", chromedp.ByID),
@@ -269,6 +269,7 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 		chromedp.Click("#pause", chromedp.ByID),
 		chromedp.WaitVisible("#resume", chromedp.ByID),
 		chromedp.Text("strong.status", &paused, chromedp.ByQuery),
+		chromedp.Text("table", &pausedCounts, chromedp.ByQuery),
 		shot("16-edition-paused"),
 		chromedp.Click("#resume", chromedp.ByID),
 		// the page reloads itself while the send runs
@@ -308,6 +309,11 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 	}
 	if paused != "paused" || done != "sent" {
 		t.Errorf("pause and resume: %q then %q", paused, done)
+	}
+	// a rate-limited send claims about two seconds of messages at a time:
+	// paused, most of the edition is still waiting
+	if !strings.Contains(pausedCounts, "pending") {
+		t.Errorf("nothing pending when the send was paused (it claimed everything at once): %q", pausedCounts)
 	}
 	if !strings.Contains(window, "6h0m0s") {
 		t.Errorf("the catch-up window: %q", window)

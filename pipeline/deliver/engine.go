@@ -337,6 +337,11 @@ claim:
 			break
 		}
 		n := batchSize
+		if d.Rate > 0 {
+			// a rate-limited send claims about two seconds of messages at
+			// a time, so a pause takes hold within seconds
+			n = min(n, max(1, int(2*d.Rate)))
+		}
 		if d.HourlyQuota > 0 {
 			if quotaChecked.IsZero() || time.Since(quotaChecked) > time.Minute {
 				used, err := d.Ledger.SentSince(ctx, d.Ledger.Now().Add(-time.Hour))
