@@ -263,7 +263,9 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 		chromedp.Click("#send-now", chromedp.ByID),
 		chromedp.WaitVisible("#confirm-send", chromedp.ByID),
 		chromedp.Click("#confirm-send", chromedp.ByID),
-		chromedp.WaitVisible("#editions", chromedp.ByID),
+		// the send collects first, then makes the edition: the editions
+		// page reloads itself until its row is there
+		chromedp.WaitVisible(`tr.edition[data-status="sending"]`, chromedp.ByQuery),
 		chromedp.Navigate(web.URL+"/admin/editions/1"),
 		chromedp.WaitVisible("#pause", chromedp.ByID),
 		chromedp.Click("#pause", chromedp.ByID),
