@@ -219,10 +219,13 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 	e.write("list.csv", list.String())
 	e.must("subscribers", "import", "--consent", "signed up at the harbour fair", "list.csv")
 	e.must("sources", "add", site.URL+"/feed.xml")
+	// a story without a link of its own: the brief's page of it
+	e.write("articles/notice.txt", "Title: Harbour office hours over the holidays\nAuthor: The Harbour Office\n\n"+
+		"The harbour office closes at noon on the 24th and opens again on the 27th.\n\nPermits can be renewed online meanwhile.\n")
 	e.must("collect")
 	web, _ := deskServer(t, e)
 	ctx, shot := browser(t)
-	var found, erased, preview, note, paused, pausedCounts, done, archive, public, window string
+	var found, erased, preview, note, paused, pausedCounts, done, archive, public, window, story string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(web.URL+"/admin/subscribers"),
 		chromedp.WaitVisible("#token", chromedp.ByID),
@@ -293,6 +296,12 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 		chromedp.Navigate(web.URL+"/subscribe"),
 		chromedp.WaitVisible("#privacy", chromedp.ByID),
 		shot("21-subscribe"),
+		chromedp.Navigate(web.URL+"/archive/1"),
+		chromedp.WaitVisible(`//a[contains(., "Read the whole story")]`, chromedp.BySearch),
+		chromedp.Click(`//a[contains(., "Read the whole story")]`, chromedp.BySearch),
+		chromedp.WaitVisible("article h1", chromedp.ByQuery),
+		chromedp.Text("article", &story, chromedp.ByQuery),
+		shot("22-story-page"),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v (screenshots so far in %s)", err, t.ArtifactDir())
@@ -326,6 +335,9 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 	if !strings.Contains(public, "Good morning from the harbour desk.") || strings.Contains(public, "You receive") ||
 		!strings.Contains(public, "Subscribe") {
 		t.Errorf("the public page: %q", public)
+	}
+	if !strings.Contains(story, "Permits can be renewed online meanwhile.") || !strings.Contains(story, "By The Harbour Office") {
+		t.Errorf("the story's own page: %q", story)
 	}
 	got := relay.ByRecipient()
 	if len(got) != 59 || got["grace@example.com"] != 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/net/html"
 
 	"github.com/newsbrief/newsbrief/pipeline"
 )
@@ -73,7 +74,7 @@ func measureEndings(t *testing.T, c *Cleaner, endings, genuine []ending) endings
 	htmlOf := func(paras []string) string {
 		var b strings.Builder
 		for _, p := range paras {
-			b.WriteString("<p>" + htmlEscape(p) + "</p>\n")
+			b.WriteString("<p>" + html.EscapeString(p) + "</p>\n")
 		}
 		return b.String()
 	}
@@ -123,10 +124,6 @@ func measureEndings(t *testing.T, c *Cleaner, endings, genuine []ending) endings
 		}
 	}
 	return r
-}
-
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
 
 // feedsReport reads every item of the corpus's feeds as collecting does.
