@@ -212,8 +212,14 @@ type Message struct {
 	EditionID      int64 // for the Message-ID; 0 for a one-off message
 	Recipient      Recipient
 	UnsubscribeURL string
-	Edition        *Edition
-	Values         Values
+	// UnsubscribeMailto is List-Unsubscribe's mailto address for this
+	// message (with its token); "" for the sender's default.
+	UnsubscribeMailto string
+	// ReturnPath is the envelope sender (VERP form of the bounce
+	// address); "" for the From address.
+	ReturnPath string
+	Edition    *Edition
+	Values     Values
 	// Journal, when set, is told right before the message's end of data
 	// goes to the relay: from then on the message may have arrived.
 	Journal Journal

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
 // TestPreparedEnvelopeUsesAngleBrackets talks to a hand-scripted server and
@@ -75,5 +77,36 @@ func TestPreparedEnvelopeUsesAngleBrackets(t *testing.T) {
 	all := strings.Join(got, "\n")
 	if !strings.Contains(all, "MAIL FROM:<brief@news.example>") || !strings.Contains(all, "RCPT TO:<reader@example.com>") {
 		t.Errorf("envelope on the wire:\n%s", all)
+	}
+}
+
+// TestReturnAddressesOnTheWire sends through a real SMTP server (pipelined)
+// and through the unpipelined path: the message's VERP envelope sender is
+// the MAIL FROM, and its tokened mailto is List-Unsubscribe's.
+func TestReturnAddressesOnTheWire(t *testing.T) {
+	srv := smtptest.Start(t)
+	id := testIdentity()
+	m := testMessage("reader@example.com")
+	m.ReturnPath = "bounces+abc234@news.example"
+	m.UnsubscribeMailto = "unsubscribe+xyz567@news.example"
+	c, err := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone, Timeout: 5 * time.Second}, id).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Messages()
+	if len(got) != 1 || got[0].From != "bounces+abc234@news.example" {
+		t.Fatalf("envelope sender: %+v", got)
+	}
+	if !strings.Contains(string(got[0].Data), "<mailto:unsubscribe+xyz567@news.example?subject=unsubscribe>") {
+		t.Errorf("List-Unsubscribe lacks the message's own mailto:\n%s", got[0].Data[:600])
+	}
+	// a mailto that would break out of its angle brackets is refused
+	m.UnsubscribeMailto = "x@y>, <https://evil.example/"
+	if err := c.Send(context.Background(), m); err == nil {
+		t.Error("a mailto with an angle bracket was sent")
 	}
 }

@@ -99,7 +99,8 @@ func encodeBody(b brief.Body, canon bool) encodedBody {
 // text part and the HTML part, CRLF line ends, a DKIM signature first when
 // the identity signs.
 func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
-	if strings.ContainsAny(r.Recipient.Email, "\r\n") || strings.ContainsAny(r.UnsubscribeURL, "\r\n") {
+	if strings.ContainsAny(r.Recipient.Email, "\r\n") || strings.ContainsAny(r.UnsubscribeURL, "\r\n") ||
+		strings.ContainsAny(r.UnsubscribeMailto, "\r\n<>?") {
 		return dst, fmt.Errorf("build message: %w", ErrHeaderInjection)
 	}
 	start := len(dst)
@@ -114,7 +115,7 @@ func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
 		}
 		dst = append(dst, "Feedback-ID: "+kind+":"+p.id.FeedbackID+"\r\n"...)
 	}
-	if v := p.id.unsubscribeHeader(r.UnsubscribeURL); v != "" {
+	if v := p.id.unsubscribeHeader(r.UnsubscribeURL, r.UnsubscribeMailto); v != "" {
 		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)
 		if strings.HasPrefix(r.UnsubscribeURL, "https://") {
 			dst = append(dst, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
@@ -194,14 +195,18 @@ func (b *encodedBody) appendFilled(dst []byte, vals *brief.Values, escape, canon
 }
 
 // unsubscribeHeader is the List-Unsubscribe value: the URL (one-click when
-// https) and the mailto when configured.
-func (id *Identity) unsubscribeHeader(u string) string {
+// https) and the mailto: the message's own (with its token) or else the
+// identity's.
+func (id *Identity) unsubscribeHeader(u, mailto string) string {
 	var parts []string
 	if u != "" {
 		parts = append(parts, "<"+u+">")
 	}
-	if id.UnsubscribeMailto != "" {
-		parts = append(parts, "<mailto:"+id.UnsubscribeMailto+"?subject=unsubscribe>")
+	if mailto == "" {
+		mailto = id.UnsubscribeMailto
+	}
+	if mailto != "" {
+		parts = append(parts, "<mailto:"+mailto+"?subject=unsubscribe>")
 	}
 	return strings.Join(parts, ",\r\n ")
 }

@@ -165,11 +165,18 @@ func (c *SMTPConn) SendPrepared(ctx context.Context, p *Prepared, r *brief.Messa
 		return c.failed(err, false)
 	}
 	c.sent++
+	from := p.from
+	if r.ReturnPath != "" {
+		from = r.ReturnPath
+	}
 	if ok, _ := c.sc.Extension("PIPELINING"); ok {
-		return c.sendPipelined(p.from, r)
+		return c.sendPipelined(from, r)
+	}
+	if strings.ContainsAny(from, "\r\n<>") {
+		return &Error{Msg: fmt.Sprintf("address %q contains a line break or angle bracket", from)}
 	}
 	// paths in angle brackets, as RFC 5321 wants and go-mail's own path sends them
-	if err := c.sc.Mail("<" + p.from + ">"); err != nil {
+	if err := c.sc.Mail("<" + from + ">"); err != nil {
 		return c.failed(err, true)
 	}
 	if err := c.sc.Rcpt("<" + r.Recipient.Email + ">"); err != nil {

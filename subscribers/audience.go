@@ -16,6 +16,7 @@ type Audience struct {
 	Tokens    *Tokens
 	BaseURL   string // the public site, for unsubscribe links
 	SoftLimit int    // permanent failures before an address is bounced
+	Returns   Returns
 }
 
 // ActiveAfter returns up to limit active subscribers with an ID greater
@@ -54,6 +55,13 @@ func (a Audience) UnsubscribeURL(id int64) string {
 		return a.BaseURL + "/unsubscribe"
 	}
 	return a.BaseURL + "/unsubscribe?token=" + url.QueryEscape(a.Tokens.Sign(PurposeUnsubscribe, id))
+}
+
+// ReturnAddresses are the envelope sender and the List-Unsubscribe mailto
+// of a subscriber's message of an edition, token-encoded; "" for either
+// that is not configured.
+func (a Audience) ReturnAddresses(editionID, subscriberID int64) (sender, mailto string) {
+	return a.Returns.Sender(editionID, subscriberID), a.Returns.Mailto(editionID, subscriberID)
 }
 
 // Bounce records a permanent failure of a message to a subscriber; hard

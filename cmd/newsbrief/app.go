@@ -99,6 +99,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger, stdin io.Reader,
 
 func (a *app) Close() error { return a.db.Close() }
 
+// returns makes and reads the token forms of the bounce and unsubscribe
+// addresses.
+func (a *app) returns() subscribers.Returns {
+	return subscribers.Returns{Tokens: a.tokens, Bounce: a.cfg.BounceAddress, Unsubscribe: a.cfg.UnsubscribeMailto}
+}
+
 func (a *app) collector() *collect.Collector {
 	return &collect.Collector{
 		Store:   a.store,
@@ -114,7 +120,8 @@ func (a *app) collector() *collect.Collector {
 // editions is the editions service, with its delivery engine.
 func (a *app) editions() *pipeline.Editions {
 	host, _ := os.Hostname()
-	subs := subscribers.Audience{Store: a.subs, Tokens: a.tokens, BaseURL: a.cfg.BaseURL, SoftLimit: a.cfg.SoftBounceLimit}
+	subs := subscribers.Audience{Store: a.subs, Tokens: a.tokens, BaseURL: a.cfg.BaseURL, SoftLimit: a.cfg.SoftBounceLimit,
+		Returns: a.returns()}
 	return &pipeline.Editions{
 		Store:       a.store,
 		Subscribers: subs,

@@ -15,7 +15,9 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/newsbrief/newsbrief/brief"
+	"github.com/newsbrief/newsbrief/inbound"
 	"github.com/newsbrief/newsbrief/mailer"
+	"github.com/newsbrief/newsbrief/subscribers"
 )
 
 // Config is every setting, read from NEWSBRIEF_* environment variables.
@@ -42,7 +44,8 @@ type Config struct {
 	BaseURL           string `envconfig:"NEWSBRIEF_BASE_URL" default:"http://localhost:8080" desc:"public URL of newsbrief serve, for unsubscribe and archive links (https for one-click unsubscribe)"`
 	Secret            string `envconfig:"NEWSBRIEF_SECRET" secret:"true" desc:"key that signs subscribers' links (16+ bytes); empty generates one kept in the database"`
 	AdminToken        string `envconfig:"NEWSBRIEF_ADMIN_TOKEN" secret:"true" desc:"token for the editors' desk and the API"`
-	UnsubscribeMailto string `envconfig:"NEWSBRIEF_UNSUBSCRIBE_MAILTO" desc:"address for mailto: List-Unsubscribe; empty for the https link only"`
+	UnsubscribeMailto string `envconfig:"NEWSBRIEF_UNSUBSCRIBE_MAILTO" desc:"address for List-Unsubscribe's mailto, sent as local+TOKEN@domain per message and read by serve's inbound SMTP or the bounce mailbox; empty for the https link only"`
+	BounceAddress     string `envconfig:"NEWSBRIEF_BOUNCE_ADDRESS" desc:"envelope sender of every message, VERP-encoded as local+TOKEN@domain so that a bounce maps to its edition and subscriber; empty for the From address"`
 	PostalAddress     string `envconfig:"NEWSBRIEF_POSTAL_ADDRESS" desc:"the sender's postal address, in every message's footer (CAN-SPAM); required to send through NEWSBRIEF_SMTP_HOST"`
 	Contact           string `envconfig:"NEWSBRIEF_CONTACT" desc:"address readers write to, in every footer; empty for the Reply-To or From address"`
 	LogoURL           string `envconfig:"NEWSBRIEF_LOGO_URL" desc:"https URL of the logo at the top of every message; empty shows the list name"`
@@ -75,6 +78,13 @@ type Config struct {
 	DKIMDomain   string `envconfig:"NEWSBRIEF_DKIM_DOMAIN" desc:"DKIM signing domain (d=); set all three DKIM variables to sign"`
 	DKIMSelector string `envconfig:"NEWSBRIEF_DKIM_SELECTOR" desc:"DKIM selector (s=)"`
 	DKIMKeyFile  string `envconfig:"NEWSBRIEF_DKIM_KEY_FILE" desc:"PEM file with the DKIM private key (RSA or Ed25519)"`
+
+	InboundAddr     string `envconfig:"NEWSBRIEF_INBOUND_ADDR" desc:"address serve receives mail on (e.g. :2525): bounces, complaints and mailto unsubscribes for NEWSBRIEF_BOUNCE_ADDRESS and NEWSBRIEF_UNSUBSCRIBE_MAILTO only; empty for none"`
+	InboundTLSCert  string `envconfig:"NEWSBRIEF_INBOUND_TLS_CERT" desc:"PEM certificate offered with STARTTLS by the inbound listener (with NEWSBRIEF_INBOUND_TLS_KEY); empty for no STARTTLS"`
+	InboundTLSKey   string `envconfig:"NEWSBRIEF_INBOUND_TLS_KEY" desc:"PEM private key of NEWSBRIEF_INBOUND_TLS_CERT"`
+	InboundMaxBytes int64  `envconfig:"NEWSBRIEF_INBOUND_MAX_BYTES" default:"10485760" desc:"largest message the inbound listener accepts, in bytes"`
+	InboundPerHour  int    `envconfig:"NEWSBRIEF_INBOUND_PER_HOUR" default:"600" desc:"messages one client (IP address) may deliver to the inbound listener per hour"`
+	BounceMailbox   string `envconfig:"NEWSBRIEF_BOUNCE_MAILBOX" secret:"url" desc:"IMAP mailbox read on the collect schedule for the same mail (imaps://user:password@host/INBOX; ?processed=Folder moves what was read there, else it is flagged); empty for none"`
 
 	LogLevel  string `envconfig:"NEWSBRIEF_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"NEWSBRIEF_LOG_FORMAT" default:"text" desc:"text or json"`
@@ -168,6 +178,37 @@ func (c *Config) Validate() error {
 	if c.UnsubscribeMailto != "" {
 		if err := checkAddress(c.UnsubscribeMailto, false); err != nil {
 			return badVar("NEWSBRIEF_UNSUBSCRIBE_MAILTO", "%v (want a bare address)", err)
+		}
+		if err := subscribers.CheckReturnAddress(c.UnsubscribeMailto); err != nil {
+			return badVar("NEWSBRIEF_UNSUBSCRIBE_MAILTO", "%v", err)
+		}
+	}
+	if c.BounceAddress != "" {
+		if err := checkAddress(c.BounceAddress, false); err != nil {
+			return badVar("NEWSBRIEF_BOUNCE_ADDRESS", "%v (want a bare address)", err)
+		}
+		if err := subscribers.CheckReturnAddress(c.BounceAddress); err != nil {
+			return badVar("NEWSBRIEF_BOUNCE_ADDRESS", "%v", err)
+		}
+		if strings.EqualFold(c.BounceAddress, c.UnsubscribeMailto) {
+			return badVar("NEWSBRIEF_BOUNCE_ADDRESS", "must differ from NEWSBRIEF_UNSUBSCRIBE_MAILTO (a bounce is not an unsubscribe)")
+		}
+	}
+	if (c.InboundTLSCert == "") != (c.InboundTLSKey == "") {
+		return badVar("NEWSBRIEF_INBOUND_TLS_CERT", "set it and NEWSBRIEF_INBOUND_TLS_KEY together")
+	}
+	if c.InboundAddr != "" && c.BounceAddress == "" && c.UnsubscribeMailto == "" {
+		return badVar("NEWSBRIEF_INBOUND_ADDR", "receives mail for NEWSBRIEF_BOUNCE_ADDRESS and NEWSBRIEF_UNSUBSCRIBE_MAILTO: set one of them")
+	}
+	if c.InboundMaxBytes < 64<<10 {
+		return badVar("NEWSBRIEF_INBOUND_MAX_BYTES", "must be at least 65536 (a bounce carries the original message)")
+	}
+	if c.InboundPerHour < 1 {
+		return badVar("NEWSBRIEF_INBOUND_PER_HOUR", "must be 1 or more")
+	}
+	if c.BounceMailbox != "" {
+		if _, err := inbound.ParseMailboxURL(c.BounceMailbox); err != nil {
+			return badVar("NEWSBRIEF_BOUNCE_MAILBOX", "%v", err)
 		}
 	}
 	if strings.ContainsAny(c.PostalAddress, "\r\n") || len(c.PostalAddress) > 300 {
@@ -363,7 +404,13 @@ func printConfig(w io.Writer, c Config) {
 		f := t.Field(i)
 		name := f.Tag.Get("envconfig")
 		val := formatValue(v.Field(i))
-		if f.Tag.Get("secret") == "true" {
+		if f.Tag.Get("secret") == "url" && val != "" {
+			if u, err := url.Parse(val); err == nil {
+				val = u.Redacted()
+			} else {
+				val = "******** (set)"
+			}
+		} else if f.Tag.Get("secret") == "true" {
 			if val != "" {
 				val = "******** (set)"
 			} else {

@@ -122,6 +122,9 @@ type Audience interface {
 	Inactive(ctx context.Context, ids []int64) (map[int64]bool, error)
 	// UnsubscribeURL is a subscriber's one-click unsubscribe link.
 	UnsubscribeURL(subscriberID int64) string
+	// ReturnAddresses are the envelope sender and the List-Unsubscribe
+	// mailto of a subscriber's message of an edition ("" for defaults).
+	ReturnAddresses(editionID, subscriberID int64) (sender, mailto string)
 	// Bounce reports a permanent failure; hard says the mailbox does not exist.
 	Bounce(ctx context.Context, subscriberID int64, detail string, hard bool) error
 }
@@ -257,6 +260,7 @@ func (d *Engine) Begin(ctx context.Context) (func(), error) {
 // the recipient's values.
 func message(src Audience, editionID int64, rcpt brief.Recipient, shared *brief.Edition, jw *journalWriter) *brief.Message {
 	m := brief.NewMessage(shared, editionID, rcpt, src.UnsubscribeURL(rcpt.ID))
+	m.ReturnPath, m.UnsubscribeMailto = src.ReturnAddresses(editionID, rcpt.ID)
 	if jw != nil {
 		m.Journal = jw
 	}
