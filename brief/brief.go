@@ -262,3 +262,46 @@ type Conn interface {
 	Send(ctx context.Context, m *Message) error
 	Close() error
 }
+
+// Feedback kinds: what a returned mail, a provider's report or a reader
+// did about a message.
+const (
+	FeedbackHard        = "hard"        // the address does not exist: suppressed at once
+	FeedbackSoft        = "soft"        // a permanent failure that may pass: counted
+	FeedbackComplaint   = "complaint"   // reported as spam: never mailed again
+	FeedbackUnsubscribe = "unsubscribe" // asked to stop
+)
+
+// Feedback is one thing that came back about a subscriber's message, on
+// its way to the subscriber store, which applies it once.
+type Feedback struct {
+	Kind         string // a Feedback… kind
+	SubscriberID int64  // from a verified token; 0: look up Email
+	Email        string // the address a report names, when there is no token
+	EditionID    int64  // the edition it is about; 0 unknown
+	Source       string // how it came: "smtp", "imap", "file", "api", "ses", "mailgun", "postmark", "sendgrid", "link"
+	Detail       string // status code and text, one line
+	// Key identifies the returned message or provider event, so that the
+	// same report read twice (redelivered, re-polled, a webhook retried)
+	// changes nothing the second time; "" for none.
+	Key string
+}
+
+// ReturnAddress is what an address that mail came back to says: which of
+// the list's return addresses it is, and the edition and subscriber of the
+// token in it, verified.
+type ReturnAddress struct {
+	Kind         string // "bounce" or "unsubscribe"; "" for an address that is not the list's
+	EditionID    int64
+	SubscriberID int64
+	Token        string // the token as it came ("" none); SubscriberID is 0 unless it verified
+}
+
+// Applied is what applying one Feedback did to its subscriber.
+type Applied struct {
+	SubscriberID int64
+	Email        string
+	Status       string // the subscriber's status after it
+	Changed      bool   // the status changed
+	Duplicate    bool   // the same report was applied before: nothing done
+}

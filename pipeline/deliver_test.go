@@ -82,7 +82,7 @@ func (f *fakeSubs) Forget(_ context.Context, email string) (int64, error) {
 
 func (f *fakeSubs) UnsubscribeURL(id int64) string { return fmt.Sprintf("https://x.example/u?%d", id) }
 
-func (f *fakeSubs) ReturnAddresses(int64, int64) (string, string) { return "", "" }
+func (f *fakeSubs) Links(_, id int64) (string, string, string) { return f.UnsubscribeURL(id), "", "" }
 
 func (f *fakeSubs) Bounce(_ context.Context, id int64, _ string, hard bool) error {
 	f.mu.Lock()

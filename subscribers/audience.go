@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 
 	"github.com/newsbrief/newsbrief/brief"
 )
@@ -57,11 +58,16 @@ func (a Audience) UnsubscribeURL(id int64) string {
 	return a.BaseURL + "/unsubscribe?token=" + url.QueryEscape(a.Tokens.Sign(PurposeUnsubscribe, id))
 }
 
-// ReturnAddresses are the envelope sender and the List-Unsubscribe mailto
-// of a subscriber's message of an edition, token-encoded; "" for either
-// that is not configured.
-func (a Audience) ReturnAddresses(editionID, subscriberID int64) (sender, mailto string) {
-	return a.Returns.Sender(editionID, subscriberID), a.Returns.Mailto(editionID, subscriberID)
+// Links are a subscriber's addresses in their message of an edition: the
+// one-click unsubscribe link (naming the edition, so an unsubscribe counts
+// against it), the envelope sender and the List-Unsubscribe mailto, both
+// token-encoded ("" for either that is not configured).
+func (a Audience) Links(editionID, subscriberID int64) (unsubscribeURL, sender, mailto string) {
+	unsubscribeURL = a.UnsubscribeURL(subscriberID)
+	if editionID > 0 && subscriberID != 0 {
+		unsubscribeURL += "&e=" + strconv.FormatInt(editionID, 10)
+	}
+	return unsubscribeURL, a.Returns.Sender(editionID, subscriberID), a.Returns.Mailto(editionID, subscriberID)
 }
 
 // Bounce records a permanent failure of a message to a subscriber; hard

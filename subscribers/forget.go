@@ -108,6 +108,13 @@ func (s *Store) Forget(ctx context.Context, email string) (int64, error) {
 	if err != nil && !notFound {
 		return 0, fmt.Errorf("forget: %w", err)
 	}
+	if !notFound {
+		// what came back about their messages names them too (the
+		// per-edition counts stay)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM feedback WHERE subscriber_id = ?`, id); err != nil {
+			return 0, fmt.Errorf("forget: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("forget: %w", err)
 	}

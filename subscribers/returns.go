@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/newsbrief/newsbrief/brief"
 )
 
 // Kinds of address mail comes back to.
@@ -123,23 +125,15 @@ func (r Returns) form(addr, purpose string, editionID, subscriberID int64) strin
 	return local + "+" + r.Tokens.AddressToken(purpose, editionID, subscriberID) + "@" + domain
 }
 
-// Return is what an address mail arrived at says.
-type Return struct {
-	Kind         string // ReturnBounce or ReturnUnsubscribe
-	EditionID    int64  // from a verified token; 0 without one
-	SubscriberID int64  // from a verified token; 0 without one
-	Token        string // the token as it came, verified or not
-}
-
 // Parse reads an address mail arrived at. It returns ErrNotReturnAddress
 // for any other address (mail for it must be refused: no open relay),
 // and ErrBadToken for a return address with a token this list did not
 // sign (Return.Kind is set).
-func (r Returns) Parse(addr string) (Return, error) {
+func (r Returns) Parse(addr string) (brief.ReturnAddress, error) {
 	addr = strings.Trim(strings.TrimSpace(addr), "<>")
 	local, domain, ok := splitAddress(addr)
 	if !ok {
-		return Return{}, ErrNotReturnAddress
+		return brief.ReturnAddress{}, ErrNotReturnAddress
 	}
 	base, token, _ := strings.Cut(local, "+")
 	for _, c := range []struct{ addr, kind string }{{r.Bounce, ReturnBounce}, {r.Unsubscribe, ReturnUnsubscribe}} {
@@ -150,7 +144,7 @@ func (r Returns) Parse(addr string) (Return, error) {
 		if !strings.EqualFold(base, cl) || !strings.EqualFold(domain, cd) {
 			continue
 		}
-		ret := Return{Kind: c.kind, Token: token}
+		ret := brief.ReturnAddress{Kind: c.kind, Token: token}
 		if token == "" {
 			return ret, nil
 		}
@@ -164,7 +158,17 @@ func (r Returns) Parse(addr string) (Return, error) {
 		ret.EditionID, ret.SubscriberID = e, s
 		return ret, nil
 	}
-	return Return{}, ErrNotReturnAddress
+	return brief.ReturnAddress{}, ErrNotReturnAddress
+}
+
+// VerifyLink checks the token of an unsubscribe link (found in the
+// List-Unsubscribe header of a message a complaint or a bounce returns)
+// and returns its subscriber.
+func (r Returns) VerifyLink(token string) (int64, error) {
+	if r.Tokens == nil {
+		return 0, ErrBadToken
+	}
+	return r.Tokens.Verify(PurposeUnsubscribe, token, 0)
 }
 
 // VerifyToken checks a token found elsewhere than in the address (an

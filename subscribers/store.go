@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/internal/sqlite"
 )
 
@@ -267,12 +268,7 @@ func (s *Store) Remove(ctx context.Context, email string) error {
 // the address is now bounced, and ErrNotFound for an unknown ID.
 func (s *Store) RecordBounce(ctx context.Context, id int64, detail string, hard bool, softLimit int) (bool, error) {
 	now := s.now().UnixMilli()
-	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET
-		bounces = bounces + CASE WHEN ?1 THEN 0 ELSE 1 END,
-		last_bounce = ?2, updated_at = ?3,
-		status = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN 'bounced' ELSE status END,
-		bounced_at = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN ?3 ELSE bounced_at END
-		WHERE id = ?5`, hard, truncate(detail, 500), now, softLimit, id)
+	res, err := s.db.ExecContext(ctx, bounceSQL, hard, truncate(detail, 500), now, softLimit, id)
 	if err != nil {
 		return false, fmt.Errorf("record bounce of %d: %w", id, err)
 	}
@@ -286,6 +282,16 @@ func (s *Store) RecordBounce(ctx context.Context, id int64, detail string, hard 
 	return st == Bounced, nil
 }
 
+// bounceSQL counts a bounce of subscriber ?5 (hard ?1, detail ?2, time
+// ?3, soft limit ?4): a hard one bounces an active address at once, a
+// soft one when it is the ?4th.
+const bounceSQL = `UPDATE subscribers SET
+	bounces = bounces + CASE WHEN ?1 THEN 0 ELSE 1 END,
+	last_bounce = ?2, updated_at = ?3,
+	status = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN 'bounced' ELSE status END,
+	bounced_at = CASE WHEN status = 'active' AND (?1 OR (?4 > 0 AND bounces + 1 >= ?4)) THEN ?3 ELSE bounced_at END
+	WHERE id = ?5`
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -297,14 +303,9 @@ func truncate(s string, n int) string {
 // are never mailed again and an import does not bring them back. It
 // returns ErrNotFound for an unknown address.
 func (s *Store) RecordComplaint(ctx context.Context, email, detail string) error {
-	now := s.now().UnixMilli()
-	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET status = 'complained', last_bounce = ?, updated_at = ?
-		WHERE email_key = ?`, truncate("complaint: "+detail, 500), now, strings.ToLower(strings.TrimSpace(email)))
+	_, err := Feedback{Store: s}.Apply(ctx, brief.Feedback{Kind: brief.FeedbackComplaint, Email: email, Source: "manual", Detail: detail})
 	if err != nil {
-		return fmt.Errorf("record complaint: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("record complaint for %s: %w", email, ErrNotFound)
+		return fmt.Errorf("record complaint for %s: %w", email, err)
 	}
 	return nil
 }

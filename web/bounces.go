@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/subscribers"
 
 	"bytes"
@@ -14,11 +15,13 @@ import (
 
 // Report is one bounce or complaint a relay reports.
 type Report struct {
-	Email  string `json:"email"`
-	Type   string `json:"type"` // "bounce" or "complaint"
-	Hard   bool   `json:"hard"` // a bounce: the mailbox does not exist
-	Code   int    `json:"code"` // SMTP code, if known
-	Detail string `json:"detail"`
+	Email   string `json:"email"`
+	Type    string `json:"type"` // "bounce", "complaint" or "unsubscribe"
+	Hard    bool   `json:"hard"` // a bounce: the mailbox does not exist
+	Code    int    `json:"code"` // SMTP code, if known
+	Detail  string `json:"detail"`
+	Edition int64  `json:"edition"` // the edition it is about, if known
+	ID      string `json:"id"`      // the report's own identity: one sent again changes nothing
 }
 
 // maxReports is the most reports one request may carry.
@@ -116,20 +119,25 @@ func (api *BounceAPI) record(r *http.Request, rep Report) error {
 	if rep.Code != 0 {
 		detail = fmt.Sprintf("%d %s", rep.Code, detail)
 	}
+	f := brief.Feedback{Email: rep.Email, EditionID: max(rep.Edition, 0), Source: "api", Detail: detail}
+	if rep.ID != "" {
+		f.Key = "api:" + rep.ID
+	}
 	switch rep.Type {
 	case "complaint":
-		return api.Store.RecordComplaint(r.Context(), rep.Email, detail)
+		f.Kind = brief.FeedbackComplaint
+	case "unsubscribe":
+		f.Kind = brief.FeedbackUnsubscribe
 	case "bounce", "":
-		sub, err := api.Store.GetByEmail(r.Context(), rep.Email)
-		if err != nil {
-			return err
+		f.Kind = brief.FeedbackSoft
+		if rep.Hard || unknownMailbox(detail) {
+			f.Kind = brief.FeedbackHard
 		}
-		hard := rep.Hard || unknownMailbox(detail)
-		_, err = api.Store.RecordBounce(r.Context(), sub.ID, "reported: "+detail, hard, api.SoftLimit)
-		return err
 	default:
-		return fmt.Errorf("%w: type %q is not bounce or complaint", errBadReport, rep.Type)
+		return fmt.Errorf("%w: type %q is not bounce, complaint or unsubscribe", errBadReport, rep.Type)
 	}
+	_, err := subscribers.Feedback{Store: api.Store, SoftLimit: api.SoftLimit}.Apply(r.Context(), f)
+	return err
 }
 
 // unknownMailbox reports whether a bounce text says the mailbox does not

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/subscribers"
 )
 
@@ -72,6 +74,14 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	action := "/unsubscribe?token=" + url.QueryEscape(token)
+	// the edition the link came in (unsigned: it only says which
+	// edition an unsubscribe is counted against)
+	edition, _ := strconv.ParseInt(q.Get("e"), 10, 64)
+	if edition > 0 {
+		action += "&e=" + strconv.FormatInt(edition, 10)
+	} else {
+		edition = 0
+	}
 	erase := q.Get("erase") == "1" && h.Erase != nil
 	if r.Method != http.MethodPost {
 		switch {
@@ -101,7 +111,8 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusBadRequest, "This request does not work", "Unexpected List-Unsubscribe value.", "", "")
 		return
 	}
-	err = h.Store.Unsubscribe(r.Context(), id)
+	_, err = subscribers.Feedback{Store: h.Store}.Apply(r.Context(), brief.Feedback{Kind: brief.FeedbackUnsubscribe,
+		SubscriberID: id, EditionID: edition, Source: "link", Key: "link:" + strconv.FormatInt(edition, 10)})
 	switch {
 	case errors.Is(err, subscribers.ErrNotFound):
 		// removed or erased already: the outcome the person wants

@@ -120,11 +120,10 @@ type Audience interface {
 	ActiveAfter(ctx context.Context, afterID int64, limit int) ([]brief.Recipient, error)
 	// Inactive returns which of ids are no longer active.
 	Inactive(ctx context.Context, ids []int64) (map[int64]bool, error)
-	// UnsubscribeURL is a subscriber's one-click unsubscribe link.
-	UnsubscribeURL(subscriberID int64) string
-	// ReturnAddresses are the envelope sender and the List-Unsubscribe
-	// mailto of a subscriber's message of an edition ("" for defaults).
-	ReturnAddresses(editionID, subscriberID int64) (sender, mailto string)
+	// Links are a subscriber's one-click unsubscribe link, envelope
+	// sender and List-Unsubscribe mailto in their message of an edition
+	// ("" for the sender's defaults).
+	Links(editionID, subscriberID int64) (unsubscribeURL, sender, mailto string)
 	// Bounce reports a permanent failure; hard says the mailbox does not exist.
 	Bounce(ctx context.Context, subscriberID int64, detail string, hard bool) error
 }
@@ -259,8 +258,9 @@ func (d *Engine) Begin(ctx context.Context) (func(), error) {
 // message is one recipient's message of an edition: the shared pieces and
 // the recipient's values.
 func message(src Audience, editionID int64, rcpt brief.Recipient, shared *brief.Edition, jw *journalWriter) *brief.Message {
-	m := brief.NewMessage(shared, editionID, rcpt, src.UnsubscribeURL(rcpt.ID))
-	m.ReturnPath, m.UnsubscribeMailto = src.ReturnAddresses(editionID, rcpt.ID)
+	u, sender, mailto := src.Links(editionID, rcpt.ID)
+	m := brief.NewMessage(shared, editionID, rcpt, u)
+	m.ReturnPath, m.UnsubscribeMailto = sender, mailto
 	if jw != nil {
 		m.Journal = jw
 	}
