@@ -421,6 +421,7 @@ type Stats struct {
 	SourcesFailing  int            // feeds whose last fetch failed
 	Editions        map[string]int // editions by status
 	Deliveries      map[string]int // ledger rows by state, all editions
+	LastSentID      int64          // the last edition that finished sending (0 none)
 	LastSentAt      time.Time      // when the last edition finished sending
 	LastSendSeconds float64        // how long the last finished edition took, creation to finish
 	// Problems counts deferred and failed rows by state and by the class of
@@ -458,8 +459,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		rows.Close()
 	}
 	var created, finished int64
-	err := s.db.QueryRowContext(ctx, `SELECT created_at, finished_at FROM editions WHERE status = 'sent'
-		ORDER BY finished_at DESC LIMIT 1`).Scan(&created, &finished)
+	err := s.db.QueryRowContext(ctx, `SELECT id, created_at, finished_at FROM editions WHERE status = 'sent'
+		ORDER BY finished_at DESC LIMIT 1`).Scan(&st.LastSentID, &created, &finished)
 	if err == nil {
 		st.LastSentAt = fromMS(finished)
 		st.LastSendSeconds = float64(finished-created) / 1000

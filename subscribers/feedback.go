@@ -150,3 +150,23 @@ func (s *Store) FeedbackTotals(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// ComplaintWarnRate is the share of an edition's delivered messages
+// reported as spam above which newsbrief warns (in the log and on the
+// desk): a third of the 0.3 % that Gmail and Yahoo require senders to stay
+// under.
+const ComplaintWarnRate = 0.001
+
+// ComplaintRate is complaints over delivered messages (0 when none were).
+func (c FeedbackCounts) ComplaintRate(delivered int) float64 {
+	if delivered <= 0 {
+		return 0
+	}
+	return float64(c.Complaints) / float64(delivered)
+}
+
+// TooManyComplaints says whether the complaint rate passes
+// ComplaintWarnRate.
+func (c FeedbackCounts) TooManyComplaints(delivered int) bool {
+	return c.ComplaintRate(delivered) > ComplaintWarnRate
+}

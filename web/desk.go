@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
 	"github.com/newsbrief/newsbrief/templates"
 )
 
@@ -62,6 +63,7 @@ func newDesk(s *Server) (*desk, error) {
 		},
 		"failed": func(c map[string]int) int { return c[pipeline.StateFailed] + c[pipeline.StateUnknown] },
 		"add":    func(a, b int) int { return a + b },
+		"pct":    func(f float64) float64 { return 100 * f },
 		// slot shows a scheduled time in the schedule's own zone
 		"slot": func(t time.Time) string { return t.Format("Mon 2 Jan 2006 15:04 MST") },
 	}
@@ -685,8 +687,14 @@ func (k *desk) editionStatus(w http.ResponseWriter, r *http.Request, sid int64) 
 		k.fail(w, r, sid, err)
 		return
 	}
+	fb, err := k.s.svc.Subscribers.EditionFeedback(r.Context(), id)
+	if err != nil {
+		k.fail(w, r, sid, err)
+		return
+	}
 	d := k.data(sid)
 	d["E"], d["Failures"], d["Refresh"] = ed, fails, ed.Status == pipeline.EditionSending
+	d["Feedback"] = feedbackOf(fb, ed.Counts[pipeline.StateSent])
 	d["Base"] = k.s.cfg.BaseURL
 	d["Flash"] = r.URL.Query().Get("done")
 	k.render(w, http.StatusOK, "status", d)
@@ -908,6 +916,28 @@ type apiEdition struct {
 	Articles []apiArticle   `json:"articles,omitempty"` // one edition's: what it carried, in order
 	Page     string         `json:"page,omitempty"`     // its public page, once sent
 	Problems []apiProblem   `json:"problems,omitempty"` // one edition's: failed and deferred deliveries (the first 50)
+	Feedback *apiFeedback   `json:"feedback,omitempty"` // one edition's: what came back after the send
+}
+
+// apiFeedback is what came back about an edition: later bounces,
+// complaints (and their share of the messages delivered) and unsubscribes.
+type apiFeedback struct {
+	Hard          int     `json:"hard_bounces"`
+	Soft          int     `json:"soft_bounces"`
+	Complaints    int     `json:"complaints"`
+	ComplaintRate float64 `json:"complaint_rate"`
+	Unsubscribes  int     `json:"unsubscribes"`
+	// Warning is set when the complaint rate passes 0.1 %.
+	Warning string `json:"warning,omitempty"`
+}
+
+func feedbackOf(fb subscribers.FeedbackCounts, delivered int) *apiFeedback {
+	v := &apiFeedback{Hard: fb.Hard, Soft: fb.Soft, Complaints: fb.Complaints, ComplaintRate: fb.ComplaintRate(delivered), Unsubscribes: fb.Unsubscribes}
+	if fb.TooManyComplaints(delivered) {
+		v.Warning = fmt.Sprintf("%.2f%% of the %d messages delivered were reported as spam, over the %.1f%% this list should stay under (Gmail and Yahoo block senders over 0.3%%)",
+			100*v.ComplaintRate, delivered, 100*subscribers.ComplaintWarnRate)
+	}
+	return v
 }
 
 type apiProblem struct {
@@ -963,6 +993,11 @@ func (k *desk) apiEdition(w http.ResponseWriter, r *http.Request) (any, error) {
 	if e.Status == pipeline.EditionSent {
 		v.Page = k.s.cfg.BaseURL + "/archive/" + strconv.FormatInt(e.ID, 10)
 	}
+	fb, err := k.s.svc.Subscribers.EditionFeedback(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	v.Feedback = feedbackOf(fb, e.Counts[pipeline.StateSent])
 	return v, nil
 }
 

@@ -9,22 +9,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
 )
 
 // storeCollector reads the store's aggregates at each scrape, so the
 // figures are right whichever process (serve, a cron `run`) did the work.
 type storeCollector struct {
 	store *pipeline.Store
+	subs  *subscribers.Store
 
 	articles, sources, failing, editions, deliveries, problems, queue, lastSent, lastDuration *prometheus.Desc
+	feedback, lastComplaints                                                                  *prometheus.Desc
 }
 
-func newStoreCollector(s *pipeline.Store) *storeCollector {
+func newStoreCollector(s *pipeline.Store, subs *subscribers.Store) *storeCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("newsbrief_"+name, help, labels, nil)
 	}
-	return &storeCollector{store: s,
+	return &storeCollector{store: s, subs: subs,
+		feedback: d("feedback_total", "What came back after sends, all editions: bounces (hard, soft), complaints, unsubscribes.", "kind"),
+		lastComplaints: d("last_edition_complaint_rate",
+			"Complaints over messages delivered of the last edition sent (warned about over 0.001; Gmail and Yahoo block senders over 0.003)."),
 		articles:     d("articles", "Articles in the store."),
 		sources:      d("sources", "Feeds configured."),
 		failing:      d("sources_failing", "Feeds whose last fetch failed."),
@@ -38,7 +45,8 @@ func newStoreCollector(s *pipeline.Store) *storeCollector {
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.articles, c.sources, c.failing, c.editions, c.deliveries, c.problems, c.queue, c.lastSent, c.lastDuration} {
+	for _, d := range []*prometheus.Desc{c.articles, c.sources, c.failing, c.editions, c.deliveries, c.problems, c.queue, c.lastSent, c.lastDuration,
+		c.feedback, c.lastComplaints} {
 		ch <- d
 	}
 }
@@ -73,13 +81,37 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.lastSent, float64(st.LastSentAt.Unix()))
 		g(c.lastDuration, st.LastSendSeconds)
 	}
+	if c.subs == nil {
+		return
+	}
+	totals, err := c.subs.FeedbackTotals(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.feedback, err)
+		return
+	}
+	for _, k := range []string{brief.FeedbackHard, brief.FeedbackSoft, brief.FeedbackComplaint, brief.FeedbackUnsubscribe} {
+		ch <- prometheus.MustNewConstMetric(c.feedback, prometheus.CounterValue, float64(totals[k]), k)
+	}
+	if st.LastSentID != 0 {
+		fb, err := c.subs.EditionFeedback(ctx, st.LastSentID)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.lastComplaints, err)
+			return
+		}
+		delivered, err := c.store.DeliveryCounts(ctx, st.LastSentID)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.lastComplaints, err)
+			return
+		}
+		g(c.lastComplaints, fb.ComplaintRate(delivered[pipeline.StateSent]))
+	}
 }
 
 // metricsHandler serves /metrics from a registry of its own (no globals):
 // the store's figures plus the Go runtime and process collectors.
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStoreCollector(s.svc.Store), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStoreCollector(s.svc.Store, s.svc.Subscribers), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.svc.Jobs != nil {
 		reg.MustRegister(s.svc.Jobs.duration, s.svc.Jobs.runs)
 	}

@@ -385,13 +385,18 @@ func (c *Config) listID() string {
 	if c.ListID != "" {
 		return c.ListID
 	}
-	domain := "localhost.localdomain"
+	return "brief." + c.fromDomain()
+}
+
+// fromDomain is the domain of NEWSBRIEF_FROM ("localhost.localdomain" if
+// it has none).
+func (c *Config) fromDomain() string {
 	if a, err := mail.ParseAddress(c.From); err == nil {
 		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 {
-			domain = strings.ToLower(a.Address[at+1:])
+			return strings.ToLower(a.Address[at+1:])
 		}
 	}
-	return "brief." + domain
+	return "localhost.localdomain"
 }
 
 // printConfig writes every variable with its effective value (secrets

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/newsbrief/newsbrief/pipeline"
+	"github.com/newsbrief/newsbrief/subscribers"
 )
 
 func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) error {
@@ -52,7 +53,17 @@ func cmdEditions(ctx context.Context, a *app, args []string, stderr io.Writer) e
 		if !e.FinishedAt.IsZero() {
 			fmt.Fprintf(w, "finished: %s\n", fmtTime(e.FinishedAt))
 		}
-		fmt.Fprintf(w, "deliveries: %s\narticles:\n", countsLine(e.Counts))
+		fmt.Fprintf(w, "deliveries: %s\n", countsLine(e.Counts))
+		fb, err := a.subs.EditionFeedback(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "came back: %d bounced later (%d hard, %d soft), %d complaints (%.2f%% of %d delivered), %d unsubscribed\n",
+			fb.Bounces(), fb.Hard, fb.Soft, fb.Complaints, 100*fb.ComplaintRate(e.Counts[pipeline.StateSent]), e.Counts[pipeline.StateSent], fb.Unsubscribes)
+		if fb.TooManyComplaints(e.Counts[pipeline.StateSent]) {
+			fmt.Fprintf(w, "WARNING: the complaint rate is over %.1f%%: look at what this edition carried and whom it went to (Gmail and Yahoo block senders over 0.3%%)\n", 100*subscribers.ComplaintWarnRate)
+		}
+		fmt.Fprintln(w, "articles:")
 		for i, art := range e.Articles {
 			fmt.Fprintf(w, "  %2d. [%d] %s\n", i+1, art.ID, art.Title)
 		}

@@ -56,6 +56,9 @@ Commands:
   subscribers add EMAIL [--name NAME] | list [--status S] | remove EMAIL | forget EMAIL
               | import [--dry-run] [--consent TEXT] FILE.csv|- | export
   editions list | show ID | pause ID | resume ID | cancel ID | resend-unknown ID
+  bounces process FILE|- [--rcpt ADDRESS] | poll
+                               apply one returned mail (a DSN, a complaint, a mailto unsubscribe; from an
+                               MTA's pipe transport), or read NEWSBRIEF_BOUNCE_MAILBOX once
   config                       effective configuration, secrets masked, and every variable's doc
   health                       exit 0 when the local serve answers /readyz, 1 otherwise (container HEALTHCHECK)
   version                      print the version
@@ -168,6 +171,8 @@ func command(name string) (commandFunc, bool) {
 		return cmdSubscribers, true
 	case "editions":
 		return cmdEditions, true
+	case "bounces":
+		return cmdBounces, true
 	}
 	return nil, false
 }

@@ -68,18 +68,39 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	if _, err := sched.AddFunc(a.cfg.Schedule, func() { a.job(jobCtx, "send", slots.Tick) }); err != nil {
 		return &configError{msg: "NEWSBRIEF_SCHEDULE: " + err.Error()}
 	}
+	if a.poller() != nil {
+		sched.AddFunc(a.cfg.CollectSchedule, func() { a.job(jobCtx, "mailbox", a.pollJob) })
+	}
+	inb, err := a.inboundServer()
+	if err != nil {
+		return err
+	}
+	var inboundLn net.Listener
+	if inb != nil {
+		if inboundLn, err = net.Listen("tcp", a.cfg.InboundAddr); err != nil {
+			return &configError{msg: fmt.Sprintf("NEWSBRIEF_INBOUND_ADDR: listen on %s: %v", a.cfg.InboundAddr, err)}
+		}
+		fmt.Fprintf(a.stdout, "taking returned mail on smtp://%s\n", inboundLn.Addr())
+	}
 	sched.Start()
 	dmn.start("catch-up", slots.CatchUp)
 	heartbeatDone := make(chan struct{})
 	go func() { defer close(heartbeatDone); slots.Heartbeat(jobCtx) }()
 	log.Info("serving", "addr", ln.Addr().String(), "schedule", a.cfg.Schedule, "collect_schedule", a.cfg.CollectSchedule)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if inb != nil {
+		go func() {
+			if err := inb.Serve(inboundLn); err != nil {
+				errc <- fmt.Errorf("inbound smtp: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		sched.Stop()
-		return fmt.Errorf("http server: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	// stop taking work: no new ticks, no new requests, and running jobs told
@@ -93,6 +114,11 @@ func cmdServe(ctx context.Context, a *app, args []string, stderr io.Writer) erro
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", slog.Any("error", err))
+	}
+	if inb != nil {
+		if err := inb.Shutdown(shutCtx); err != nil {
+			log.Warn("inbound smtp shutdown", slog.Any("error", err))
+		}
 	}
 	jobsDone := make(chan struct{})
 	go func() { <-stopped.Done(); background.Wait(); close(jobsDone) }()
