@@ -108,7 +108,9 @@ var (
 	replyRE  = regexp.MustCompile(`(?:^|[\s:;(\["])([245][0-5]\d)(?:[\s\-]|$)`)
 )
 
-// findStatus returns the first enhanced status code in s ("5.1.1"), or "".
+// FindStatus returns the first enhanced status code in s ("5.1.1"), or "".
+func FindStatus(s string) string { return findStatus(s) }
+
 func findStatus(s string) string {
 	if m := statusRE.FindString(s); m != "" {
 		return m
@@ -126,11 +128,17 @@ func findReply(s string) int {
 	return n
 }
 
-// hardFailure says whether a failure with enhanced status, reply code and
-// diagnostic text means the address does not exist (a hard bounce) rather
-// than anything that may pass (a soft one): the text first, then the
-// status code. A failure that is about the sender or the message, or a
-// full mailbox, is soft whatever its code.
+// HardFailure says whether a permanent failure with enhanced status
+// ("5.1.1", or ""), reply code (or 0) and diagnostic text means the
+// address does not exist (a hard bounce) rather than anything that may
+// pass (a soft one): the text first, then the status code. A failure
+// that is about the sender or the message, or a full mailbox, is soft
+// whatever its code. Provider webhooks that report a relay's answer use
+// it too.
+func HardFailure(status string, code int, diag string) bool {
+	return hardFailure(status, code, diag)
+}
+
 func hardFailure(status string, code int, diag string) bool {
 	d := " " + strings.Join(strings.Fields(strings.ToLower(diag)), " ") + " "
 	if _, rest, _ := strings.Cut(status, "."); rest == "2.0" || rest == "2.2" || rest == "2.3" || strings.HasPrefix(rest, "7.") ||

@@ -56,6 +56,8 @@ type Config struct {
 	// shown on the schedule page and in GET /api/schedule.
 	Schedule string
 	Catchup  time.Duration
+	// Hooks configures the providers' webhooks under /hooks/.
+	Hooks HookConfig
 }
 
 // Scheduler is what the desk needs of serve's schedule: the slot "send
@@ -151,6 +153,8 @@ func (s *Server) Handler() http.Handler {
 	// relays
 	mux.Handle("POST /api/bounces", &BounceAPI{Store: s.svc.Subscribers, Token: s.cfg.AdminToken,
 		SoftLimit: s.cfg.SoftBounceLimit, Log: s.log.With("component", "api"), Guard: s.guard})
+	(&hooks{cfg: s.cfg.Hooks, fb: subscribers.Feedback{Store: s.svc.Subscribers, SoftLimit: s.cfg.SoftBounceLimit},
+		log: s.log.With("component", "hooks")}).register(mux)
 	// editors: the desk (session + CSRF) and the API (bearer)
 	s.desk.register(mux)
 	return s.logRequests(mux)

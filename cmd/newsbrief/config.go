@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -79,12 +82,16 @@ type Config struct {
 	DKIMSelector string `envconfig:"NEWSBRIEF_DKIM_SELECTOR" desc:"DKIM selector (s=)"`
 	DKIMKeyFile  string `envconfig:"NEWSBRIEF_DKIM_KEY_FILE" desc:"PEM file with the DKIM private key (RSA or Ed25519)"`
 
-	InboundAddr     string `envconfig:"NEWSBRIEF_INBOUND_ADDR" desc:"address serve receives mail on (e.g. :2525): bounces, complaints and mailto unsubscribes for NEWSBRIEF_BOUNCE_ADDRESS and NEWSBRIEF_UNSUBSCRIBE_MAILTO only; empty for none"`
-	InboundTLSCert  string `envconfig:"NEWSBRIEF_INBOUND_TLS_CERT" desc:"PEM certificate offered with STARTTLS by the inbound listener (with NEWSBRIEF_INBOUND_TLS_KEY); empty for no STARTTLS"`
-	InboundTLSKey   string `envconfig:"NEWSBRIEF_INBOUND_TLS_KEY" desc:"PEM private key of NEWSBRIEF_INBOUND_TLS_CERT"`
-	InboundMaxBytes int64  `envconfig:"NEWSBRIEF_INBOUND_MAX_BYTES" default:"10485760" desc:"largest message the inbound listener accepts, in bytes"`
-	InboundPerHour  int    `envconfig:"NEWSBRIEF_INBOUND_PER_HOUR" default:"600" desc:"messages one client (IP address) may deliver to the inbound listener per hour"`
-	BounceMailbox   string `envconfig:"NEWSBRIEF_BOUNCE_MAILBOX" secret:"url" desc:"IMAP mailbox read on the collect schedule for the same mail (imaps://user:password@host/INBOX; ?processed=Folder moves what was read there, else it is flagged); empty for none"`
+	InboundAddr     string   `envconfig:"NEWSBRIEF_INBOUND_ADDR" desc:"address serve receives mail on (e.g. :2525): bounces, complaints and mailto unsubscribes for NEWSBRIEF_BOUNCE_ADDRESS and NEWSBRIEF_UNSUBSCRIBE_MAILTO only; empty for none"`
+	InboundTLSCert  string   `envconfig:"NEWSBRIEF_INBOUND_TLS_CERT" desc:"PEM certificate offered with STARTTLS by the inbound listener (with NEWSBRIEF_INBOUND_TLS_KEY); empty for no STARTTLS"`
+	InboundTLSKey   string   `envconfig:"NEWSBRIEF_INBOUND_TLS_KEY" desc:"PEM private key of NEWSBRIEF_INBOUND_TLS_CERT"`
+	InboundMaxBytes int64    `envconfig:"NEWSBRIEF_INBOUND_MAX_BYTES" default:"10485760" desc:"largest message the inbound listener accepts, in bytes"`
+	InboundPerHour  int      `envconfig:"NEWSBRIEF_INBOUND_PER_HOUR" default:"600" desc:"messages one client (IP address) may deliver to the inbound listener per hour"`
+	SESTopics       []string `envconfig:"NEWSBRIEF_SES_TOPIC_ARNS" desc:"SNS topic ARNs whose Amazon SES bounce and complaint notifications POST /hooks/ses takes (signature and certificate checked); empty turns it off"`
+	MailgunKey      string   `envconfig:"NEWSBRIEF_MAILGUN_SIGNING_KEY" secret:"true" desc:"Mailgun's HTTP webhook signing key, for POST /hooks/mailgun; empty turns it off"`
+	PostmarkAuth    string   `envconfig:"NEWSBRIEF_POSTMARK_WEBHOOK_AUTH" secret:"true" desc:"user:password of the basic authentication in the webhook URL given to Postmark, for POST /hooks/postmark; empty turns it off"`
+	SendGridKey     string   `envconfig:"NEWSBRIEF_SENDGRID_WEBHOOK_KEY" desc:"verification key (base64) of SendGrid's signed event webhook, for POST /hooks/sendgrid; empty turns it off"`
+	BounceMailbox   string   `envconfig:"NEWSBRIEF_BOUNCE_MAILBOX" secret:"url" desc:"IMAP mailbox read on the collect schedule for the same mail (imaps://user:password@host/INBOX; ?processed=Folder moves what was read there, else it is flagged); empty for none"`
 
 	LogLevel  string `envconfig:"NEWSBRIEF_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"NEWSBRIEF_LOG_FORMAT" default:"text" desc:"text or json"`
@@ -205,6 +212,33 @@ func (c *Config) Validate() error {
 	}
 	if c.InboundPerHour < 1 {
 		return badVar("NEWSBRIEF_INBOUND_PER_HOUR", "must be 1 or more")
+	}
+	for _, arn := range c.SESTopics {
+		if !strings.HasPrefix(arn, "arn:aws") || strings.Count(arn, ":") < 5 {
+			return badVar("NEWSBRIEF_SES_TOPIC_ARNS", "%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+		}
+	}
+	if c.PostmarkAuth != "" {
+		if u, p, ok := strings.Cut(c.PostmarkAuth, ":"); !ok || u == "" || len(p) < 12 {
+			return badVar("NEWSBRIEF_POSTMARK_WEBHOOK_AUTH", "want user:password with a password of 12 characters or more")
+		}
+	}
+	if c.MailgunKey != "" && len(c.MailgunKey) < 16 {
+		return badVar("NEWSBRIEF_MAILGUN_SIGNING_KEY", "too short to be Mailgun's signing key")
+	}
+	if c.SendGridKey != "" {
+		der, err := base64.StdEncoding.DecodeString(c.SendGridKey)
+		if err == nil {
+			var k any
+			if k, err = x509.ParsePKIXPublicKey(der); err == nil {
+				if _, ok := k.(*ecdsa.PublicKey); !ok {
+					err = errors.New("not an ECDSA key")
+				}
+			}
+		}
+		if err != nil {
+			return badVar("NEWSBRIEF_SENDGRID_WEBHOOK_KEY", "not SendGrid's verification key (base64 DER of an ECDSA P-256 public key): %v", err)
+		}
 	}
 	if c.BounceMailbox != "" {
 		if _, err := inbound.ParseMailboxURL(c.BounceMailbox); err != nil {

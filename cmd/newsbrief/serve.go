@@ -187,7 +187,8 @@ func (a *app) routes(d *daemon) (http.Handler, error) {
 	}
 	s, err := web.NewServer(web.Config{ListName: a.cfg.ListName, BaseURL: a.cfg.BaseURL, AdminToken: a.cfg.AdminToken,
 		SoftBounceLimit: a.cfg.SoftBounceLimit, SubscribePerHour: a.cfg.SubscribePerHour, ConfirmPerMinute: a.cfg.ConfirmPerMinute,
-		Schedule: a.cfg.Schedule, Catchup: a.cfg.Catchup},
+		Schedule: a.cfg.Schedule, Catchup: a.cfg.Catchup,
+		Hooks: web.HookConfig{SESTopics: a.cfg.SESTopics, MailgunKey: a.cfg.MailgunKey, PostmarkAuth: a.cfg.PostmarkAuth, SendGridKey: a.cfg.SendGridKey}},
 		svc, a.log)
 	if err != nil {
 		return nil, err
