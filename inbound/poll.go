@@ -33,6 +33,9 @@ type Poller struct {
 	TLS     *tls.Config
 	Timeout time.Duration // per command; 0 for a minute
 	Batch   int           // messages fetched per round trip; 0 for 50
+	// MaxBytes is the most read of one message (a report's parts that
+	// matter come first); 0 for 10 MiB.
+	MaxBytes int64
 }
 
 // PollReport says what one poll did.
@@ -84,7 +87,11 @@ func (p *Poller) Poll(ctx context.Context) (PollReport, error) {
 	if batch <= 0 {
 		batch = 50
 	}
-	section := &imap.FetchItemBodySection{Peek: true}
+	maxBytes := p.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 10 << 20
+	}
+	section := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: maxBytes}}
 	for len(uids) > 0 {
 		n := min(batch, len(uids))
 		set := imap.UIDSetNum(uids[:n]...)

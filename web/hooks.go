@@ -92,6 +92,7 @@ const maxHookBody = 1 << 20
 // hookEvent is one provider event, on its way to Feedback.
 type hookEvent struct {
 	kind, email, detail, key string
+	edition                  int64 // the edition it is about, when the event says
 }
 
 // serve reads the request body, checks it with verify, turns it into
@@ -124,7 +125,7 @@ func (h *hooks) serve(provider, offVar string, on bool, verify func(r *http.Requ
 			Unknown   []string `json:"unknown"`
 		}{Unknown: []string{}}
 		for _, ev := range events {
-			a, err := h.fb.Apply(r.Context(), brief.Feedback{Kind: ev.kind, Email: ev.email, Source: provider,
+			a, err := h.fb.Apply(r.Context(), brief.Feedback{Kind: ev.kind, Email: ev.email, EditionID: ev.edition, Source: provider,
 				Detail: ev.detail, Key: provider + ":" + ev.key})
 			switch {
 			case errors.Is(err, subscribers.ErrNotFound):
@@ -297,6 +298,12 @@ type sesEvent struct {
 			DiagnosticCode string `json:"diagnosticCode"`
 		} `json:"bouncedRecipients"`
 	} `json:"bounce"`
+	Mail struct {
+		Headers []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"headers"`
+	} `json:"mail"`
 	Complaint *struct {
 		FeedbackID            string `json:"feedbackId"`
 		ComplaintFeedbackType string `json:"complaintFeedbackType"`
@@ -342,6 +349,14 @@ func (h *hooks) parseSES(r *http.Request, body []byte) ([]hookEvent, error) {
 	if kind == "" {
 		kind = ev.EventType
 	}
+	// SES passes the message's headers on: its unsubscribe link names
+	// the edition
+	var edition int64
+	for _, hd := range ev.Mail.Headers {
+		if strings.EqualFold(hd.Name, "List-Unsubscribe") {
+			edition = editionOfLink(hd.Value)
+		}
+	}
 	var out []hookEvent
 	switch {
 	case kind == "Bounce" && ev.Bounce != nil:
@@ -355,7 +370,7 @@ func (h *hooks) parseSES(r *http.Request, body []byte) ([]hookEvent, error) {
 				k = bounceKind(rc.Status, 0, rc.DiagnosticCode)
 			}
 			out = append(out, hookEvent{kind: k, email: rc.EmailAddress, detail: "SES " + ev.Bounce.BounceType + ": " + text,
-				key: firstNonEmpty(ev.Bounce.FeedbackID, m.MessageId)})
+				key: firstNonEmpty(ev.Bounce.FeedbackID, m.MessageId), edition: edition})
 		}
 	case kind == "Complaint" && ev.Complaint != nil:
 		if ev.Complaint.ComplaintFeedbackType == "not-spam" {
@@ -364,10 +379,25 @@ func (h *hooks) parseSES(r *http.Request, body []byte) ([]hookEvent, error) {
 		for _, rc := range ev.Complaint.ComplainedRecipients {
 			out = append(out, hookEvent{kind: brief.FeedbackComplaint, email: rc.EmailAddress,
 				detail: "SES complaint: " + firstNonEmpty(ev.Complaint.ComplaintFeedbackType, "unspecified"),
-				key:    firstNonEmpty(ev.Complaint.FeedbackID, m.MessageId)})
+				key:    firstNonEmpty(ev.Complaint.FeedbackID, m.MessageId), edition: edition})
 		}
 	}
 	return out, nil
+}
+
+// editionOfLink is the edition an unsubscribe link of a List-Unsubscribe
+// value names (its e parameter), or 0.
+func editionOfLink(v string) int64 {
+	for _, part := range strings.Split(v, ",") {
+		u, err := url.Parse(strings.Trim(strings.TrimSpace(part), "<>"))
+		if err != nil || !strings.HasPrefix(u.Scheme, "http") {
+			continue
+		}
+		if n, err := strconv.ParseInt(u.Query().Get("e"), 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -314,6 +314,24 @@ func TestSESWebhook(t *testing.T) {
 	if st := s.status(t, "richard@example.com"); st != subscribers.Complained {
 		t.Errorf("after the complaint richard is %s", st)
 	}
+	// a bounce whose headers (SES passes them on) carry the list's
+	// unsubscribe link counts against the edition it names
+	var ev map[string]any
+	json.Unmarshal(payload(t, "ses-bounce.json"), &ev)
+	s.subs.Add(context.Background(), "mary@example.com", "", "test", "cli")
+	bounce := ev["bounce"].(map[string]any)
+	bounce["feedbackId"] = "another-feedback-id"
+	bounce["bouncedRecipients"].([]any)[0].(map[string]any)["emailAddress"] = "mary@example.com"
+	mail := ev["mail"].(map[string]any)
+	mail["headers"] = append(mail["headers"].([]any), map[string]any{"name": "List-Unsubscribe",
+		"value": "<https://brief.example/unsubscribe?token=abc&e=12>, <mailto:unsubscribe+x@brief.example?subject=unsubscribe>"})
+	eb2, _ := json.Marshal(ev)
+	if code, out := s.post(t, "/hooks/ses", f.sign(t, "Notification", topic, string(eb2), "2", now), nil); code != 200 || out["recorded"] != 1.0 {
+		t.Fatalf("bounce with headers: %d %v", code, out)
+	}
+	if c, _ := s.subs.EditionFeedback(context.Background(), 12); c.Hard != 1 {
+		t.Errorf("edition 12's feedback: %+v", c)
+	}
 	// refused: a flipped signature, another topic, a certificate URL that
 	// is not SNS's, a message an hour old
 	var m map[string]string

@@ -59,7 +59,7 @@ func (a *app) poller() *inbound.Poller {
 		return nil
 	}
 	m, _ := inbound.ParseMailboxURL(a.cfg.BounceMailbox) // validated at start-up
-	return &inbound.Poller{Mailbox: m, Processor: a.processor(), Log: a.log.With("component", "mailbox")}
+	return &inbound.Poller{Mailbox: m, Processor: a.processor(), Log: a.log.With("component", "mailbox"), MaxBytes: a.cfg.InboundMaxBytes}
 }
 
 // pollJob is the daemon's mailbox job, on the collect schedule.

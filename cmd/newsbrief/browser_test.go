@@ -348,5 +348,42 @@ func TestDeskOperationsInBrowser(t *testing.T) {
 			t.Errorf("%s got %d messages across the pause", addr, n)
 		}
 	}
+
+	// what comes back: a feedback-loop complaint and a delivery report
+	// quoting two of the messages sent, applied as an MTA's pipe would
+	var sentTo = map[string][]byte{}
+	for _, m := range relay.Messages() {
+		sentTo[m.To[0]] = m.Data
+	}
+	e.write("arf.eml", "From: fbl@mail.example\r\nSubject: Abuse report\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSpam report.\r\n"+
+		"--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n"+
+		"--b\r\nContent-Type: message/rfc822\r\n\r\n"+string(sentTo["reader3@example.com"])+"\r\n--b--\r\n")
+	e.write("dsn.eml", "From: MAILER-DAEMON@mx.example (Mail Delivery System)\r\nSubject: Undelivered Mail Returned to Sender\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"d\"\r\n\r\n"+
+		"--d\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n"+
+		"--d\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n"+
+		"Final-Recipient: rfc822; reader4@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"+
+		"Diagnostic-Code: smtp; 550 5.1.1 <reader4@example.com>: Recipient address rejected: User unknown in virtual mailbox table\r\n\r\n"+
+		"--d\r\nContent-Type: text/rfc822-headers\r\n\r\n"+strings.SplitN(string(sentTo["reader4@example.com"]), "\r\n\r\n", 2)[0]+"\r\n--d--\r\n")
+	for _, f := range []string{"arf.eml", "dsn.eml"} {
+		if out := e.must("bounces", "process", f); strings.Contains(out, "nothing done") {
+			t.Errorf("bounces process %s:\n%s", f, out)
+		}
+	}
+	var backText string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(web.URL+"/admin/editions/1"),
+		chromedp.WaitVisible("#feedback", chromedp.ByID),
+		chromedp.Text("main", &backText, chromedp.ByQuery),
+		shot("23-edition-feedback"),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	for _, want := range []string{"What came back", "reported as spam", "over the 0.1%"} {
+		if !strings.Contains(strings.ToLower(backText), strings.ToLower(want)) {
+			t.Errorf("the edition's page lacks %q:\n%s", want, backText)
+		}
+	}
 	t.Logf("screenshots in %s", t.ArtifactDir())
 }
