@@ -154,7 +154,7 @@ func TestMailgunWebhook(t *testing.T) {
 		file, email, want string
 	}{
 		{"mailgun-failed-temporary.json", "undeliverable@nomx.example.com", subscribers.Active}, // Mailgun retries
-		{"mailgun-failed-permanent.json", "invalid@example.com", subscribers.Bounced},            // 5.1.1: hard
+		{"mailgun-failed-permanent.json", "invalid@example.com", subscribers.Bounced},           // 5.1.1: hard
 		{"mailgun-unsubscribed.json", "recipient@example.com", subscribers.Unsubscribed},
 		{"mailgun-complained.json", "recipient@example.com", subscribers.Complained},
 	} {
