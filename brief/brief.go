@@ -263,6 +263,17 @@ type Conn interface {
 	Close() error
 }
 
+// Pipeliner is a Conn that can write the next message's MAIL, RCPT and
+// DATA in the same write as the current message's end of data (RFC 2920),
+// as Postfix's own client does. mailer's SMTP connections are.
+type Pipeliner interface {
+	// SendAhead delivers m like Send; when next is not nil it may send
+	// next's envelope behind m's end of data, and the next call must then
+	// be for next. Close discards an envelope sent ahead and never
+	// followed.
+	SendAhead(ctx context.Context, m, next *Message) error
+}
+
 // Feedback kinds: what a returned mail, a provider's report or a reader
 // did about a message.
 const (

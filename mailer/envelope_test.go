@@ -3,11 +3,15 @@ package mailer
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+	"github.com/newsbrief/newsbrief/brief"
 	"github.com/newsbrief/newsbrief/internal/smtptest"
 )
 
@@ -108,5 +112,88 @@ func TestReturnAddressesOnTheWire(t *testing.T) {
 	m.UnsubscribeMailto = "x@y>, <https://evil.example/"
 	if err := c.Send(context.Background(), m); err == nil {
 		t.Error("a mailto with an angle bracket was sent")
+	}
+}
+
+// TestSendAheadFaults sends a run of messages with each next envelope
+// written behind the current end of data, through a real SMTP server that
+// refuses one recipient at RCPT, one message after its data, and drops the
+// connection in the middle of another: every outcome is the message's own,
+// the accepted ones arrive once each, and an envelope sent ahead and never
+// followed is discarded on Close.
+func TestSendAheadFaults(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.Script = func(rcpt string) smtptest.Fault {
+		switch {
+		case strings.HasPrefix(rcpt, "refused@"):
+			return smtptest.Fault{Err: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}}
+		case strings.HasPrefix(rcpt, "rejected@"):
+			return smtptest.Fault{DataErr: &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "content rejected"}}
+		case strings.HasPrefix(rcpt, "dropped@"):
+			return smtptest.Fault{DropData: true}
+		}
+		return smtptest.Fault{}
+	}
+	id := testIdentity()
+	conn, err := NewSMTP(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: TLSNone, Timeout: 5 * time.Second}, id).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn.(*SMTPConn)
+	names := []string{"a", "refused", "b", "rejected", "c", "dropped", "d", "e"}
+	msgs := make([]*brief.Message, len(names))
+	for i, n := range names {
+		msgs[i] = testMessage(n + "@example.com")
+	}
+	var outcomes []string
+	for i, m := range msgs {
+		var next *brief.Message
+		if i+1 < len(msgs) {
+			next = msgs[i+1]
+		}
+		err := c.SendAhead(context.Background(), m, next)
+		outcome := "sent"
+		var me *Error
+		if errors.As(err, &me) {
+			outcome = fmt.Sprintf("%d", me.Code)
+			if me.Temporary() && me.Code == 0 {
+				outcome = "lost"
+			}
+		} else if err != nil {
+			outcome = err.Error()
+		}
+		outcomes = append(outcomes, names[i]+":"+outcome)
+		if i == 0 && c.ahead != msgs[1] {
+			t.Fatal("the next envelope was not sent ahead")
+		}
+	}
+	if n := srv.Sessions(); n != 2 {
+		t.Errorf("%d connections, want 2 (one redial after the drop)", n)
+	}
+	// the connection is lost with "dropped": d goes out on a new one
+	want := "a:sent refused:550 b:sent rejected:554 c:sent dropped:lost d:sent e:sent"
+	if got := strings.Join(outcomes, " "); got != want {
+		t.Errorf("outcomes\n%s, want\n%s", got, want)
+	}
+	got := srv.ByRecipient()
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		if got[n+"@example.com"] != 1 {
+			t.Errorf("%s got %d messages", n, got[n+"@example.com"])
+		}
+	}
+	for _, n := range []string{"refused", "rejected", "dropped"} {
+		if got[n+"@example.com"] != 0 {
+			t.Errorf("%s got %d messages", n, got[n+"@example.com"])
+		}
+	}
+	// an envelope sent ahead, then Close: nothing arrives for it
+	last := testMessage("never@example.com")
+	if err := c.SendAhead(context.Background(), testMessage("f@example.com"), last); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	time.Sleep(50 * time.Millisecond)
+	if n := srv.ByRecipient()["never@example.com"]; n != 0 {
+		t.Errorf("the envelope sent ahead and never followed delivered %d messages", n)
 	}
 }

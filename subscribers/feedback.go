@@ -23,8 +23,10 @@ type Feedback struct {
 // Apply records f and changes its subscriber's state: a hard bounce
 // bounces an active address at once; a soft one counts, bouncing it at
 // SoftLimit; a complaint marks it complained for good (whatever it was);
-// an unsubscribe unsubscribes an active or pending one. A report with the
-// Key of one applied before changes nothing. It returns ErrNotFound for a
+// an unsubscribe unsubscribes an active or pending one. Each kind counts
+// once per subscriber and edition (two reports of one bounce are one
+// bounce); without an edition, a report with the Key of one applied
+// before changes nothing. It returns ErrNotFound for a
 // subscriber who is not (or no longer) on the list.
 func (fb Feedback) Apply(ctx context.Context, f brief.Feedback) (brief.Applied, error) {
 	switch f.Kind {
@@ -53,8 +55,14 @@ func (fb Feedback) Apply(ctx context.Context, f brief.Feedback) (brief.Applied, 
 		return brief.Applied{}, fmt.Errorf("apply feedback: %w", err)
 	}
 	now := s.now().UnixMilli()
+	// a subscriber's message of an edition bounces, is complained about
+	// or unsubscribes from once, however many reports say so; without an
+	// edition, a report counts once by its own key
 	var key any
-	if f.Key != "" {
+	switch {
+	case f.EditionID > 0:
+		key = fmt.Sprintf("edition:%d:%s", f.EditionID, f.Kind)
+	case f.Key != "":
 		key = f.Key
 	}
 	detail := truncate(strings.Join(strings.Fields(f.Detail), " "), 500)

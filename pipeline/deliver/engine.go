@@ -454,6 +454,7 @@ func (d *Engine) worker(ctx context.Context, editionID int64, bodies *brief.Edit
 			conn.Close()
 		}
 	}()
+	var ahead *brief.Message // the message whose envelope went out ahead
 	for chunk := range jobs {
 		out := make([]Result, 0, len(chunk))
 		for i, j := range chunk {
@@ -476,9 +477,21 @@ func (d *Engine) worker(ctx context.Context, editionID int64, bodies *brief.Edit
 				}
 				conn = c
 			}
-			m := message(d.Audience, editionID, j.Recipient, bodies, jw)
-			// the message is not interrupted by ctx once its DATA may be on the wire
-			err := conn.Send(context.WithoutCancel(ctx), m)
+			m := ahead
+			if m == nil || m.Recipient.ID != j.Recipient.ID {
+				m = message(d.Audience, editionID, j.Recipient, bodies, jw)
+			}
+			ahead = nil
+			// the message is not interrupted by ctx once its DATA may be on
+			// the wire; without a rate to keep, the next message's
+			// envelope goes out behind this one's end of data
+			var err error
+			if pl, ok := conn.(brief.Pipeliner); ok && limiter == nil && i+1 < len(chunk) {
+				ahead = message(d.Audience, editionID, chunk[i+1].Recipient, bodies, jw)
+				err = pl.SendAhead(context.WithoutCancel(ctx), m, ahead)
+			} else {
+				err = conn.Send(context.WithoutCancel(ctx), m)
+			}
 			res := classify(j, err, d.Ledger.Now(), d.RetryBase)
 			if res.State == StateFailed {
 				var um unknownMailbox
