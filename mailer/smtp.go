@@ -100,6 +100,7 @@ type SMTPConn struct {
 	sc   *smtp.Client   // the live connection
 	sent int
 	buf  []byte // reused message buffer
+	env  []byte // reused envelope buffer
 	// ahead is the message whose MAIL, RCPT and DATA went out behind the
 	// previous message's end of data, their answers not read yet; the next
 	// SendAhead must be for it.
@@ -202,9 +203,12 @@ func (c *SMTPConn) sendPrepared(ctx context.Context, p *Prepared, r, next *brief
 		from = r.ReturnPath
 	}
 	if ok, _ := c.sc.Extension("PIPELINING"); ok {
-		if err := c.writeEnvelope(p, r); err != nil {
+		env, err := c.appendEnvelope(c.env[:0], p, r)
+		if err != nil {
 			return err
 		}
+		c.env = env
+		c.sc.Text.W.Write(env)
 		if err := c.sc.Text.W.Flush(); err != nil {
 			return c.failed(err, false)
 		}
@@ -264,28 +268,25 @@ func (p *Prepared) envelopeFrom(r *brief.Message) string {
 	return p.from
 }
 
-// writeEnvelope buffers r's MAIL, RCPT and DATA (RFC 2920) without
-// flushing them.
-func (c *SMTPConn) writeEnvelope(p *Prepared, r *brief.Message) error {
+// appendEnvelope appends r's MAIL, RCPT and DATA (RFC 2920) to dst.
+func (c *SMTPConn) appendEnvelope(dst []byte, p *Prepared, r *brief.Message) ([]byte, error) {
 	from, to := p.envelopeFrom(r), r.Recipient.Email
 	for _, addr := range []string{from, to} {
 		if strings.ContainsAny(addr, "\r\n<>") {
-			return &Error{Msg: fmt.Sprintf("address %q contains a line break or angle bracket", addr)}
+			return dst, &Error{Msg: fmt.Sprintf("address %q contains a line break or angle bracket", addr)}
 		}
 	}
-	tw := c.sc.Text.W
-	tw.WriteString("MAIL FROM:<")
-	tw.WriteString(from)
-	tw.WriteString(">")
+	dst = append(dst, "MAIL FROM:<"...)
+	dst = append(dst, from...)
+	dst = append(dst, '>')
 	if !isASCII(from) || !isASCII(to) {
 		if ok, _ := c.sc.Extension("SMTPUTF8"); ok {
-			tw.WriteString(" SMTPUTF8")
+			dst = append(dst, " SMTPUTF8"...)
 		}
 	}
-	tw.WriteString("\r\nRCPT TO:<")
-	tw.WriteString(to)
-	tw.WriteString(">\r\nDATA\r\n")
-	return nil
+	dst = append(dst, "\r\nRCPT TO:<"...)
+	dst = append(dst, to...)
+	return append(dst, ">\r\nDATA\r\n"...), nil
 }
 
 // finishPipelined reads the answers to r's MAIL, RCPT and DATA (written
@@ -316,12 +317,17 @@ func (c *SMTPConn) finishPipelined(p *Prepared, r, next *brief.Message) error {
 	if err := c.record(r); err != nil {
 		return err
 	}
+	// one write: the relay reads the dot and the next envelope together
+	// and answers all four at once (two writes would leave its second
+	// answer waiting on our delayed ACK, under Nagle's algorithm)
 	tw := c.sc.Text.W
 	c.buf = append(c.buf, ".\r\n"...)
-	tw.Write(c.buf)
-	if next != nil && (c.s.cfg.MaxPerConn == 0 || c.sent < c.s.cfg.MaxPerConn) && c.writeEnvelope(p, next) == nil {
-		c.ahead = next
+	if next != nil && (c.s.cfg.MaxPerConn == 0 || c.sent < c.s.cfg.MaxPerConn) {
+		if b, err := c.appendEnvelope(c.buf, p, next); err == nil {
+			c.buf, c.ahead = b, next
+		}
 	}
+	tw.Write(c.buf)
 	if err := tw.Flush(); err != nil {
 		return c.failed(err, false)
 	}
