@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -326,6 +325,3 @@ func (p *Processor) isOurs(h textproto.MIMEHeader) bool {
 	}
 	return strings.Contains(strings.ToLower(h.Get("List-Id")), "<"+strings.ToLower(p.ListID)+">")
 }
-
-// ErrRefused is an address the inbound listener takes no mail for.
-var ErrRefused = errors.New("no mail is taken for this address")

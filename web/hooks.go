@@ -528,16 +528,13 @@ func parsePostmark(_ *http.Request, body []byte) ([]hookEvent, error) {
 		switch p.Type {
 		case "HardBounce", "BadEmailAddress", "ManuallyDeactivated":
 			kind = brief.FeedbackHard
-		case "SoftBounce", "Blocked", "DnsError", "SpamNotification", "ChallengeVerification":
+		case "SoftBounce", "Blocked", "DnsError", "SpamNotification":
 			kind = brief.FeedbackSoft
-			if p.Type == "ChallengeVerification" {
-				return nil, nil
-			}
 		case "SpamComplaint":
 			kind = brief.FeedbackComplaint
 		case "Unsubscribe":
 			kind = brief.FeedbackUnsubscribe
-		default: // Transient, AutoResponder, Subscribe, …: nothing to do
+		default: // Transient, AutoResponder, ChallengeVerification, Subscribe, …: nothing to do
 			return nil, nil
 		}
 		return []hookEvent{{kind: kind, email: p.Email, detail: detail, key: "bounce:" + p.ID.String()}}, nil
