@@ -407,14 +407,14 @@ func textFor(text, rcpt string) string {
 	if rcpt == "" {
 		return ""
 	}
-	low := asciiLower(text) // same length as text, so its offsets hold there
-	i := strings.Index(low, rcpt)
-	if i < 0 {
+	loc := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(rcpt)).FindStringIndex(text)
+	if loc == nil {
 		return ""
 	}
-	end := strings.Index(low[i:], "\n\n")
+	i := loc[0]
+	end := strings.Index(text[i:], "\n\n")
 	if end < 0 || end > 2000 {
-		end = min(len(low)-i, 2000)
+		end = min(len(text)-i, 2000)
 	}
 	return text[i : i+end]
 }
@@ -472,15 +472,4 @@ func dedupe(fs []Failure) []Failure {
 		out = append(out, f)
 	}
 	return out
-}
-
-// asciiLower lower-cases the ASCII letters of s only, keeping its length.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

@@ -73,17 +73,25 @@ func startIMAP(t *testing.T) (string, *tls.Config) {
 	return l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
-// appendMail puts messages into a folder, as the operator's MTA would.
-func appendMail(t *testing.T, addr string, cfg *tls.Config, folder string, msgs ...[]byte) {
+// imapLogin signs in to the test server's account; the client closes
+// when the test ends.
+func imapLogin(t *testing.T, addr string, cfg *tls.Config) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.Login("bounces", "secret-pw").Wait(); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// appendMail puts messages into a folder, as the operator's MTA would.
+func appendMail(t *testing.T, addr string, cfg *tls.Config, folder string, msgs ...[]byte) {
+	t.Helper()
+	c := imapLogin(t, addr, cfg)
 	for _, m := range msgs {
 		w := c.Append(folder, int64(len(m)), nil)
 		if _, err := w.Write(m); err != nil {
@@ -101,15 +109,7 @@ func appendMail(t *testing.T, addr string, cfg *tls.Config, folder string, msgs 
 // folderCount is how many messages a folder holds.
 func folderCount(t *testing.T, addr string, cfg *tls.Config, folder string) uint32 {
 	t.Helper()
-	c, err := imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("bounces", "secret-pw").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	st, err := imapLogin(t, addr, cfg).Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
