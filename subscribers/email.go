@@ -60,10 +60,12 @@ var ErrBadName = errors.New("name contains a line break or control character")
 // maxName is the longest display name kept, in runes.
 const maxName = 200
 
-// CleanName trims a display name and refuses one with CR, LF or other
-// control characters, which would otherwise end up in a To: header.
+// CleanName trims a display name, refuses one with CR, LF or other
+// control characters, which would otherwise end up in a To: header, and
+// replaces bytes that are not UTF-8 (a file in another encoding) with
+// U+FFFD.
 func CleanName(name string) (string, error) {
-	name = strings.TrimSpace(name)
+	name = strings.ToValidUTF8(strings.TrimSpace(name), "\uFFFD")
 	if strings.ContainsFunc(name, unicode.IsControl) {
 		return "", ErrBadName
 	}
