@@ -124,6 +124,15 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{"missing import", nil, []string{"subscribers", "import", "nope.csv"}, 1, "nope.csv"},
 		{"version", nil, []string{"version"}, 0, "newsbrief"},
 		{"bad status", nil, []string{"subscribers", "list", "--status", "activ"}, 2, `--status "activ" is not one of pending, active`},
+		{"plus in bounce address", []string{"NEWSBRIEF_BOUNCE_ADDRESS", "b+x@news.example"}, []string{"run"}, 2, "NEWSBRIEF_BOUNCE_ADDRESS"},
+		{"bounce is unsubscribe", []string{"NEWSBRIEF_BOUNCE_ADDRESS", "b@news.example", "NEWSBRIEF_UNSUBSCRIBE_MAILTO", "B@news.example"}, []string{"run"}, 2, "must differ"},
+		{"inbound without addresses", []string{"NEWSBRIEF_INBOUND_ADDR", ":2525"}, []string{"serve"}, 2, "NEWSBRIEF_INBOUND_ADDR"},
+		{"half inbound tls", []string{"NEWSBRIEF_INBOUND_TLS_CERT", "cert.pem"}, []string{"serve"}, 2, "NEWSBRIEF_INBOUND_TLS_KEY"},
+		{"bad mailbox", []string{"NEWSBRIEF_BOUNCE_MAILBOX", "pop3://u:p@mail.example"}, []string{"run"}, 2, "NEWSBRIEF_BOUNCE_MAILBOX"},
+		{"clear mailbox", []string{"NEWSBRIEF_BOUNCE_MAILBOX", "imap://u:p@mail.example/?tls=none"}, []string{"run"}, 2, "loopback"},
+		{"bad sendgrid key", []string{"NEWSBRIEF_SENDGRID_WEBHOOK_KEY", "bm90IGEga2V5"}, []string{"serve"}, 2, "NEWSBRIEF_SENDGRID_WEBHOOK_KEY"},
+		{"bad topic", []string{"NEWSBRIEF_SES_TOPIC_ARNS", "ses-feedback"}, []string{"serve"}, 2, "NEWSBRIEF_SES_TOPIC_ARNS"},
+		{"weak postmark auth", []string{"NEWSBRIEF_POSTMARK_WEBHOOK_AUTH", "pm:short"}, []string{"serve"}, 2, "NEWSBRIEF_POSTMARK_WEBHOOK_AUTH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,12 +150,15 @@ func TestExitCodesAndUsage(t *testing.T) {
 
 func TestConfigMasksSecrets(t *testing.T) {
 	e := newEnv(t, "NEWSBRIEF_SMTP_PASSWORD", "hunter2-very-secret", "NEWSBRIEF_SMTP_USERNAME", "mailer",
+		"NEWSBRIEF_BOUNCE_MAILBOX", "imaps://bounces:hunter2-mailbox@imap.example/INBOX",
+		"NEWSBRIEF_MAILGUN_SIGNING_KEY", "key-hunter2-mailgun-0123",
 		"NEWSBRIEF_SECRET", "0123456789abcdef-signing-key", "NEWSBRIEF_SMTP_HOST", "relay.example")
 	out := e.must("config")
 	if strings.Contains(out, "hunter2") || strings.Contains(out, "signing-key") {
 		t.Fatalf("config prints a secret:\n%s", out)
 	}
 	for _, want := range []string{"NEWSBRIEF_SMTP_PASSWORD", "******** (set)", "NEWSBRIEF_SMTP_HOST", "relay.example",
+		"imaps://bounces:xxxxx@imap.example/INBOX",
 		"NEWSBRIEF_ADMIN_TOKEN", "(not set)", "NEWSBRIEF_DB", "newsbrief.db", "SQLite database file"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config lacks %q", want)
