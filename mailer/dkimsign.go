@@ -13,6 +13,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,8 +30,14 @@ type dkimSigner struct {
 	algo             string      // the a= tag
 	hash             crypto.Hash // what key.Sign is told
 	keys             []string    // h=, in order
+	skip             []int       // for each key, how many of its instances earlier keys sign
 	tagsHead         string      // "v=1; a=…; c=…; d=…; s=…; "
+	hTag             string      // the folded h= list, the same for every message
 }
+
+// headBufs are scratch buffers for the canonical header block, shared by
+// the workers.
+var headBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func newDKIMSigner(o *DKIMKey) (*dkimSigner, error) {
 	if o == nil || o.Signer == nil {
@@ -54,6 +61,33 @@ func newDKIMSigner(o *DKIMKey) (*dkimSigner, error) {
 		}
 	}
 	s.tagsHead = "v=1; a=" + s.algo + "; c=relaxed/relaxed; d=" + s.domain + "; s=" + s.selector + ";"
+	// each name's instances are signed from the bottom up (RFC 6376
+	// 5.4.2): the nth listing of a name signs its nth instance from the
+	// bottom, and one listing more than it occurs signs nothing more
+	// (over-signing)
+	s.skip = make([]int, len(s.keys))
+	for i, k := range s.keys {
+		for _, e := range s.keys[:i] {
+			if strings.EqualFold(e, k) {
+				s.skip[i]++
+			}
+		}
+	}
+	var f strings.Builder
+	n := len(" t=; h=") + 10
+	for i, k := range s.keys {
+		if i > 0 {
+			f.WriteByte(':')
+			n++
+		}
+		if n+len(k) > 76 {
+			f.WriteString("\r\n ")
+			n = 1
+		}
+		f.WriteString(k)
+		n += len(k)
+	}
+	s.hTag = f.String()
 	return s, nil
 }
 
@@ -73,53 +107,41 @@ func (s *dkimSigner) signature(msg []byte, now time.Time) ([]byte, error) {
 // head (each field ending in CRLF) and whose canonical body hashes to bh.
 func (s *dkimSigner) signatureWithBodyHash(head, bodyHash []byte, now time.Time) ([]byte, error) {
 	bh := base64.StdEncoding.EncodeToString(bodyHash)
-	h := sha256.New()
 	var f strings.Builder
+	f.Grow(len(s.tagsHead) + len(s.hTag) + len(bh) + 40)
 	f.WriteString("DKIM-Signature: ")
 	f.WriteString(s.tagsHead)
 	f.WriteString("\r\n t=")
 	f.WriteString(strconv.FormatInt(now.Unix(), 10))
 	f.WriteString("; h=")
-	n := len(" t=; h=") + 10
-	for i, k := range s.keys {
-		if i > 0 {
-			f.WriteByte(':')
-			n++
-		}
-		if n+len(k) > 76 {
-			f.WriteString("\r\n ")
-			n = 1
-		}
-		f.WriteString(k)
-		n += len(k)
-	}
+	f.WriteString(s.hTag)
 	f.WriteString(";\r\n bh=")
 	f.WriteString(bh)
 	f.WriteString(";\r\n b=")
 	unsigned := f.String()
 
-	fields := headerFields(head)
-	used := map[string]int{} // instances of each name signed so far
-	for _, k := range s.keys {
-		// each name's instances from the bottom up, as RFC 6376 5.4.2
-		// says; a name listed once more than it occurs signs nothing
-		// more (over-signing)
-		key := strings.ToLower(k)
-		skip := used[key]
-		for i := len(fields) - 1; i >= 0; i-- {
-			if strings.EqualFold(fields[i].name, k) {
+	var fields [32]headerField
+	all := headerFields(fields[:0], head)
+	bp := headBufs.Get().(*[]byte)
+	defer headBufs.Put(bp)
+	canon := (*bp)[:0]
+	for ki, k := range s.keys {
+		skip := s.skip[ki]
+		for i := len(all) - 1; i >= 0; i-- {
+			if asciiEqualFold(all[i].name, k) {
 				if skip > 0 {
 					skip--
 					continue
 				}
-				h.Write(relaxedHeader(fields[i].raw, true))
+				canon = appendRelaxedHeader(canon, all[i].raw, true)
 				break
 			}
 		}
-		used[key]++
 	}
-	h.Write(relaxedHeader([]byte(unsigned), false))
-	digest := h.Sum(nil)
+	canon = appendRelaxedHeader(canon, []byte(unsigned), false)
+	*bp = canon
+	sum := sha256.Sum256(canon)
+	digest := sum[:]
 	// RSA signs the digest as a SHA-256 one; Ed25519 (crypto.Hash(0)) signs
 	// the digest as its message, which is what RFC 8463 asks
 	sig, err := s.key.Sign(rand.Reader, digest, s.hash)
@@ -139,14 +161,13 @@ func (s *dkimSigner) signatureWithBodyHash(head, bodyHash []byte, now time.Time)
 }
 
 type headerField struct {
-	name string
+	name []byte
 	raw  []byte // the whole field with its folds and final CRLF
 }
 
 // headerFields splits a header block (each field ending in CRLF, folded
 // lines starting with a space or tab) into fields.
-func headerFields(head []byte) []headerField {
-	var out []headerField
+func headerFields(out []headerField, head []byte) []headerField {
 	for len(head) > 0 {
 		end := 0
 		for {
@@ -162,19 +183,23 @@ func headerFields(head []byte) []headerField {
 		}
 		raw := head[:end]
 		name, _, _ := bytes.Cut(raw, []byte(":"))
-		out = append(out, headerField{name: string(bytes.TrimRight(name, " \t")), raw: raw})
+		out = append(out, headerField{name: bytes.TrimRight(name, " \t"), raw: raw})
 		head = head[end:]
 	}
 	return out
 }
 
-// relaxedHeader is RFC 6376 3.4.2: the name lower-cased, the value
-// unfolded, runs of spaces and tabs made one space, none around the colon or
-// at the end; crlf adds the line end.
-func relaxedHeader(raw []byte, crlf bool) []byte {
+// appendRelaxedHeader appends raw in RFC 6376 3.4.2 form: the name
+// lower-cased, the value unfolded, runs of spaces and tabs made one space,
+// none around the colon or at the end; crlf adds the line end.
+func appendRelaxedHeader(out, raw []byte, crlf bool) []byte {
 	name, value, _ := bytes.Cut(raw, []byte(":"))
-	out := make([]byte, 0, len(raw))
-	out = append(out, bytes.ToLower(bytes.TrimRight(name, " \t"))...)
+	for _, c := range bytes.TrimRight(name, " \t") {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out = append(out, c)
+	}
 	out = append(out, ':')
 	space, started := false, false
 	for _, c := range value {
@@ -344,4 +369,24 @@ func appendRelaxedLine(dst, line []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// asciiEqualFold says whether a header name b is k, ignoring ASCII case.
+func asciiEqualFold(b []byte, k string) bool {
+	if len(b) != len(k) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], k[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
