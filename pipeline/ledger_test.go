@@ -70,3 +70,37 @@ func TestAddAudienceKeepsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkClaim claims a 10,000-row audience 256 rows at a time: the
+// second of a message's ledger writes.
+func BenchmarkClaim(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	var page []Recipient
+	for i := range 10000 {
+		page = append(page, Recipient{ID: int64(i + 1), Email: fmt.Sprintf("reader%d@example.com", i+1), Name: fmt.Sprintf("Reader %d", i+1)})
+	}
+	b.ResetTimer()
+	for n := range b.N {
+		b.StopTimer()
+		res, err := s.db.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at) VALUES (?, 'sending', 0)`, fmt.Sprint(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ed, _ := res.LastInsertId()
+		if err := s.AddAudience(ctx, ed, page, true); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for {
+			jobs, err := s.Claim(ctx, ed, 256)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(jobs) == 0 {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000)/1000, "µs/row")
+}
