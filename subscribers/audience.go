@@ -23,15 +23,7 @@ type Audience struct {
 // ActiveAfter returns up to limit active subscribers with an ID greater
 // than afterID, in ID order.
 func (a Audience) ActiveAfter(ctx context.Context, afterID int64, limit int) ([]brief.Recipient, error) {
-	page, err := a.Store.List(ctx, Active, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]brief.Recipient, len(page))
-	for i, sub := range page {
-		out[i] = brief.Recipient{ID: sub.ID, Email: sub.Email, Name: sub.Name}
-	}
-	return out, nil
+	return a.Store.activeRecipients(ctx, afterID, limit)
 }
 
 // Inactive returns which of ids are no longer active.

@@ -28,3 +28,39 @@ func BenchmarkImport(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkActiveAfter pages through 10,000 active subscribers 1,000 at a
+// time, as a send writes its audience.
+func BenchmarkActiveAfter(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	var csv strings.Builder
+	csv.WriteString("email,name\n")
+	for j := range 10000 {
+		fmt.Fprintf(&csv, "r%d@example.com,Reader %d\n", j, j)
+	}
+	if _, err := s.Import(ctx, strings.NewReader(csv.String()), ImportOptions{Consent: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	a := Audience{Store: s}
+	b.ResetTimer()
+	for range b.N {
+		var after int64
+		n := 0
+		for {
+			page, err := a.ActiveAfter(ctx, after, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			n += len(page)
+			after = page[len(page)-1].ID
+		}
+		if n != 10000 {
+			b.Fatalf("%d active", n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000)/1000, "µs/row")
+}

@@ -178,6 +178,26 @@ func (s *Store) List(ctx context.Context, status string, afterID int64, limit in
 	return out, rows.Err()
 }
 
+// activeRecipients is List of the active subscribers for a send: only
+// the three columns a message needs, not the whole record.
+func (s *Store) activeRecipients(ctx context.Context, afterID int64, limit int) ([]brief.Recipient, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, email, name FROM subscribers
+		WHERE id > ? AND status = 'active' ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list active subscribers: %w", err)
+	}
+	defer rows.Close()
+	out := make([]brief.Recipient, 0, limit)
+	for rows.Next() {
+		var r brief.Recipient
+		if err := rows.Scan(&r.ID, &r.Email, &r.Name); err != nil {
+			return nil, fmt.Errorf("list active subscribers: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // Statuses lists every subscriber status.
 var Statuses = []string{Pending, Active, Unsubscribed, Bounced, Complained}
 
