@@ -212,3 +212,19 @@ func TestBouncesProcessFromStandardInput(t *testing.T) {
 		t.Errorf("poll without a mailbox: exit %d, want 2", code)
 	}
 }
+
+// TestRunReadsTheMailboxFirst: `run` reads the bounce mailbox before it
+// mails anyone; a mailbox that cannot be reached is reported (exit 1) and
+// the brief still goes.
+func TestRunReadsTheMailboxFirst(t *testing.T) {
+	dead := freePort(t) // nothing listens there
+	e := newEnv(t, "NEWSBRIEF_BOUNCE_MAILBOX", "imap://u:p@"+dead+"/INBOX?tls=none")
+	e.seed(2, "reader%d@example.com", "Harbour ferry returns")
+	out, errs, code := e.run("run")
+	if code != 1 || !strings.Contains(out+errs, "bounce mailbox") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	if files, _ := filepath.Glob("outbox/*.eml"); len(files) != 2 {
+		t.Errorf("%d messages written, want 2", len(files))
+	}
+}

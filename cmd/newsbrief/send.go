@@ -29,6 +29,15 @@ func cmdRun(ctx context.Context, a *app, args []string, stderr io.Writer) error 
 	if collectErr != nil && !errors.Is(collectErr, collect.ErrSourcesFailed) {
 		return collectErr
 	}
+	// what came back since the last run, before anyone is mailed: a
+	// mailbox that cannot be read is reported, and the brief still goes
+	if p := a.poller(); p != nil {
+		rep, err := p.Poll(ctx)
+		fmt.Fprintf(a.stdout, "bounce mailbox: read %d, applied %d, kept for later %d\n", rep.Read, rep.Applied, rep.Kept)
+		if err != nil {
+			collectErr = errors.Join(collectErr, fmt.Errorf("bounce mailbox: %w", err))
+		}
+	}
 	if err := send(ctx, a, time.Time{}); err != nil {
 		return errors.Join(err, collectErr)
 	}
