@@ -301,13 +301,16 @@ func pastedHeaders(body string) (textproto.MIMEHeader, bool) {
 	return nil, false
 }
 
-// fields reads "Name: value" groups separated by blank lines (the
+// blankLine separates the field groups of a report.
+var blankLine = regexp.MustCompile(`\n[ \t]*\n`)
+
+// fieldGroups reads "Name: value" groups separated by blank lines (the
 // delivery-status and feedback-report formats), unfolding continuation
 // lines.
 func fieldGroups(b []byte) []textproto.MIMEHeader {
 	var groups []textproto.MIMEHeader
 	text := strings.ReplaceAll(string(b), "\r\n", "\n")
-	for _, block := range regexp.MustCompile(`\n[ \t]*\n`).Split(text, -1) {
+	for _, block := range blankLine.Split(text, -1) {
 		if strings.TrimSpace(block) == "" {
 			continue
 		}

@@ -64,3 +64,24 @@ func BenchmarkActiveAfter(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000)/1000, "µs/row")
 }
+
+// BenchmarkLinks is a message's per-recipient addresses: the unsubscribe
+// link alone, and with the VERP sender and the tokened mailto.
+func BenchmarkLinks(b *testing.B) {
+	tok, _ := NewTokens([]byte("0123456789abcdef0123456789abcdef"), nil)
+	for _, c := range []struct {
+		name string
+		ret  Returns
+	}{
+		{"link-only", Returns{}},
+		{"with-return-addresses", Returns{Tokens: tok, Bounce: "bounces@news.example.org", Unsubscribe: "unsubscribe@news.example.org"}},
+	} {
+		a := Audience{Tokens: tok, BaseURL: "https://news.example.org", Returns: c.ret}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := range b.N {
+				a.Links(42, int64(i+1))
+			}
+		})
+	}
+}

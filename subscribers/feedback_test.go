@@ -85,3 +85,9 @@ func TestFeedbackApply(t *testing.T) {
 		t.Errorf("counts changed by erasure: %+v", c2)
 	}
 }
+
+// complain applies a complaint about email's message.
+func complain(ctx context.Context, s *Store, email string) error {
+	_, err := Feedback{Store: s}.Apply(ctx, brief.Feedback{Kind: brief.FeedbackComplaint, Email: email, Source: "test", Detail: "abuse report"})
+	return err
+}

@@ -110,7 +110,7 @@ func TestGrowth(t *testing.T) {
 	if _, err := s.RecordBounce(ctx, b.ID, "550 no such user", true, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordComplaint(ctx, "c@example.com", "abuse report"); err != nil {
+	if err := complain(ctx, s, "c@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	days, err := s.Growth(ctx, 3)

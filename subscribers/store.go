@@ -319,17 +319,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// RecordComplaint marks a subscriber who reported a message as spam: they
-// are never mailed again and an import does not bring them back. It
-// returns ErrNotFound for an unknown address.
-func (s *Store) RecordComplaint(ctx context.Context, email, detail string) error {
-	_, err := Feedback{Store: s}.Apply(ctx, brief.Feedback{Kind: brief.FeedbackComplaint, Email: email, Source: "manual", Detail: detail})
-	if err != nil {
-		return fmt.Errorf("record complaint for %s: %w", email, err)
-	}
-	return nil
-}
-
 // Count returns how many subscribers have status, from the counts kept
 // by the table's triggers (one row read, whatever the list's size).
 func (s *Store) Count(ctx context.Context, status string) (int, error) {

@@ -347,7 +347,7 @@ func TestCountsKeptCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("bounce")
-	if err := s.RecordComplaint(ctx, "a3@example.com", "abuse report"); err != nil {
+	if err := complain(ctx, s, "a3@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	check("complaint")

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -31,8 +33,9 @@ var (
 // over (purpose, subscriber ID, issue time) with the list's secret, compared
 // in constant time.
 type Tokens struct {
-	key []byte
-	now func() time.Time
+	key  []byte
+	now  func() time.Time
+	macs sync.Pool // HMAC-SHA256 states keyed with key, reset before each use
 }
 
 // NewTokens returns a signer for secret, which must be at least 16 bytes.
@@ -79,11 +82,17 @@ func (t *Tokens) Verify(purpose, token string, maxAge time.Duration) (int64, err
 }
 
 func (t *Tokens) mac(purpose string, payload []byte) []byte {
-	m := hmac.New(sha256.New, t.key)
+	m, _ := t.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, t.key)
+	}
+	m.Reset()
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})
 	m.Write(payload)
-	return m.Sum(nil)
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	t.macs.Put(m)
+	return sum
 }
 
 // Secret returns the key to sign tokens with: configured when it is not

@@ -4,7 +4,6 @@ import (
 	"github.com/newsbrief/newsbrief/subscribers"
 
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,19 +19,11 @@ func TestBounceAPI(t *testing.T) {
 	srv := httptest.NewServer(&BounceAPI{Store: s, Token: "admin-token-0123456789", SoftLimit: 2})
 	defer srv.Close()
 	call := func(token, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
+		hdr := map[string]string{}
 		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+			hdr["Authorization"] = "Bearer " + token
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return postJSON(t, srv.URL, []byte(body), hdr)
 	}
 	for _, tok := range []string{"", "wrong", "admin-token-012345678"} {
 		if code, _ := call(tok, `{"email":"hard@example.com","type":"bounce","hard":true}`); code != 401 {

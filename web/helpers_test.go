@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -73,4 +75,23 @@ func testServer(t *testing.T, log *slog.Logger) (http.Handler, *sql.DB) {
 		t.Fatal(err)
 	}
 	return srv.Handler(), db
+}
+
+// postJSON posts body to url with the headers hdr and returns the status
+// and the decoded JSON answer.
+func postJSON(t *testing.T, url string, body []byte, hdr map[string]string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

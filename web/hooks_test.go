@@ -56,19 +56,7 @@ func newHookSite(t *testing.T, cfg HookConfig, emails ...string) *hookSite {
 
 func (s *hookSite) post(t *testing.T, path string, body []byte, hdr map[string]string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return postJSON(t, s.url+path, body, hdr)
 }
 
 func (s *hookSite) status(t *testing.T, email string) string {
