@@ -91,7 +91,11 @@ func (s *Store) Cancel(ctx context.Context, id int64) (int64, error) {
 		}
 		// pending rows are counted from the index alone; deferred ones,
 		// few, by the code their class comes from
+		// (rows of a running send's claim window are in flight: their
+		// outcomes are recorded, and what is left of them skipped when
+		// the window closes)
 		rows, err := tx.QueryContext(ctx, `SELECT 'pending', 0, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'pending'
+			AND NOT (subscriber_id > (SELECT claimed_from FROM editions WHERE id = ?1) AND subscriber_id <= (SELECT claimed_upto FROM editions WHERE id = ?1))
 			UNION ALL SELECT 'deferred', code, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' GROUP BY code`, id)
 		if err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
@@ -112,8 +116,10 @@ func (s *Store) Cancel(ctx context.Context, id int64) (int64, error) {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'skipped', detail = 'edition cancelled', updated_at = ?
-			WHERE edition_id = ? AND state IN ('pending', 'deferred')`, s.nowMS(), id)
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'skipped', detail = 'edition cancelled', updated_at = ?1
+			WHERE edition_id = ?2 AND state IN ('pending', 'deferred')
+			AND NOT (state = 'pending' AND subscriber_id > (SELECT claimed_from FROM editions WHERE id = ?2)
+				AND subscriber_id <= (SELECT claimed_upto FROM editions WHERE id = ?2))`, s.nowMS(), id)
 		if err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
 		}

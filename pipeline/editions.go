@@ -406,7 +406,10 @@ func (s *Store) Failures(ctx context.Context, editionID int64, limit int) ([]Fai
 // ErrNotFound when the address has no row in that edition.
 func (s *Store) DeliveryState(ctx context.Context, editionID int64, email string) (Failure, error) {
 	var f Failure
-	err := s.db.QueryRowContext(ctx, `SELECT email, state, code, detail FROM deliveries WHERE edition_id = ? AND email = ?`,
+	// a pending row inside the claim window is in flight: sending
+	err := s.db.QueryRowContext(ctx, `SELECT d.email, CASE WHEN d.state = 'pending' AND d.subscriber_id > e.claimed_from
+			AND d.subscriber_id <= e.claimed_upto THEN 'sending' ELSE d.state END, d.code, d.detail
+		FROM deliveries d JOIN editions e ON e.id = d.edition_id WHERE d.edition_id = ? AND d.email = ?`,
 		editionID, email).Scan(&f.Email, &f.State, &f.Code, &f.Detail)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, fmt.Errorf("delivery of edition %d to %s: %w", editionID, email, ErrNotFound)

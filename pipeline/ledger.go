@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -44,11 +45,18 @@ func (s *Store) unfinishedEditions(ctx context.Context) ([]Edition, error) {
 	return out, nil
 }
 
-// InFlight lists the rows left sending. Only an unfinished edition can
-// have them, so it reads the ledger's index edition by edition.
+// InFlight lists the rows left sending: marked so (retries), or pending
+// inside an edition's claim window. Only an unfinished edition can have
+// them, so it reads the ledger's index edition by edition, and the window
+// by the primary key.
 func (s *Store) InFlight(ctx context.Context) ([]deliver.Key, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT d.edition_id, d.subscriber_id FROM editions e
-		JOIN deliveries d ON d.edition_id = e.id AND d.state = 'sending' WHERE e.status != 'sent'`)
+		JOIN deliveries d ON d.edition_id = e.id AND d.state = 'sending' WHERE e.status != 'sent'
+		UNION ALL
+		SELECT d.edition_id, d.subscriber_id FROM editions e
+		JOIN deliveries d ON d.edition_id = e.id AND d.subscriber_id > e.claimed_from AND d.subscriber_id <= e.claimed_upto
+			AND +d.state = 'pending'
+		WHERE e.claimed_from != e.claimed_upto`)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries in flight: %w", err)
 	}
@@ -74,7 +82,7 @@ func (s *Store) SettleInFlight(ctx context.Context, keys []deliver.Key, progress
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		unk, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'unknown',
 			detail = 'in flight when a previous run stopped, after its end of data was written; not resent (see editions resend-unknown)',
-			updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+			`+attemptMade+`, updated_at = ?1 WHERE edition_id = ?2 AND subscriber_id = ?3 AND +state IN ('sending', 'pending')`)
 		if err != nil {
 			return err
 		}
@@ -87,8 +95,8 @@ func (s *Store) SettleInFlight(ctx context.Context, keys []deliver.Key, progress
 		}
 		defer back.Close()
 		took, err := tx.PrepareContext(ctx, `UPDATE deliveries SET state = 'sent', code = 0, next_attempt_at = 0,
-			detail = 'accepted by the relay just before a previous run stopped', updated_at = ?
-			WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+			detail = 'accepted by the relay just before a previous run stopped', `+attemptMade+`, updated_at = ?1
+			WHERE edition_id = ?2 AND subscriber_id = ?3 AND +state IN ('sending', 'pending')`)
 		if err != nil {
 			return err
 		}
@@ -126,7 +134,17 @@ func (s *Store) SettleInFlight(ctx context.Context, keys []deliver.Key, progress
 			var code int
 			err := back.QueryRowContext(ctx, now, k.Edition, k.Subscriber).Scan(&state, &code)
 			if errors.Is(err, sql.ErrNoRows) {
-				continue
+				// a pending row of the claim window: it stays as it is
+				var one int
+				switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE edition_id = ? AND subscriber_id = ? AND state = 'pending'`,
+					k.Edition, k.Subscriber).Scan(&one); {
+				case errors.Is(err, sql.ErrNoRows):
+					continue
+				case err != nil:
+					return err
+				}
+				state, code = StatePending, 0
+				err = nil
 			}
 			if err != nil {
 				return err
@@ -140,7 +158,7 @@ func (s *Store) SettleInFlight(ctx context.Context, keys []deliver.Key, progress
 				return err
 			}
 		}
-		return nil
+		return s.closeWindows(ctx, tx, 0)
 	})
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("settle deliveries in flight: %w", err)
@@ -260,37 +278,49 @@ func (s *Store) ExpireDeferred(ctx context.Context, editionID int64, retryFor ti
 	return n, nil
 }
 
-// Claim marks up to n pending or due deferred rows as sending, in one
-// transaction, before any of them is handed to the relay, and returns them.
-// Both lookups are range scans of the (edition, state, next attempt) index,
-// so a claim costs the same at the first row and at the millionth.
+// Claim claims up to n pending or due deferred rows, in one transaction,
+// before any of them is handed to the relay, and returns them.
+//
+// Pending rows are claimed by moving the edition's claim window over them
+// (see migration 013): the next rows by subscriber ID above the window are
+// read by the primary key, and the window's upper end is written once, so
+// a claim writes nothing a row. Due deferred rows, few, are marked sending
+// one by one, found by the (edition, state, next attempt) index. Either
+// way a claim costs the same at the first row and at the millionth.
 func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Job, error) {
 	now := s.nowMS()
 	var out []deliver.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		delta := countDelta{}
-		for qi, q := range []string{
-			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'pending' LIMIT ?2`,
-			`SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' AND next_attempt_at <= ?3 LIMIT ?2`,
-		} {
-			if n-len(out) <= 0 {
-				break
+		var from, upto int64
+		if err := tx.QueryRowContext(ctx, `SELECT claimed_from, claimed_upto FROM editions WHERE id = ?`, editionID).
+			Scan(&from, &upto); err != nil {
+			return err
+		}
+		var err error
+		if out, err = s.claimPending(ctx, tx, editionID, n, &from, &upto, out); err != nil {
+			return err
+		}
+		delta.add(StatePending, 0, -int64(len(out)))
+		delta.add(StateSending, 0, int64(len(out)))
+		if len(out) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE editions SET claimed_from = ?, claimed_upto = ? WHERE id = ?`,
+				from, upto, editionID); err != nil {
+				return err
 			}
-			st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
-				first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?3 ELSE first_attempt_at END, updated_at = ?3
-				WHERE edition_id = ?1 AND subscriber_id IN (`+q+`)
+		}
+		if left := n - len(out); left > 0 {
+			st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?3
+				WHERE edition_id = ?1 AND subscriber_id IN (
+					SELECT subscriber_id FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' AND next_attempt_at <= ?3 LIMIT ?2)
 				RETURNING subscriber_id, email, name, attempts, code`)
 			if err != nil {
 				return err
 			}
-			rows, err := st.QueryContext(ctx, editionID, n-len(out), now)
+			rows, err := st.QueryContext(ctx, editionID, left, now)
 			if err != nil {
 				return err
-			}
-			from := StatePending
-			if qi == 1 {
-				from = StateDeferred
 			}
 			for rows.Next() {
 				var j deliver.Job
@@ -300,7 +330,7 @@ func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Jo
 					return err
 				}
 				out = append(out, j)
-				delta.add(from, code, -1)
+				delta.add(StateDeferred, code, -1)
 				delta.add(StateSending, 0, 1)
 			}
 			rows.Close()
@@ -312,6 +342,79 @@ func (s *Store) Claim(ctx context.Context, editionID int64, n int) ([]deliver.Jo
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// claimPending reads up to n pending rows above the claim window
+// (*from, *upto] and widens the window over them. With no window yet it
+// starts below the first pending row of the state index (the rows are
+// added in subscriber order, so nearly always the lowest); once nothing is
+// left above the window, pending rows below it (queued again while the send
+// ran) are taken too and the window reaches down to them. Pending rows
+// inside the window are in flight and never read again.
+func (s *Store) claimPending(ctx context.Context, tx *sql.Tx, editionID int64, n int, from, upto *int64, out []deliver.Job) ([]deliver.Job, error) {
+	// "+state": filtered, not looked up in the state index, so that the
+	// rows come by the primary key, in subscriber order
+	scan, err := s.stmt(ctx, tx, `SELECT subscriber_id, email, name FROM deliveries
+		WHERE edition_id = ?1 AND subscriber_id > ?2 AND subscriber_id <= ?3 AND +state = 'pending'
+		ORDER BY subscriber_id LIMIT ?4`)
+	if err != nil {
+		return out, err
+	}
+	read := func(after, until int64, limit int) error {
+		rows, err := scan.QueryContext(ctx, editionID, after, until, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j := deliver.Job{Attempts: 1}
+			if err := rows.Scan(&j.Recipient.ID, &j.Recipient.Email, &j.Recipient.Name); err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return rows.Err()
+	}
+	// the state index's pending rows, filtered by subscriber: few but for a
+	// send's first claim, which reads only the first of them
+	lowest := func(until int64) (int64, bool, error) {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT subscriber_id FROM deliveries INDEXED BY deliveries_state
+			WHERE edition_id = ? AND state = 'pending' AND subscriber_id <= ? LIMIT 1`, editionID, until).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		return id, err == nil, err
+	}
+	const top = math.MaxInt64
+	had := *from != *upto
+	if !had {
+		low, ok, err := lowest(top)
+		if err != nil || !ok {
+			return out, err
+		}
+		*from, *upto = low-1, low-1
+	}
+	before := len(out)
+	if err := read(*upto, top, n-len(out)); err != nil {
+		return out, err
+	}
+	if len(out) > before {
+		*upto = out[len(out)-1].Recipient.ID
+	}
+	if had && len(out) < n {
+		// below the window: read only when nothing is left above it
+		low, ok, err := lowest(*from)
+		if err != nil || !ok {
+			return out, err
+		}
+		// all of them (few), so that none is left inside the window unclaimed
+		if err := read(low-1, *from, -1); err != nil {
+			return out, err
+		}
+		*from = low - 1
 	}
 	return out, nil
 }
@@ -347,6 +450,10 @@ func (s *Store) RecordResults(ctx context.Context, editionID int64, results <-ch
 		case r, ok := <-results:
 			if !ok {
 				flush()
+				if firstErr == nil {
+					// every claimed row has its outcome: nothing is in flight
+					firstErr = s.inTx(ctx, func(tx *sql.Tx) error { return s.closeWindows(ctx, tx, editionID) })
+				}
 				return firstErr
 			}
 			pending = append(pending, r...)
@@ -357,6 +464,57 @@ func (s *Store) RecordResults(ctx context.Context, editionID int64, results <-ch
 			flush()
 		}
 	}
+}
+
+// attemptMade counts the attempt of a row claimed by the window (pending
+// still; one claimed as sending was counted then) and dates its first
+// attempt; ?1 is the time.
+const attemptMade = `attempts = attempts + (state = 'pending'),
+	first_attempt_at = CASE WHEN first_attempt_at = 0 THEN ?1 ELSE first_attempt_at END`
+
+// closeWindows empties the claim windows of editionID (0: of every
+// edition) once none of their rows is in flight. A cancelled edition's rows
+// left pending in it (claimed, never tried) are skipped as its others were.
+func (s *Store) closeWindows(ctx context.Context, tx *sql.Tx, editionID int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, status, claimed_from, claimed_upto FROM editions
+		WHERE claimed_from != claimed_upto AND (?1 = 0 OR id = ?1)`, editionID)
+	if err != nil {
+		return fmt.Errorf("close claim window: %w", err)
+	}
+	type window struct {
+		id, from, upto int64
+		status         string
+	}
+	var ws []window
+	for rows.Next() {
+		var w window
+		if err := rows.Scan(&w.id, &w.status, &w.from, &w.upto); err != nil {
+			rows.Close()
+			return fmt.Errorf("close claim window: %w", err)
+		}
+		ws = append(ws, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("close claim window: %w", err)
+	}
+	for _, w := range ws {
+		if w.status == EditionCancelled {
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'skipped', detail = 'edition cancelled', updated_at = ?
+				WHERE edition_id = ? AND subscriber_id > ? AND subscriber_id <= ? AND +state = 'pending'`, s.nowMS(), w.id, w.from, w.upto)
+			if err != nil {
+				return fmt.Errorf("close claim window: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			if err := (countDelta{{StatePending, ""}: -n, {StateSkipped, ""}: n}).apply(ctx, tx, w.id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE editions SET claimed_from = 0, claimed_upto = 0 WHERE id = ?`, w.id); err != nil {
+			return fmt.Errorf("close claim window: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) writeResults(ctx context.Context, editionID int64, rs []deliver.Result) error {
@@ -376,14 +534,18 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 		return err
 	}
 	defer tx.Rollback()
-	upd, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = ?, code = ?, detail = ?, next_attempt_at = ?, updated_at = ?
-		WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'`)
+	upd, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = ?4, code = ?5, detail = ?6, next_attempt_at = ?7, `+attemptMade+`, updated_at = ?1
+		WHERE edition_id = ?2 AND subscriber_id = ?3 AND +state IN ('sending', 'pending')`)
 	if err != nil {
 		return err
 	}
 	rel, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'deferred' ELSE 'pending' END,
 		attempts = attempts - 1, updated_at = ? WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'
 		RETURNING state, code`)
+	if err != nil {
+		return err
+	}
+	pend, err := s.stmt(ctx, tx, `SELECT 1 FROM deliveries WHERE edition_id = ? AND subscriber_id = ? AND state = 'pending'`)
 	if err != nil {
 		return err
 	}
@@ -402,8 +564,8 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 	}
 	delta := countDelta{}
 	if sent != nil {
-		st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, updated_at = ?
-			WHERE edition_id = ? AND state = 'sending' AND subscriber_id IN (SELECT value FROM json_each(?))`)
+		st, err := s.stmt(ctx, tx, `UPDATE deliveries SET state = 'sent', code = 0, detail = '', next_attempt_at = 0, `+attemptMade+`, updated_at = ?1
+			WHERE edition_id = ?2 AND +state IN ('sending', 'pending') AND subscriber_id IN (SELECT value FROM json_each(?3))`)
 		if err != nil {
 			return err
 		}
@@ -424,7 +586,13 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 			var code int
 			err = rel.QueryRowContext(ctx, now, editionID, r.SubscriberID).Scan(&state, &code)
 			if errors.Is(err, sql.ErrNoRows) {
-				continue // no longer sending: nothing changed
+				// claimed by the window, it is pending still: only counted
+				// back (or no longer in flight at all: nothing changed)
+				var one int
+				if err = pend.QueryRowContext(ctx, editionID, r.SubscriberID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+					continue
+				}
+				state, code = StatePending, 0
 			}
 			if err == nil {
 				delta.add(StateSending, 0, -1)
@@ -436,7 +604,7 @@ func (s *Store) writeResultsOnce(ctx context.Context, editionID int64, rs []deli
 				next = r.Next.UnixMilli()
 			}
 			var res sql.Result
-			res, err = upd.ExecContext(ctx, r.State, r.Code, truncate(r.Detail, 500), next, now, editionID, r.SubscriberID)
+			res, err = upd.ExecContext(ctx, now, editionID, r.SubscriberID, r.State, r.Code, truncate(r.Detail, 500), next)
 			if err == nil {
 				n, _ := res.RowsAffected()
 				delta.add(StateSending, 0, -n)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/newsbrief/newsbrief/pipeline/deliver"
 )
 
 // BenchmarkAddAudience writes the ledger rows of a 10,000-subscriber
@@ -71,8 +74,9 @@ func TestAddAudienceKeepsEveryField(t *testing.T) {
 	}
 }
 
-// BenchmarkClaim claims a 10,000-row audience 256 rows at a time: the
-// second of a message's ledger writes.
+// BenchmarkClaim claims a 10,000-row audience 256 rows at a time: a read
+// by the primary key and one write a claim (the claim window), where it
+// was a write a row.
 func BenchmarkClaim(b *testing.B) {
 	s, _ := newStore(b)
 	ctx := context.Background()
@@ -103,4 +107,213 @@ func BenchmarkClaim(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000)/1000, "µs/row")
+}
+
+// windowEdition is a sending edition of n pending rows, IDs 1 to n.
+func windowEdition(t *testing.T, s *Store, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO editions (subject, status, created_at) VALUES ('w', 'sending', 0)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed, _ := res.LastInsertId()
+	var page []Recipient
+	for i := 1; i <= n; i++ {
+		page = append(page, Recipient{ID: int64(i), Email: fmt.Sprintf("r%d@example.com", i)})
+	}
+	if err := s.AddAudience(ctx, ed, page, true); err != nil {
+		t.Fatal(err)
+	}
+	return ed
+}
+
+// claimAll claims batches of n until a claim comes back empty and returns
+// the IDs, checking that none comes twice.
+func claimAll(t *testing.T, s *Store, ed int64, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	seen := map[int64]bool{}
+	for {
+		jobs, err := s.Claim(context.Background(), ed, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 0 {
+			return ids
+		}
+		for _, j := range jobs {
+			if seen[j.Recipient.ID] {
+				t.Fatalf("row %d claimed twice", j.Recipient.ID)
+			}
+			seen[j.Recipient.ID] = true
+			ids = append(ids, j.Recipient.ID)
+		}
+	}
+}
+
+func record(t *testing.T, s *Store, ed int64, rs []deliver.Result) {
+	t.Helper()
+	ch := make(chan []deliver.Result, 1)
+	ch <- rs
+	close(ch)
+	if err := s.RecordResults(context.Background(), ed, ch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stateOf(t *testing.T, s *Store, ed, id int64) (state string, attempts int) {
+	t.Helper()
+	if err := s.db.QueryRow(`SELECT state, attempts FROM deliveries WHERE edition_id = ? AND subscriber_id = ?`, ed, id).
+		Scan(&state, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	return state, attempts
+}
+
+// TestClaimWindow: a claim writes no row, yet what it claimed is in flight
+// (counted sending, listed by InFlight, not claimed again) until its
+// outcomes are recorded; a restart settles what a killed send left in its
+// window by the journal's word; rows queued again below the window while
+// the send runs are claimed once nothing is left above it.
+func TestClaimWindow(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	ed := windowEdition(t, s, 1000)
+
+	jobs, err := s.Claim(ctx, ed, 100)
+	if err != nil || len(jobs) != 100 || jobs[0].Recipient.ID != 1 || jobs[99].Recipient.ID != 100 || jobs[0].Attempts != 1 {
+		t.Fatalf("first claim: %d jobs, %v", len(jobs), err)
+	}
+	if st, _ := stateOf(t, s, ed, 50); st != StatePending {
+		t.Fatalf("a claimed row is %s in the table, want it left pending", st)
+	}
+	counts, _ := s.DeliveryCounts(ctx, ed)
+	if counts[StateSending] != 100 || counts[StatePending] != 900 {
+		t.Fatalf("counts after a claim: %v", counts)
+	}
+	checkCounts(t, s)
+	if f, err := s.DeliveryState(ctx, ed, "r50@example.com"); err != nil || f.State != StateSending {
+		t.Fatalf("a claimed row reads as %q (%v), want sending", f.State, err)
+	}
+	// a killed send: its window is in flight; the journal says 1-10
+	// accepted, 11-20 had their end of data written, the rest never left
+	keys, err := s.InFlight(ctx)
+	if err != nil || len(keys) != 100 {
+		t.Fatalf("in flight: %d, %v", len(keys), err)
+	}
+	progress := map[deliver.Key]deliver.Progress{}
+	for _, k := range keys {
+		switch {
+		case k.Subscriber <= 10:
+			progress[k] = deliver.Accepted
+		case k.Subscriber <= 20:
+			progress[k] = deliver.EndWritten
+		}
+	}
+	sent, unknown, requeued, err := s.SettleInFlight(ctx, keys, progress)
+	if err != nil || sent != 10 || unknown != 10 || requeued != 80 {
+		t.Fatalf("settled %d sent, %d unknown, %d again (%v)", sent, unknown, requeued, err)
+	}
+	if st, n := stateOf(t, s, ed, 5); st != StateSent || n != 1 {
+		t.Errorf("accepted row: %s after %d attempts", st, n)
+	}
+	if st, n := stateOf(t, s, ed, 15); st != StateUnknown || n != 1 {
+		t.Errorf("end of data written: %s after %d attempts", st, n)
+	}
+	if st, n := stateOf(t, s, ed, 50); st != StatePending || n != 0 {
+		t.Errorf("never left: %s after %d attempts", st, n)
+	}
+	if keys, _ := s.InFlight(ctx); len(keys) != 0 {
+		t.Fatalf("%d still in flight after settling", len(keys))
+	}
+	checkCounts(t, s)
+
+	// the next send claims the 80 and the 900, each once, and records them
+	// while the operator queues the unknown ones again: claimed at the end
+	first, err := s.Claim(ctx, ed, 256)
+	if err != nil || len(first) != 256 || first[0].Recipient.ID != 21 {
+		t.Fatalf("claim after settling: %d from %d, %v", len(first), first[0].Recipient.ID, err)
+	}
+	if n, err := s.ResendUnknown(ctx, ed); err != nil || n != 10 {
+		t.Fatalf("resend unknown: %d, %v", n, err)
+	}
+	ids := append([]int64{}, idsOf(first)...)
+	ids = append(ids, claimAll(t, s, ed, 256)...)
+	if len(ids) != 990 {
+		t.Fatalf("claimed %d rows in all, want 990", len(ids))
+	}
+	checkCounts(t, s)
+	var rs []deliver.Result
+	for _, id := range ids {
+		r := deliver.Result{SubscriberID: id, State: StateSent}
+		switch id % 100 {
+		case 1:
+			r = deliver.Result{SubscriberID: id, Release: true}
+		case 2:
+			r = deliver.Result{SubscriberID: id, State: StateDeferred, Code: 451, Detail: "later", Next: time.Now().Add(time.Hour)}
+		}
+		rs = append(rs, r)
+	}
+	record(t, s, ed, rs)
+	counts, _ = s.DeliveryCounts(ctx, ed)
+	// 9 released (101, 201, … 901), 9 deferred; 10 were sent before
+	if counts[StateSent] != 10+990-18 || counts[StatePending] != 9 || counts[StateDeferred] != 9 || counts[StateSending] != 0 {
+		t.Fatalf("counts after recording: %v", counts)
+	}
+	if st, n := stateOf(t, s, ed, 102); st != StateDeferred || n != 1 {
+		t.Errorf("deferred row: %s after %d attempts", st, n)
+	}
+	if st, n := stateOf(t, s, ed, 101); st != StatePending || n != 0 {
+		t.Errorf("released row: %s after %d attempts", st, n)
+	}
+	if keys, _ := s.InFlight(ctx); len(keys) != 0 {
+		t.Fatalf("%d in flight once every outcome is recorded", len(keys))
+	}
+	checkCounts(t, s)
+	// the released rows go in the next claim
+	if again := claimAll(t, s, ed, 256); len(again) != 9 {
+		t.Fatalf("released rows claimed again: %d, want 9", len(again))
+	}
+	checkCounts(t, s)
+}
+
+// TestCancelDuringWindow: cancelling an edition while its claim is in
+// flight skips what was not claimed at once, lets the claimed rows' outcomes
+// be recorded, and skips the claimed rows never tried when the window
+// closes.
+func TestCancelDuringWindow(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	ed := windowEdition(t, s, 300)
+	jobs, err := s.Claim(ctx, ed, 100)
+	if err != nil || len(jobs) != 100 {
+		t.Fatal(len(jobs), err)
+	}
+	if n, err := s.Cancel(ctx, ed); err != nil || n != 200 {
+		t.Fatalf("cancel skipped %d (%v), want the 200 not claimed", n, err)
+	}
+	checkCounts(t, s)
+	var rs []deliver.Result
+	for _, j := range jobs {
+		if j.Recipient.ID <= 60 {
+			rs = append(rs, deliver.Result{SubscriberID: j.Recipient.ID, State: StateSent})
+		} else {
+			rs = append(rs, deliver.Result{SubscriberID: j.Recipient.ID, Release: true})
+		}
+	}
+	record(t, s, ed, rs)
+	counts, _ := s.DeliveryCounts(ctx, ed)
+	if counts[StateSent] != 60 || counts[StateSkipped] != 240 || counts[StatePending] != 0 || counts[StateSending] != 0 {
+		t.Fatalf("counts: %v", counts)
+	}
+	checkCounts(t, s)
+}
+
+func idsOf(jobs []deliver.Job) []int64 {
+	out := make([]int64, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.Recipient.ID
+	}
+	return out
 }

@@ -4,7 +4,7 @@
 // anyone twice and never skips anyone.
 //
 // A send flows through it as: the send lease (one sender per database),
-// the audience written as pending ledger rows, small claims marked sending
+// the audience written as pending ledger rows, small claims recorded
 // before any of their messages leaves, workers that each hold one
 // connection, and outcomes recorded in batches, each classified (sent,
 // deferred with backoff, failed) from the relay's answer. It owns none of
@@ -74,8 +74,8 @@ type Ledger interface {
 	// AcquireLease takes the named lease for holder for ttl, renewing it
 	// until release is called; ErrBusy while another live holder has it.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, alive func(string) bool) (release func(), err error)
-	// InFlight lists the rows left sending (by a process that stopped
-	// before it recorded their outcomes).
+	// InFlight lists the rows left in flight: claimed by a process that
+	// stopped before it recorded their outcomes.
 	InFlight(ctx context.Context) ([]Key, error)
 	// SettleInFlight settles the rows of keys by how far each got: Accepted
 	// ones are sent, EndWritten ones unknown (they may have arrived; not
@@ -96,11 +96,12 @@ type Ledger interface {
 	EditionStatus(ctx context.Context, editionID int64) (status string, sending bool, err error)
 	// SentSince counts the messages handed to the relay since t.
 	SentSince(ctx context.Context, t time.Time) (int, error)
-	// Claim marks up to n pending or due deferred rows sending, in one
-	// transaction, and returns them.
+	// Claim claims up to n pending or due deferred rows, in one
+	// transaction, and returns them: from then on they are in flight
+	// (InFlight lists them) until their results are recorded.
 	Claim(ctx context.Context, editionID int64, n int) ([]Job, error)
 	// RecordResults writes the outcomes arriving on results in batches
-	// until results is closed.
+	// until results is closed, when every claimed row has one.
 	RecordResults(ctx context.Context, editionID int64, results <-chan []Result) error
 	// FinishIfDone marks the edition sent when no row is left to try.
 	FinishIfDone(ctx context.Context, editionID int64) (bool, error)
