@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,30 @@ func TestSendAheadFaults(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := srv.ByRecipient()["never@example.com"]; n != 0 {
 		t.Errorf("the envelope sent ahead and never followed delivered %d messages", n)
+	}
+}
+
+// TestAppendAddress: the direct path writes what net/mail writes, for
+// names and local parts it takes, and leaves the others to net/mail.
+func TestAppendAddress(t *testing.T) {
+	for _, c := range []struct{ name, addr string }{
+		{"", "ada@example.com"},
+		{"Ada Lovelace", "ada@example.com"},
+		{"Ada (Countess) Lovelace, Jr.", "ada.lovelace+brief@example.com"},
+		{`Ada "A" \\ L`, "ada@example.com"},
+		{"Jörg Müller", "jorg@example.com"},
+		{"Ada", "ada..l@example.com"},
+		{"Ada", ".ada@example.com"},
+		{"Ada", "ada.@example.com"},
+		{"Ada", `"ada l"@example.com`},
+		{"Ada", "jörg@bücher.example"},
+		{"Ada", "ada@"},
+		{"Ada", "no-at-sign"},
+		{"Tab\there", "ada@example.com"},
+	} {
+		want := (&mail.Address{Name: c.name, Address: c.addr}).String()
+		if got := string(appendAddress([]byte("x"), c.name, c.addr)); got != "x"+want {
+			t.Errorf("appendAddress(%q, %q) = %q, want x%q", c.name, c.addr, got, want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/mail"
 	"os"
+	"strconv"
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
@@ -137,11 +138,51 @@ func listID(name, id string) string {
 	return mimeWord(name) + " <" + id + ">"
 }
 
-// messageID is "<edition>.<subscriber>.<random>@<domain>".
-func messageID(domain string, editionID, subscriberID int64) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return fmt.Sprintf("%d.%d.%s@%s", editionID, subscriberID, hex.EncodeToString(b), domain)
+// appendMessageID appends "<edition>.<subscriber>.<random>@<domain>"
+// (without the angle brackets).
+func appendMessageID(dst []byte, domain string, editionID, subscriberID int64) []byte {
+	var b [6]byte
+	rand.Read(b[:])
+	dst = strconv.AppendInt(dst, editionID, 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, subscriberID, 10)
+	dst = append(dst, '.')
+	dst = hex.AppendEncode(dst, b[:])
+	dst = append(dst, '@')
+	return append(dst, domain...)
+}
+
+// appendAddress appends the address as net/mail's Address.String writes it:
+// a plain ASCII name and a plain local part directly, anything else
+// through net/mail.
+func appendAddress(dst []byte, name, addr string) []byte {
+	at := strings.LastIndexByte(addr, '@')
+	plain := at > 0 && at < len(addr)-1
+	for i := 0; plain && i < at; i++ {
+		c := addr[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '+', c == '-', c == '_':
+		case c == '.' && i > 0 && i < at-1 && addr[i-1] != '.':
+		default:
+			plain = false
+		}
+	}
+	for i := 0; plain && i < len(name); i++ {
+		if c := name[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			plain = false
+		}
+	}
+	if !plain {
+		return append(dst, (&mail.Address{Name: name, Address: addr}).String()...)
+	}
+	if name != "" {
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `" `...)
+	}
+	dst = append(dst, '<')
+	dst = append(dst, addr...)
+	return append(dst, '>')
 }
 
 // fromDomain is the domain of the From address, for Message-IDs.

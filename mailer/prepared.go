@@ -104,23 +104,26 @@ func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
 		return dst, fmt.Errorf("build message: %w", ErrHeaderInjection)
 	}
 	start := len(dst)
-	to := (&mail.Address{Name: headerSafe(r.Recipient.Name), Address: r.Recipient.Email}).String()
-	dst = append(dst, "Date: "+time.Now().Format(time.RFC1123Z)+"\r\n"...)
-	dst = append(dst, "Message-ID: <"+messageID(p.domain, r.EditionID, r.Recipient.ID)+">\r\n"...)
-	dst = append(dst, "To: "+to+"\r\n"...)
+	// appended piece by piece: no string is built for a header
+	dst = append(dst, "Date: "...)
+	dst = time.Now().AppendFormat(dst, time.RFC1123Z)
+	dst = append(dst, "\r\nMessage-ID: <"...)
+	dst = appendMessageID(dst, p.domain, r.EditionID, r.Recipient.ID)
+	dst = append(dst, ">\r\nTo: "...)
+	dst = appendAddress(dst, headerSafe(r.Recipient.Name), r.Recipient.Email)
+	dst = append(dst, "\r\n"...)
 	if p.id.FeedbackID != "" {
-		kind := "test"
+		dst = append(dst, "Feedback-ID: "...)
 		if r.EditionID > 0 {
-			kind = strconv.FormatInt(r.EditionID, 10)
+			dst = strconv.AppendInt(dst, r.EditionID, 10)
+		} else {
+			dst = append(dst, "test"...)
 		}
-		dst = append(dst, "Feedback-ID: "+kind+":"+p.id.FeedbackID+"\r\n"...)
+		dst = append(dst, ':')
+		dst = append(dst, p.id.FeedbackID...)
+		dst = append(dst, "\r\n"...)
 	}
-	if v := p.id.unsubscribeHeader(r.UnsubscribeURL, r.UnsubscribeMailto); v != "" {
-		dst = append(dst, "List-Unsubscribe: "+v+"\r\n"...)
-		if strings.HasPrefix(r.UnsubscribeURL, "https://") {
-			dst = append(dst, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
-		}
-	}
+	dst = p.id.appendUnsubscribe(dst, r.UnsubscribeURL, r.UnsubscribeMailto)
 	dst = append(dst, p.head...)
 	bodyStart := len(dst) - start
 	dst = append(dst, "\r\n"...)
@@ -194,21 +197,35 @@ func (b *encodedBody) appendFilled(dst []byte, vals *brief.Values, escape, canon
 	return dst
 }
 
-// unsubscribeHeader is the List-Unsubscribe value: the URL (one-click when
-// https) and the mailto: the message's own (with its token) or else the
-// identity's.
-func (id *Identity) unsubscribeHeader(u, mailto string) string {
-	var parts []string
-	if u != "" {
-		parts = append(parts, "<"+u+">")
-	}
+// appendUnsubscribe appends the List-Unsubscribe header (and
+// List-Unsubscribe-Post when the URL is https), or nothing when there is
+// neither a URL nor a mailto.
+func (id *Identity) appendUnsubscribe(dst []byte, u, mailto string) []byte {
 	if mailto == "" {
 		mailto = id.UnsubscribeMailto
 	}
-	if mailto != "" {
-		parts = append(parts, "<mailto:"+mailto+"?subject=unsubscribe>")
+	if u == "" && mailto == "" {
+		return dst
 	}
-	return strings.Join(parts, ",\r\n ")
+	dst = append(dst, "List-Unsubscribe: "...)
+	if u != "" {
+		dst = append(dst, '<')
+		dst = append(dst, u...)
+		dst = append(dst, '>')
+		if mailto != "" {
+			dst = append(dst, ",\r\n "...)
+		}
+	}
+	if mailto != "" {
+		dst = append(dst, "<mailto:"...)
+		dst = append(dst, mailto...)
+		dst = append(dst, "?subject=unsubscribe>"...)
+	}
+	dst = append(dst, "\r\n"...)
+	if strings.HasPrefix(u, "https://") {
+		dst = append(dst, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
+	}
+	return dst
 }
 
 // foldWords folds a header value of space-separated encoded words so that
