@@ -105,6 +105,11 @@ type SMTPConn struct {
 	// previous message's end of data, their answers not read yet; the next
 	// SendAhead must be for it.
 	ahead *brief.Message
+	// built is ahead's message, built (and signed) while the relay
+	// answered the message before it; builtErr the error building it.
+	built    []byte
+	builtFor *brief.Message
+	builtErr error
 }
 
 func (c *SMTPConn) dial(ctx context.Context) error {
@@ -123,7 +128,7 @@ func (c *SMTPConn) dial(ctx context.Context) error {
 }
 
 func (c *SMTPConn) drop() {
-	c.ahead = nil
+	c.ahead, c.builtFor = nil, nil
 	if c.sc != nil {
 		c.gm.CloseWithSMTPClient(c.sc)
 		c.sc = nil
@@ -175,7 +180,12 @@ func (c *SMTPConn) sendPrepared(ctx context.Context, p *Prepared, r, next *brief
 		c.drop() // the envelope sent ahead was for another message
 	}
 	var err error
-	c.buf, err = p.AppendMessage(c.buf[:0], r)
+	if c.builtFor == r && c.ahead == r {
+		c.buf, c.built, err = c.built, c.buf, c.builtErr
+	} else {
+		c.buf, err = p.AppendMessage(c.buf[:0], r)
+	}
+	c.builtFor, c.builtErr = nil, nil
 	if err != nil {
 		c.drop()
 		return &Error{Msg: err.Error(), Temp: false, Err: err}
@@ -330,6 +340,12 @@ func (c *SMTPConn) finishPipelined(p *Prepared, r, next *brief.Message) error {
 	tw.Write(c.buf)
 	if err := tw.Flush(); err != nil {
 		return c.failed(err, false)
+	}
+	if c.ahead != nil {
+		// the next message is built (and signed) while the relay takes
+		// this one and answers: the connection does not wait for it
+		c.built, c.builtErr = p.AppendMessage(c.built[:0], c.ahead)
+		c.builtFor = c.ahead
 	}
 	if _, _, err := c.sc.Text.ReadResponse(250); err != nil {
 		// refused after the dot: the connection stays in step (the next
