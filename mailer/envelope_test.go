@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +223,61 @@ func TestAppendAddress(t *testing.T) {
 		if got := string(appendAddress([]byte("x"), c.name, c.addr)); got != "x"+want {
 			t.Errorf("appendAddress(%q, %q) = %q, want x%q", c.name, c.addr, got, want)
 		}
+	}
+}
+
+// TestAppendEscaped escapes as html.EscapeString does.
+func TestAppendEscaped(t *testing.T) {
+	for _, s := range []string{"", "plain", `<a href="x">Tom & Jerry's</a>`, "https://brief.example/u?token=abc&e=7", "jörg 🙂 &amp;"} {
+		if got, want := string(appendEscaped(nil, s)), html.EscapeString(s); got != want {
+			t.Errorf("appendEscaped(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestReadReply: the reply reader agrees with textproto's ReadResponse,
+// which it stands in for on the send's hot path, but for a bare code
+// ("250" alone), which RFC 5321 allows and textproto calls short.
+func TestReadReply(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		expect int
+	}{
+		{"250 2.0.0 Ok: queued as 4F3\r\n", 250},
+		{"250 OK\r\n", 25},
+		{"251 forwarded\r\n", 25},
+		{"354 End data with <CR><LF>.<CR><LF>\r\n", 354},
+		{"250-first\r\n250-second\r\n250 last\r\n", 250},
+		{"550 5.1.1 <nobody@example.com>: Recipient address rejected\r\n", 25},
+		{"452-4.2.2 The mailbox is full.\r\n452 4.2.2 Try again later\r\n", 250},
+		{"421 4.7.0 closing\r\n", 354},
+		{"250 no carriage return\n", 250},
+		{"25\r\n", 250},
+		{"abc hello\r\n", 250},
+		{"250-a\r\n251 b\r\n", 250},
+		{"250x\r\n", 250},
+		{"", 250},
+		{"250-cut short", 250},
+	} {
+		var scratch []byte
+		got := readReply(bufio.NewReader(strings.NewReader(c.in)), &scratch, c.expect)
+		_, _, want := textproto.NewReader(bufio.NewReader(strings.NewReader(c.in))).ReadResponse(c.expect)
+		if (got == nil) != (want == nil) {
+			t.Errorf("%q (expect %d): got %v, textproto %v", c.in, c.expect, got, want)
+			continue
+		}
+		var ge, we *textproto.Error
+		if errors.As(want, &we) {
+			if !errors.As(got, &ge) || *ge != *we {
+				t.Errorf("%q (expect %d): got %#v, textproto %#v", c.in, c.expect, got, want)
+			}
+		}
+	}
+	var scratch []byte
+	if err := readReply(bufio.NewReader(strings.NewReader("250\r\n")), &scratch, 250); err != nil {
+		t.Errorf("a bare 250: %v", err)
+	}
+	if err := readReply(bufio.NewReader(strings.NewReader("550\r\n")), &scratch, 250); err == nil {
+		t.Errorf("a bare 550 read as success")
 	}
 }

@@ -1,7 +1,10 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -36,6 +39,35 @@ func FuzzBuildHeaders(f *testing.F) {
 			case "bcc", "cc", "reply-to", "sender":
 				t.Fatalf("injected header %q", line)
 			}
+		}
+	})
+}
+
+// FuzzReadReply: whatever a relay answers, the reply reader does not
+// panic, and it takes as success only what textproto's ReadResponse takes
+// (or a bare expected code, which RFC 5321 allows), with the same code in
+// its errors, and refuses nothing textproto takes.
+func FuzzReadReply(f *testing.F) {
+	f.Add("250 2.0.0 Ok\r\n", 250)
+	f.Add("250-a\r\n250 b\r\n", 25)
+	f.Add("550 5.1.1 unknown\r\n", 354)
+	f.Add("250-a\r\n251 b\r\n", 250)
+	f.Fuzz(func(t *testing.T, in string, expect int) {
+		var scratch []byte
+		got := readReply(bufio.NewReader(strings.NewReader(in)), &scratch, expect)
+		_, _, want := textproto.NewReader(bufio.NewReader(strings.NewReader(in))).ReadResponse(expect)
+		if got == nil && want != nil {
+			line, _, _ := strings.Cut(in, "\n")
+			if line = strings.TrimRight(line, "\r"); len(line) != 3 {
+				t.Fatalf("%q (expect %d): success, textproto: %v", in, expect, want)
+			}
+		}
+		if want == nil && got != nil {
+			t.Fatalf("%q (expect %d): %v, textproto: success", in, expect, got)
+		}
+		var ge, we *textproto.Error
+		if errors.As(got, &ge) && errors.As(want, &we) && ge.Code != we.Code {
+			t.Fatalf("%q: code %d, textproto %d", in, ge.Code, we.Code)
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"mime"
 	"net/mail"
 	"strconv"
@@ -147,11 +146,17 @@ func (p *Prepared) AppendMessage(dst []byte, r *brief.Message) ([]byte, error) {
 // With canon it appends the body's DKIM relaxed canonical form instead, from
 // the pieces canonicalized once per edition.
 func (p *Prepared) appendBody(dst []byte, r *brief.Message, canon bool) []byte {
-	dst = append(dst, "--"+p.boundary+"\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = append(dst, "--"...)
+	dst = append(dst, p.boundary...)
+	dst = append(dst, "\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 	dst = p.text.appendFilled(dst, &r.Values, false, canon)
-	dst = append(dst, "\r\n--"+p.boundary+"\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+	dst = append(dst, "\r\n--"...)
+	dst = append(dst, p.boundary...)
+	dst = append(dst, "\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 	dst = p.html.appendFilled(dst, &r.Values, true, canon)
-	return append(dst, "\r\n--"+p.boundary+"--\r\n"...)
+	dst = append(dst, "\r\n--"...)
+	dst = append(dst, p.boundary...)
+	return append(dst, "--\r\n"...)
 }
 
 // bodyHash is the SHA-256 of r's message body in DKIM relaxed form.
@@ -166,6 +171,31 @@ func (p *Prepared) bodyHash(r *brief.Message) []byte {
 // bodyBufs are scratch buffers for bodyHash, shared by the workers.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
+// escapedHTML are the characters html.EscapeString changes: a value
+// without them (nearly every name) is used as it is.
+const escapedHTML = `<>&'"`
+
+// appendEscaped appends s escaped as html.EscapeString escapes it.
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 func (b *encodedBody) appendFilled(dst []byte, vals *brief.Values, escape, canon bool) []byte {
 	for i, st := range b.static {
 		if canon {
@@ -175,12 +205,15 @@ func (b *encodedBody) appendFilled(dst []byte, vals *brief.Values, escape, canon
 		}
 		if i < len(b.slots) {
 			v := vals[b.slots[i]]
-			if escape {
-				v = html.EscapeString(v)
-			}
 			if v != "" {
 				from := len(dst)
-				dst = qpAppend(dst, v)
+				if escape && strings.ContainsAny(v, escapedHTML) {
+					// escaped on the stack when it fits (a link does)
+					var buf [1024]byte
+					dst = qpAppend(dst, appendEscaped(buf[:0], v))
+				} else {
+					dst = qpAppend(dst, v)
+				}
 				if !bytes.HasSuffix(dst, []byte("\r\n")) {
 					dst = append(dst, "=\r\n"...)
 				}
@@ -261,7 +294,7 @@ const hexDigits = "0123456789ABCDEF"
 // characters and non-ASCII bytes escaped, white space before a line end
 // escaped, and a "." at the start of a line escaped so that the result can
 // go into SMTP DATA unchanged.
-func qpAppend(dst []byte, s string) []byte {
+func qpAppend[S ~string | ~[]byte](dst []byte, s S) []byte {
 	col := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -1,11 +1,14 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -110,6 +113,7 @@ type SMTPConn struct {
 	built    []byte
 	builtFor *brief.Message
 	builtErr error
+	reply    []byte // the text of the reply being read
 }
 
 func (c *SMTPConn) dial(ctx context.Context) error {
@@ -306,9 +310,9 @@ func (c *SMTPConn) appendEnvelope(dst []byte, p *Prepared, r *brief.Message) ([]
 // message is in c.buf.
 func (c *SMTPConn) finishPipelined(p *Prepared, r, next *brief.Message) error {
 	// all three answers are read whatever they say, to stay in step
-	_, _, mailErr := c.sc.Text.ReadResponse(250)
-	_, _, rcptErr := c.sc.Text.ReadResponse(25)
-	_, _, dataErr := c.sc.Text.ReadResponse(354)
+	mailErr := c.readReply(250)
+	rcptErr := c.readReply(25)
+	dataErr := c.readReply(354)
 	if err := errors.Join(mailErr, rcptErr); err != nil {
 		if dataErr == nil {
 			// a server that opened DATA anyway: hang up, so that it
@@ -347,7 +351,7 @@ func (c *SMTPConn) finishPipelined(p *Prepared, r, next *brief.Message) error {
 		c.built, c.builtErr = p.AppendMessage(c.built[:0], c.ahead)
 		c.builtFor = c.ahead
 	}
-	if _, _, err := c.sc.Text.ReadResponse(250); err != nil {
+	if err := c.readReply(250); err != nil {
 		// refused after the dot: the connection stays in step (the next
 		// envelope's answers follow) unless it was lost
 		e := classify(err)
@@ -360,6 +364,77 @@ func (c *SMTPConn) finishPipelined(p *Prepared, r, next *brief.Message) error {
 		r.Journal.Accepted(r.EditionID, r.Recipient.ID)
 	}
 	return nil
+}
+
+// readReply reads one reply as textproto's ReadResponse(expect) does (a
+// *textproto.Error for a code other than expected, its lines joined by
+// "\n"), but straight from the connection's buffer: a reply that is what
+// was expected, nearly every one, allocates nothing.
+func (c *SMTPConn) readReply(expect int) error {
+	return readReply(c.sc.Text.R, &c.reply, expect)
+}
+
+// readReply reads one reply from r, its text kept in *text.
+func readReply(r *bufio.Reader, text *[]byte, expect int) error {
+	reply := (*text)[:0]
+	defer func() { *text = reply }()
+	code := 0
+	for first := true; ; first = false {
+		line, err := r.ReadSlice('\n')
+		if err != nil && !(err == io.EOF && len(line) > 0) {
+			// (a last line the connection's end cut from its line end is
+			// read, as textproto reads it)
+			if errors.Is(err, bufio.ErrBufferFull) {
+				err = textproto.ProtocolError("reply line too long")
+			}
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		n, more, ok := replyCode(line, first)
+		if first {
+			if !ok {
+				return textproto.ProtocolError("invalid reply: " + string(line))
+			}
+			code = n
+		} else {
+			reply = append(reply, '\n')
+			if !ok || n != code {
+				// inside a multi-line reply, a line that is not one of
+				// its own is kept whole, and the reply goes on
+				reply = append(reply, line...)
+				continue
+			}
+		}
+		if len(line) > 4 {
+			reply = append(reply, line[4:]...)
+		}
+		if !more {
+			break
+		}
+	}
+	// textproto's rule: expect is one, two or three digits of the code
+	if 1 <= expect && expect < 10 && code/100 != expect ||
+		10 <= expect && expect < 100 && code/10 != expect ||
+		100 <= expect && expect < 1000 && code != expect {
+		return &textproto.Error{Code: code, Msg: string(reply)}
+	}
+	return nil
+}
+
+// replyCode parses a reply line's code (100 to 999) and whether more lines
+// follow ("250-"); with bare, a code alone is a whole reply (RFC 5321
+// allows it; textproto does not, nor does it take one inside a reply).
+func replyCode(line []byte, bare bool) (code int, more, ok bool) {
+	if len(line) < 3 || len(line) == 3 && !bare || (len(line) > 3 && line[3] != ' ' && line[3] != '-') {
+		return 0, false, false
+	}
+	for _, d := range line[:3] {
+		if d < '0' || d > '9' {
+			return 0, false, false
+		}
+		code = code*10 + int(d-'0')
+	}
+	return code, len(line) > 3 && line[3] == '-', code >= 100
 }
 
 func firstErr(errs ...error) error {

@@ -96,7 +96,8 @@ type Config struct {
 	LogLevel  string `envconfig:"NEWSBRIEF_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"NEWSBRIEF_LOG_FORMAT" default:"text" desc:"text or json"`
 	// CPUProfile, when set, names a file that receives a pprof CPU profile
-	// of the command (used by bench/sink.sh to find where the time goes).
+	// of the command, and FILE.allocs its allocations (used by
+	// bench/sink.sh to find where the time goes).
 	CPUProfile string `envconfig:"NEWSBRIEF_CPU_PROFILE" desc:"write a pprof CPU profile of the command to this file (for benchmarks)"`
 }
 
