@@ -3,7 +3,6 @@ package subscribers
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 
 	"github.com/newsbrief/newsbrief/brief"
@@ -44,10 +43,24 @@ func (a Audience) Forget(ctx context.Context, email string) (int64, error) {
 // UnsubscribeURL is a subscriber's one-click unsubscribe link; for ID 0 (a
 // test send or a preview) a link that unsubscribes nobody.
 func (a Audience) UnsubscribeURL(id int64) string {
+	return a.unsubscribeURL(0, id)
+}
+
+// unsubscribeURL is UnsubscribeURL naming editionID (when not 0), built in
+// one allocation.
+func (a Audience) unsubscribeURL(editionID, id int64) string {
 	if id == 0 {
 		return a.BaseURL + "/unsubscribe"
 	}
-	return a.BaseURL + "/unsubscribe?token=" + url.QueryEscape(a.Tokens.Sign(PurposeUnsubscribe, id))
+	var buf [256]byte
+	b := append(buf[:0], a.BaseURL...)
+	b = append(b, "/unsubscribe?token="...)
+	b = a.Tokens.AppendSign(b, PurposeUnsubscribe, id)
+	if editionID > 0 {
+		b = append(b, "&e="...)
+		b = strconv.AppendInt(b, editionID, 10)
+	}
+	return string(b)
 }
 
 // Links are a subscriber's addresses in their message of an edition: the
@@ -55,11 +68,7 @@ func (a Audience) UnsubscribeURL(id int64) string {
 // against it), the envelope sender and the List-Unsubscribe mailto, both
 // token-encoded ("" for either that is not configured).
 func (a Audience) Links(editionID, subscriberID int64) (unsubscribeURL, sender, mailto string) {
-	unsubscribeURL = a.UnsubscribeURL(subscriberID)
-	if editionID > 0 && subscriberID != 0 {
-		unsubscribeURL += "&e=" + strconv.FormatInt(editionID, 10)
-	}
-	return unsubscribeURL, a.Returns.Sender(editionID, subscriberID), a.Returns.Mailto(editionID, subscriberID)
+	return a.unsubscribeURL(editionID, subscriberID), a.Returns.Sender(editionID, subscriberID), a.Returns.Mailto(editionID, subscriberID)
 }
 
 // Bounce records a permanent failure of a message to a subscriber; hard

@@ -2,6 +2,7 @@ package subscribers
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
@@ -32,11 +33,18 @@ var addrEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPa
 // issue time: a bounce may come back days later, and an unsubscribe
 // address must work as long as the message is read.
 func (t *Tokens) AddressToken(purpose string, editionID, subscriberID int64) string {
-	buf := make([]byte, 0, 2*binary.MaxVarintLen64+addrMACLen)
-	buf = binary.AppendUvarint(buf, uint64(editionID))
+	return string(t.appendAddressToken(nil, purpose, editionID, subscriberID))
+}
+
+// appendAddressToken appends AddressToken's token to dst.
+func (t *Tokens) appendAddressToken(dst []byte, purpose string, editionID, subscriberID int64) []byte {
+	var raw [2*binary.MaxVarintLen64 + sha256.Size]byte
+	buf := binary.AppendUvarint(raw[:0], uint64(editionID))
 	buf = binary.AppendUvarint(buf, uint64(subscriberID))
-	buf = append(buf, t.mac("addr:"+purpose, buf)[:addrMACLen]...)
-	return addrEncoding.EncodeToString(buf)
+	n := len(buf)
+	var p [32]byte
+	buf = t.appendMAC(buf, string(append(append(p[:0], "addr:"...), purpose...)), buf)
+	return addrEncoding.AppendEncode(dst, buf[:n+addrMACLen])
 }
 
 // VerifyAddressToken checks an address token for purpose and returns the
@@ -122,7 +130,10 @@ func (r Returns) form(addr, purpose string, editionID, subscriberID int64) strin
 		return addr // a test send: mail about it changes nobody
 	}
 	local, domain, _ := splitAddress(addr)
-	return local + "+" + r.Tokens.AddressToken(purpose, editionID, subscriberID) + "@" + domain
+	var buf [128]byte
+	b := append(append(buf[:0], local...), '+')
+	b = r.Tokens.appendAddressToken(b, purpose, editionID, subscriberID)
+	return string(append(append(b, '@'), domain...))
 }
 
 // Parse reads an address mail arrived at. It returns ErrNotReturnAddress

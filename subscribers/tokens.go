@@ -55,11 +55,17 @@ const payloadLen = 16
 
 // Sign returns a URL-safe token for subscriber id and purpose.
 func (t *Tokens) Sign(purpose string, id int64) string {
-	buf := make([]byte, payloadLen, payloadLen+sha256.Size)
+	return string(t.AppendSign(nil, purpose, id))
+}
+
+// AppendSign appends Sign's token to dst (base64url without padding: safe
+// in a URL's query as it is).
+func (t *Tokens) AppendSign(dst []byte, purpose string, id int64) []byte {
+	var buf [payloadLen + sha256.Size]byte
 	binary.BigEndian.PutUint64(buf[:8], uint64(id))
-	binary.BigEndian.PutUint64(buf[8:], uint64(t.now().Unix()))
-	buf = append(buf, t.mac(purpose, buf[:payloadLen])...)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	binary.BigEndian.PutUint64(buf[8:payloadLen], uint64(t.now().Unix()))
+	t.appendMAC(buf[:payloadLen], purpose, buf[:payloadLen])
+	return base64.RawURLEncoding.AppendEncode(dst, buf[:])
 }
 
 // Verify checks a token for purpose and returns the subscriber ID it was
@@ -82,17 +88,30 @@ func (t *Tokens) Verify(purpose, token string, maxAge time.Duration) (int64, err
 }
 
 func (t *Tokens) mac(purpose string, payload []byte) []byte {
-	m, _ := t.macs.Get().(hash.Hash)
+	return t.appendMAC(make([]byte, 0, sha256.Size), purpose, payload)
+}
+
+// macState is a pooled HMAC state and the scratch its input is put in.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// appendMAC appends the MAC of purpose || 0 || payload to dst.
+func (t *Tokens) appendMAC(dst []byte, purpose string, payload []byte) []byte {
+	m, _ := t.macs.Get().(*macState)
 	if m == nil {
-		m = hmac.New(sha256.New, t.key)
+		m = &macState{h: hmac.New(sha256.New, t.key)}
 	}
-	m.Reset()
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write(payload)
-	sum := m.Sum(make([]byte, 0, sha256.Size))
+	m.h.Reset()
+	m.buf = append(append(append(m.buf[:0], purpose...), 0), payload...)
+	m.h.Write(m.buf)
+	// summed into the scratch, then copied: dst does not escape through
+	// the hash's interface
+	m.buf = m.h.Sum(m.buf[:0])
+	dst = append(dst, m.buf...)
 	t.macs.Put(m)
-	return sum
+	return dst
 }
 
 // Secret returns the key to sign tokens with: configured when it is not
