@@ -1,7 +1,7 @@
 package pipeline
 
 import (
-	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/newsbrief/newsbrief/pipeline/deliver"
 
@@ -190,7 +190,7 @@ func (s *Store) AddAudience(ctx context.Context, editionID int64, page []Recipie
 	// the whole page in one statement: a JSON array of [id, email, name]
 	// rows, read by SQLite's json_each, rather than a call (and a cgo
 	// round trip) a row
-	rows, err := json.Marshal(audienceRows(page))
+	rows, err := audienceRows(page).MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("add audience: %w", err)
 	}
@@ -226,17 +226,43 @@ func (a audienceRows) MarshalJSON() ([]byte, error) {
 		}
 		b = append(b, '[')
 		b = strconv.AppendInt(b, r.ID, 10)
-		for _, v := range []string{r.Email, r.Name} {
-			b = append(b, ',')
-			q, err := json.Marshal(v)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, q...)
-		}
+		b = appendJSONString(append(b, ','), r.Email)
+		b = appendJSONString(append(b, ','), r.Name)
 		b = append(b, ']')
 	}
 	return append(b, ']'), nil
+}
+
+// appendJSONString appends v as a JSON string: quote, backslash and
+// control characters escaped, bytes that are not UTF-8 as U+FFFD (as
+// encoding/json writes them, but for <, > and &, which need no escaping
+// here).
+func appendJSONString(b []byte, v string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\\ufffd"...)
+		} else {
+			b = append(b, v[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // ExpireDeferred fails the deferred rows whose first attempt is older than

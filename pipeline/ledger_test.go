@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -316,4 +317,21 @@ func idsOf(jobs []deliver.Job) []int64 {
 		out[i] = j.Recipient.ID
 	}
 	return out
+}
+
+// TestAppendJSONString: what SQLite's json_each reads back is what
+// encoding/json would have written, for quotes, control characters,
+// non-ASCII and bytes that are not UTF-8.
+func TestAppendJSONString(t *testing.T) {
+	for _, v := range []string{"", "plain", `Ada "Countess" <Lovelace> & co\`, "tab\tnew\nline\x00\x1f", "Jörg 🙂 \u2028", "bad \xff\xfe bytes", "\xe2\x82"} {
+		var got, want string
+		if err := json.Unmarshal(appendJSONString(nil, v), &got); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		std, _ := json.Marshal(v)
+		json.Unmarshal(std, &want)
+		if got != want {
+			t.Errorf("%q: read back %q, encoding/json's %q", v, got, want)
+		}
+	}
 }
