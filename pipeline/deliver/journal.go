@@ -51,6 +51,11 @@ type journal struct {
 	boot string
 	mem  []byte // the file mapped, len(mem) bytes of it; nil until the first write
 	off  int    // where the next record goes
+	// released is where the pages this process still maps begin: the
+	// ones below, written, are dropped from the mapping every
+	// journalChunk (they stay in the page cache and the file), so that
+	// the process's memory stays flat however many messages a send has
+	released int
 }
 
 // journalChunk is how much the mapped file grows at a time.
@@ -113,6 +118,14 @@ func (j *journal) write(b []byte) error {
 		copy(j.mem[j.off+1:j.off+recordSize], b[k+1:k+recordSize])
 		j.mem[j.off] = b[k]
 		j.off += recordSize
+	}
+	if j.off-j.released >= journalChunk {
+		// records are never written again: the pages wholly below off go
+		// (MADV_DONTNEED on a shared file mapping keeps their contents)
+		end := j.off &^ (os.Getpagesize() - 1)
+		if err := syscall.Madvise(j.mem[j.released:end], syscall.MADV_DONTNEED); err == nil {
+			j.released = end
+		}
 	}
 	return nil
 }
@@ -252,7 +265,7 @@ func (j *journal) reset() error {
 	if _, err := j.f.WriteAt(b.Bytes(), 0); err != nil {
 		return fmt.Errorf("send journal: %w", err)
 	}
-	j.off = b.Len()
+	j.off, j.released = b.Len(), 0
 	return nil
 }
 
