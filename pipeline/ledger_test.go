@@ -163,13 +163,18 @@ func record(t *testing.T, s *Store, ed int64, rs []deliver.Result) {
 	}
 }
 
-func stateOf(t *testing.T, s *Store, ed, id int64) (state string, attempts int) {
+// wantRow fails t unless row id of edition ed is in state after attempts.
+func wantRow(t *testing.T, s *Store, ed, id int64, state string, attempts int, what string) {
 	t.Helper()
+	var st string
+	var n int
 	if err := s.db.QueryRow(`SELECT state, attempts FROM deliveries WHERE edition_id = ? AND subscriber_id = ?`, ed, id).
-		Scan(&state, &attempts); err != nil {
+		Scan(&st, &n); err != nil {
 		t.Fatal(err)
 	}
-	return state, attempts
+	if st != state || n != attempts {
+		t.Errorf("%s (row %d): %s after %d attempts, want %s after %d", what, id, st, n, state, attempts)
+	}
 }
 
 // TestClaimWindow: a claim writes no row, yet what it claimed is in flight
@@ -186,9 +191,7 @@ func TestClaimWindow(t *testing.T) {
 	if err != nil || len(jobs) != 100 || jobs[0].Recipient.ID != 1 || jobs[99].Recipient.ID != 100 || jobs[0].Attempts != 1 {
 		t.Fatalf("first claim: %d jobs, %v", len(jobs), err)
 	}
-	if st, _ := stateOf(t, s, ed, 50); st != StatePending {
-		t.Fatalf("a claimed row is %s in the table, want it left pending", st)
-	}
+	wantRow(t, s, ed, 50, StatePending, 0, "a claimed row, left pending in the table")
 	counts, _ := s.DeliveryCounts(ctx, ed)
 	if counts[StateSending] != 100 || counts[StatePending] != 900 {
 		t.Fatalf("counts after a claim: %v", counts)
@@ -216,15 +219,9 @@ func TestClaimWindow(t *testing.T) {
 	if err != nil || sent != 10 || unknown != 10 || requeued != 80 {
 		t.Fatalf("settled %d sent, %d unknown, %d again (%v)", sent, unknown, requeued, err)
 	}
-	if st, n := stateOf(t, s, ed, 5); st != StateSent || n != 1 {
-		t.Errorf("accepted row: %s after %d attempts", st, n)
-	}
-	if st, n := stateOf(t, s, ed, 15); st != StateUnknown || n != 1 {
-		t.Errorf("end of data written: %s after %d attempts", st, n)
-	}
-	if st, n := stateOf(t, s, ed, 50); st != StatePending || n != 0 {
-		t.Errorf("never left: %s after %d attempts", st, n)
-	}
+	wantRow(t, s, ed, 5, StateSent, 1, "accepted row")
+	wantRow(t, s, ed, 15, StateUnknown, 1, "end of data written")
+	wantRow(t, s, ed, 50, StatePending, 0, "never left")
 	if keys, _ := s.InFlight(ctx); len(keys) != 0 {
 		t.Fatalf("%d still in flight after settling", len(keys))
 	}
@@ -262,12 +259,8 @@ func TestClaimWindow(t *testing.T) {
 	if counts[StateSent] != 10+990-18 || counts[StatePending] != 9 || counts[StateDeferred] != 9 || counts[StateSending] != 0 {
 		t.Fatalf("counts after recording: %v", counts)
 	}
-	if st, n := stateOf(t, s, ed, 102); st != StateDeferred || n != 1 {
-		t.Errorf("deferred row: %s after %d attempts", st, n)
-	}
-	if st, n := stateOf(t, s, ed, 101); st != StatePending || n != 0 {
-		t.Errorf("released row: %s after %d attempts", st, n)
-	}
+	wantRow(t, s, ed, 102, StateDeferred, 1, "deferred row")
+	wantRow(t, s, ed, 101, StatePending, 0, "released row")
 	if keys, _ := s.InFlight(ctx); len(keys) != 0 {
 		t.Fatalf("%d in flight once every outcome is recorded", len(keys))
 	}

@@ -98,7 +98,7 @@ type Config struct {
 	// CPUProfile, when set, names a file that receives a pprof CPU profile
 	// of the command, and FILE.allocs its allocations (used by
 	// bench/sink.sh to find where the time goes).
-	CPUProfile string `envconfig:"NEWSBRIEF_CPU_PROFILE" desc:"write a pprof CPU profile of the command to this file (for benchmarks)"`
+	CPUProfile string `envconfig:"NEWSBRIEF_CPU_PROFILE" desc:"write a pprof CPU profile of the command to this file, its allocations to FILE.allocs (for benchmarks)"`
 }
 
 // configError is a bad setting: the binary exits 2.
