@@ -60,16 +60,24 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestJournalProgress(t *testing.T) {
+// newJournal is an empty send journal in a temporary folder, closed when
+// the test ends, and its file's path.
+func newJournal(t *testing.T) (*journal, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "sends")
 	j, err := openJournal(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.close()
+	t.Cleanup(func() { j.close() })
 	if err := j.reset(); err != nil {
 		t.Fatal(err)
 	}
+	return j, path
+}
+
+func TestJournalProgress(t *testing.T) {
+	j, path := newJournal(t)
 	w := j.writer()
 	a, b, c, d := Key{1, 10}, Key{1, 11}, Key{1, 12}, Key{2, 10}
 	w.Record(a.Edition, a.Subscriber)
@@ -124,15 +132,7 @@ func TestJournalProgress(t *testing.T) {
 // TestJournalMemoryFlat: a send of many messages keeps no more than a
 // chunk or two of its journal mapped, and every record stays readable.
 func TestJournalMemoryFlat(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sends")
-	j, err := openJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.close()
-	if err := j.reset(); err != nil {
-		t.Fatal(err)
-	}
+	j, path := newJournal(t)
 	w := j.writer()
 	// 7.8 MB of records: the file is mapped afresh as it doubles (4 MB,
 	// 8 MB), so without the dropping nearly 4 MB would be resident now
