@@ -143,6 +143,7 @@ func BenchmarkAppendPrepared(b *testing.B) {
 // next message is built and signed while the relay answers, so a message
 // costs about the larger of the two, not their sum. Its msgs/s against
 // 1 / (relay's delay + the signing time of BenchmarkSignatureOnly) shows it.
+// RELAY_DELAY=2ms (a Go duration) sets another delay.
 func BenchmarkSendAhead(b *testing.B) {
 	h, t := benchBodies()
 	delay := time.Millisecond

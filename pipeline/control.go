@@ -89,11 +89,11 @@ func (s *Store) Cancel(ctx context.Context, id int64) (int64, error) {
 			WHERE ea.article_id = articles.id AND ea.edition_id != ?1 AND e.status != 'cancelled')`, id); err != nil {
 			return fmt.Errorf("cancel edition %d: %w", id, err)
 		}
-		// pending rows are counted from the index alone; deferred ones,
-		// few, by the code their class comes from
-		// (rows of a running send's claim window are in flight: their
-		// outcomes are recorded, and what is left of them skipped when
-		// the window closes)
+		// pending rows are counted by state, deferred ones (few) by the
+		// code their class comes from; the pending rows of a running
+		// send's claim window are in flight and left out: their outcomes
+		// are recorded, and what is left of them is skipped when the
+		// window closes
 		rows, err := tx.QueryContext(ctx, `SELECT 'pending', 0, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'pending'
 			AND NOT (subscriber_id > (SELECT claimed_from FROM editions WHERE id = ?1) AND subscriber_id <= (SELECT claimed_upto FROM editions WHERE id = ?1))
 			UNION ALL SELECT 'deferred', code, COUNT(*) FROM deliveries WHERE edition_id = ?1 AND state = 'deferred' GROUP BY code`, id)

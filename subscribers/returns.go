@@ -42,8 +42,7 @@ func (t *Tokens) appendAddressToken(dst []byte, purpose string, editionID, subsc
 	buf := binary.AppendUvarint(raw[:0], uint64(editionID))
 	buf = binary.AppendUvarint(buf, uint64(subscriberID))
 	n := len(buf)
-	var p [32]byte
-	buf = t.appendMAC(buf, string(append(append(p[:0], "addr:"...), purpose...)), buf)
+	buf = t.appendMAC(buf, "addr:"+purpose, buf)
 	return addrEncoding.AppendEncode(dst, buf[:n+addrMACLen])
 }
 
